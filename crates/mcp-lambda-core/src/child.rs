@@ -1,0 +1,648 @@
+//! One stdio MCP server process, supervised.
+//!
+//! Contract:
+//! - The child runs in its own process group with an allow-listed environment
+//!   ([`crate::command::ServerCommand`]); [`ChildProcess::terminate`] closes its stdin, then sends
+//!   SIGTERM to the whole group, then SIGKILL after the grace period, so `npx`/`uvx`
+//!   grandchildren die too. Dropping a [`ChildProcess`] without terminating it SIGKILLs the group.
+//! - Messages are newline-delimited JSON-RPC. Every request gets a fresh numeric id on the wire
+//!   ([`ChildProcess::start`]); the answer is matched by that id, so callers may reuse ids freely.
+//! - Every started request ends exactly once: with the child's response, or with a
+//!   [`ChildError`] (exit, timeout, output over the cap, unresponsive child).
+//! - stdout lines that are not JSON-RPC are logged and skipped; stderr is forwarded to our log
+//!   line by line (and its tail kept for the crash report).
+//! - Server→client requests cannot be delivered yet: `ping` is answered `{}`, anything else gets
+//!   a -32601 error at once, so the child never waits on us.
+
+use std::collections::{HashMap, VecDeque};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde_json::value::RawValue;
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::process::{ChildStdin, Command};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tracing::{Instrument, debug, info, warn};
+
+use crate::command::ServerCommand;
+use crate::framing::{EDGE, Line, LineReader};
+use crate::jsonrpc::{self, Kind};
+
+/// How many stderr lines are kept for the report when a child dies.
+const STDERR_TAIL: usize = 20;
+/// Longest stderr line forwarded to the log; longer lines are cut.
+const STDERR_LINE_MAX: usize = 16 * 1024;
+
+/// Why a request to the child did not get the child's answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChildError {
+    /// The process could not be started.
+    #[error("could not start the MCP server `{program}`: {reason}")]
+    Spawn {
+        /// The program that failed to start.
+        program: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// The process exited (or closed its stdout) before answering.
+    #[error("the MCP server {0} before answering")]
+    Exited(String),
+    /// No answer before the deadline.
+    #[error("the MCP server did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The answer was larger than the configured cap.
+    #[error("the MCP server's answer was {len} bytes, over the {max}-byte limit")]
+    OutputTooLarge {
+        /// Size of the line the child wrote.
+        len: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// The child stopped answering entirely and was restarted.
+    #[error("the MCP server stopped responding and was restarted")]
+    Unresponsive,
+    /// The wrapper is shutting down.
+    #[error("the MCP server is shutting down")]
+    ShuttingDown,
+}
+
+impl ChildError {
+    /// The JSON-RPC code a client sees for this failure.
+    pub fn code(&self) -> i64 {
+        match self {
+            ChildError::Timeout(_) => jsonrpc::REQUEST_TIMEOUT,
+            _ => jsonrpc::INTERNAL_ERROR,
+        }
+    }
+}
+
+type Reply = Result<Box<RawValue>, ChildError>;
+
+#[derive(Default)]
+struct Pending {
+    waiting: HashMap<u64, oneshot::Sender<Reply>>,
+    /// Set once the child is gone; later requests fail with it at once.
+    closed: Option<ChildError>,
+}
+
+struct Shared {
+    pid: u32,
+    pending: Mutex<Pending>,
+    next_id: AtomicU64,
+    stdin: Mutex<Option<mpsc::Sender<Bytes>>>,
+    exit: watch::Receiver<Option<ExitStatus>>,
+    stderr_tail: Mutex<VecDeque<String>>,
+    max_message: usize,
+    terminated: AtomicBool,
+}
+
+impl Shared {
+    fn fail_all(&self, err: ChildError) {
+        let drained: Vec<_> = {
+            let Ok(mut p) = self.pending.lock() else {
+                return;
+            };
+            if p.closed.is_none() {
+                p.closed = Some(err.clone());
+            }
+            p.waiting.drain().collect()
+        };
+        for (_, tx) in drained {
+            let _ = tx.send(Err(err.clone()));
+        }
+    }
+
+    fn complete(&self, id: u64, reply: Reply) -> bool {
+        let tx = self
+            .pending
+            .lock()
+            .ok()
+            .and_then(|mut p| p.waiting.remove(&id));
+        match tx {
+            Some(tx) => {
+                let _ = tx.send(reply);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn sender(&self) -> Option<mpsc::Sender<Bytes>> {
+        self.stdin.lock().ok().and_then(|s| s.clone())
+    }
+
+    fn is_closed(&self) -> bool {
+        self.pending
+            .lock()
+            .map(|p| p.closed.is_some())
+            .unwrap_or(true)
+    }
+
+    fn signal_group(&self, sig: Option<Signal>) -> bool {
+        killpg(Pid::from_raw(self.pid as i32), sig).is_ok()
+    }
+
+    fn stderr_tail(&self) -> Vec<String> {
+        self.stderr_tail
+            .lock()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A supervised stdio MCP server process.
+pub struct ChildProcess {
+    shared: Arc<Shared>,
+    grace: Duration,
+}
+
+/// A request written to the child, waiting for its answer.
+pub struct Ticket {
+    /// The id the child sees.
+    pub wire_id: u64,
+    rx: oneshot::Receiver<Reply>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ChildProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildProcess")
+            .field("pid", &self.shared.pid)
+            .finish()
+    }
+}
+
+impl ChildProcess {
+    /// Starts `cmd` in its own process group. Output lines over `max_message` bytes fail the
+    /// request they answer. `grace` is how long [`terminate`](Self::terminate) waits before
+    /// SIGKILL.
+    pub fn spawn(
+        cmd: &ServerCommand,
+        max_message: usize,
+        grace: Duration,
+    ) -> Result<Self, ChildError> {
+        let mut command = Command::new(&cmd.program);
+        command
+            .args(&cmd.args)
+            .env_clear()
+            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(dir) = &cmd.cwd {
+            command.current_dir(dir);
+        }
+        let spawn_err = |e: std::io::Error| ChildError::Spawn {
+            program: cmd.program.clone(),
+            reason: e.to_string(),
+        };
+        let mut child = command.spawn().map_err(spawn_err)?;
+        let pid = child.id().ok_or_else(|| ChildError::Spawn {
+            program: cmd.program.clone(),
+            reason: "exited at once".into(),
+        })?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(spawn_err(std::io::Error::other("stdio pipes missing")));
+        };
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let (stdin_tx, stdin_rx) = mpsc::channel::<Bytes>(256);
+        let shared = Arc::new(Shared {
+            pid,
+            pending: Mutex::new(Pending::default()),
+            next_id: AtomicU64::new(1),
+            stdin: Mutex::new(Some(stdin_tx)),
+            exit: exit_rx,
+            stderr_tail: Mutex::new(VecDeque::with_capacity(STDERR_TAIL)),
+            max_message,
+            terminated: AtomicBool::new(false),
+        });
+        let span = tracing::info_span!("child", pid);
+        debug!(parent: &span, program = %cmd.program, "spawned MCP server");
+
+        // Exit watcher: owns the process handle.
+        let s = shared.clone();
+        tokio::spawn(
+            async move {
+                let status = child.wait().await;
+                match status {
+                    Ok(st) => {
+                        let _ = exit_tx.send(Some(st));
+                        if !s.terminated.load(Ordering::Relaxed) {
+                            warn!(status = %describe(st), stderr_tail = ?s.stderr_tail(), "MCP server exited");
+                        }
+                        s.fail_all(ChildError::Exited(describe(st)));
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "could not wait for MCP server");
+                        s.fail_all(ChildError::Exited("could not be waited for".into()));
+                    }
+                }
+                // Grandchildren may live on in the group: they must not outlive their parent.
+                s.signal_group(Some(Signal::SIGKILL));
+            }
+            .instrument(span.clone()),
+        );
+        tokio::spawn(write_loop(stdin, stdin_rx).instrument(span.clone()));
+        tokio::spawn(read_loop(shared.clone(), stdout).instrument(span.clone()));
+        tokio::spawn(stderr_loop(shared.clone(), stderr).instrument(span));
+        Ok(Self { shared, grace })
+    }
+
+    /// The child's process id (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.shared.pid
+    }
+
+    /// `true` while the child can take requests.
+    pub fn is_alive(&self) -> bool {
+        !self.shared.is_closed()
+    }
+
+    /// Writes `request` (a JSON-RPC request object) with a fresh wire id and returns the ticket
+    /// to wait on. The caller's id is not kept: the answer comes back with the wire id.
+    pub async fn start(&self, request: &RawValue) -> Result<Ticket, ChildError> {
+        let wire_id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let line = jsonrpc::replace_id(request, &wire_id.to_string())
+            .map_err(|e| ChildError::Exited(format!("could not be sent a request ({e})")))?;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut p = self
+                .shared
+                .pending
+                .lock()
+                .map_err(|_| ChildError::ShuttingDown)?;
+            if let Some(err) = &p.closed {
+                return Err(err.clone());
+            }
+            p.waiting.insert(wire_id, tx);
+        }
+        if let Err(e) = self.send_line(Bytes::from(line.get().to_owned())).await {
+            self.shared
+                .pending
+                .lock()
+                .ok()
+                .map(|mut p| p.waiting.remove(&wire_id));
+            return Err(e);
+        }
+        Ok(Ticket {
+            wire_id,
+            rx,
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// Sends `request` and waits for the answer until `deadline`. On timeout the child is told
+    /// (`notifications/cancelled`) and probed; a child that no longer answers `ping` is killed.
+    pub async fn request(&self, request: &RawValue, deadline: Instant) -> Reply {
+        let ticket = self.start(request).await?;
+        self.wait(ticket, deadline).await
+    }
+
+    /// Waits for a started request's answer until `deadline` (see [`request`](Self::request)).
+    pub async fn wait(&self, ticket: Ticket, deadline: Instant) -> Reply {
+        let started = Instant::now();
+        let wire_id = ticket.wire_id;
+        match tokio::time::timeout_at(deadline, ticket.rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(ChildError::ShuttingDown),
+            Err(_) => {
+                ticket
+                    .shared
+                    .pending
+                    .lock()
+                    .ok()
+                    .map(|mut p| p.waiting.remove(&wire_id));
+                let waited = started.elapsed();
+                warn!(
+                    wire_id,
+                    ?waited,
+                    "MCP server did not answer in time; cancelling"
+                );
+                self.cancel(wire_id, "timed out").await;
+                self.probe_liveness();
+                Err(ChildError::Timeout(round(waited)))
+            }
+        }
+    }
+
+    /// Tells the child to stop working on a request (`notifications/cancelled`).
+    pub async fn cancel(&self, wire_id: u64, reason: &str) {
+        let note = serde_json::json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": { "requestId": wire_id, "reason": reason }
+        });
+        let _ = self.send_line(Bytes::from(note.to_string())).await;
+    }
+
+    /// Writes a notification (or any message that expects no answer) as it is.
+    pub async fn notify(&self, message: &RawValue) -> Result<(), ChildError> {
+        self.send_line(Bytes::from(message.get().to_owned())).await
+    }
+
+    async fn send_line(&self, line: Bytes) -> Result<(), ChildError> {
+        let closed = || {
+            self.shared
+                .pending
+                .lock()
+                .ok()
+                .and_then(|p| p.closed.clone())
+                .unwrap_or(ChildError::ShuttingDown)
+        };
+        let Some(tx) = self.shared.sender() else {
+            return Err(closed());
+        };
+        tx.send(line).await.map_err(|_| closed())
+    }
+
+    /// After a timeout: if the child does not answer a `ping` soon, it is stuck; kill it so the
+    /// next request gets a fresh one.
+    fn probe_liveness(&self) {
+        let shared = self.shared.clone();
+        let grace = self.grace;
+        let Some(tx) = shared.sender() else { return };
+        tokio::spawn(async move {
+            let wire_id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+            let (otx, orx) = oneshot::channel();
+            match shared.pending.lock() {
+                Ok(mut p) if p.closed.is_none() => {
+                    p.waiting.insert(wire_id, otx);
+                }
+                _ => return,
+            }
+            let ping = format!("{{\"jsonrpc\":\"2.0\",\"id\":{wire_id},\"method\":\"ping\"}}");
+            if tx.send(Bytes::from(ping)).await.is_err() {
+                return;
+            }
+            let limit = Duration::from_secs(5);
+            if tokio::time::timeout(limit, orx).await.is_err() {
+                warn!("MCP server does not answer ping; killing it");
+                shared.fail_all(ChildError::Unresponsive);
+                terminate_group(&shared, grace).await;
+            }
+        });
+    }
+
+    /// Ends the child: closes stdin, SIGTERMs the process group (at once if the child is gone,
+    /// else after half the grace period), SIGKILLs whatever is left after the grace period.
+    /// In-flight requests fail with [`ChildError::ShuttingDown`].
+    pub async fn terminate(&self) {
+        self.shared.fail_all(ChildError::ShuttingDown);
+        terminate_group(&self.shared, self.grace).await;
+    }
+}
+
+async fn terminate_group(shared: &Shared, grace: Duration) {
+    if shared.terminated.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    if let Ok(mut s) = shared.stdin.lock() {
+        s.take();
+    }
+    let start = Instant::now();
+    let mut exit = shared.exit.clone();
+    let _ = tokio::time::timeout(grace / 2, exit.wait_for(|s| s.is_some())).await;
+    shared.signal_group(Some(Signal::SIGTERM));
+    // Wait for the whole group to be gone, not just the direct child.
+    while start.elapsed() < grace {
+        if !shared.signal_group(None) {
+            debug!(took = ?start.elapsed(), "MCP server process group ended");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if shared.signal_group(Some(Signal::SIGKILL)) {
+        warn!(
+            ?grace,
+            "MCP server ignored SIGTERM; sent SIGKILL to its process group"
+        );
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        if !self.shared.terminated.swap(true, Ordering::SeqCst) {
+            self.shared.fail_all(ChildError::ShuttingDown);
+            self.shared.signal_group(Some(Signal::SIGKILL));
+        }
+    }
+}
+
+async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<Bytes>) {
+    while let Some(line) = rx.recv().await {
+        let ok = async {
+            stdin.write_all(&line).await?;
+            stdin.write_all(b"\n").await?;
+            stdin.flush().await
+        }
+        .await;
+        if let Err(e) = ok {
+            debug!(error = %e, "MCP server's stdin closed");
+            break;
+        }
+    }
+    // Dropping stdin closes it: the child sees EOF.
+}
+
+async fn read_loop(shared: Arc<Shared>, stdout: tokio::process::ChildStdout) {
+    let mut reader = LineReader::new(
+        BufReader::with_capacity(64 * 1024, stdout),
+        shared.max_message,
+    );
+    loop {
+        match reader.next_line().await {
+            Ok(Some(Line::Complete(line))) => handle_line(&shared, &line).await,
+            Ok(Some(Line::TooLong { head, tail, len })) => {
+                let err = ChildError::OutputTooLarge {
+                    len,
+                    max: shared.max_message,
+                };
+                let owner = find_wire_id(&shared, &tail).or_else(|| find_wire_id(&shared, &head));
+                match owner {
+                    Some(id) => {
+                        warn!(len, wire_id = id, "MCP server answer over the size limit");
+                        shared.complete(id, Err(err));
+                    }
+                    None => {
+                        warn!(
+                            len,
+                            "MCP server wrote an over-long line that answers no known request; restarting it"
+                        );
+                        shared.fail_all(err);
+                        shared.signal_group(Some(Signal::SIGKILL));
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                warn!(error = %e, "reading MCP server stdout failed");
+                break;
+            }
+        }
+    }
+    // stdout closed: the child is exiting. Give the exit watcher a moment to report the status.
+    let mut exit = shared.exit.clone();
+    let status = tokio::time::timeout(Duration::from_secs(2), exit.wait_for(|s| s.is_some()))
+        .await
+        .ok()
+        .and_then(|s| s.ok().and_then(|s| *s));
+    let reason = match status {
+        Some(st) => describe(st),
+        None => "closed its stdout".to_string(),
+    };
+    shared.fail_all(ChildError::Exited(reason));
+}
+
+/// Finds `"id":N` for a pending wire id N in a fragment of an over-long line.
+fn find_wire_id(shared: &Shared, fragment: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(fragment);
+    let pending = shared.pending.lock().ok()?;
+    let mut rest = text.as_ref();
+    while let Some(i) = rest.find("\"id\"") {
+        let after = rest[i + 4..].trim_start();
+        if let Some(after) = after.strip_prefix(':') {
+            let digits: String = after
+                .trim_start()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            if let Ok(id) = digits.parse::<u64>() {
+                if pending.waiting.contains_key(&id) {
+                    return Some(id);
+                }
+            }
+        }
+        rest = &rest[i + 4..];
+    }
+    None
+}
+
+async fn handle_line(shared: &Arc<Shared>, line: &[u8]) {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    let parsed = serde_json::from_slice::<&RawValue>(line)
+        .map_err(|e| e.to_string())
+        .and_then(|raw| {
+            if raw.get().starts_with('[') {
+                serde_json::from_str::<Vec<&RawValue>>(raw.get()).map_err(|e| e.to_string())
+            } else {
+                Ok(vec![raw])
+            }
+        });
+    let items = match parsed {
+        Ok(items) => items,
+        Err(_) => {
+            warn!(line = %preview(line), "MCP server wrote a non-JSON line to stdout; skipped");
+            return;
+        }
+    };
+    for raw in items {
+        let msg = match jsonrpc::parse_message(raw) {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(error = %e, line = %preview(line), "MCP server wrote a non-JSON-RPC message; skipped");
+                continue;
+            }
+        };
+        match msg.kind() {
+            Kind::Response => {
+                let id = msg.id().and_then(|i| i.get().parse::<u64>().ok());
+                let delivered = id.is_some_and(|id| shared.complete(id, Ok(raw.to_owned())));
+                if !delivered {
+                    debug!(id = ?msg.id().map(RawValue::get), "late or unknown answer from MCP server dropped");
+                }
+            }
+            Kind::Request => answer_server_request(shared, &msg).await,
+            Kind::Notification => {
+                debug!(
+                    method = msg.method().unwrap_or(""),
+                    "notification from MCP server (no stream to carry it)"
+                );
+            }
+        }
+    }
+}
+
+async fn answer_server_request(shared: &Shared, msg: &jsonrpc::Message) {
+    let method = msg.method().unwrap_or("");
+    let reply = if method == "ping" {
+        match RawValue::from_string("{}".into()) {
+            Ok(empty) => jsonrpc::result_response(msg.id(), &empty),
+            Err(_) => return,
+        }
+    } else {
+        info!(
+            method,
+            "MCP server asked the client for something this transport cannot carry; answered with an error"
+        );
+        jsonrpc::error_response(
+            msg.id(),
+            jsonrpc::METHOD_NOT_FOUND,
+            &format!(
+                "{method} is not available: the client cannot receive server-to-client requests on this transport"
+            ),
+        )
+    };
+    if let Some(tx) = shared.sender() {
+        let _ = tx.send(reply).await;
+    }
+}
+
+async fn stderr_loop(shared: Arc<Shared>, stderr: tokio::process::ChildStderr) {
+    let mut reader = LineReader::new(BufReader::new(stderr), STDERR_LINE_MAX);
+    while let Ok(Some(line)) = reader.next_line().await {
+        let text = match line {
+            Line::Complete(l) => String::from_utf8_lossy(&l).into_owned(),
+            Line::TooLong { head, len, .. } => format!(
+                "{}… ({len} bytes, cut)",
+                String::from_utf8_lossy(&head[..head.len().min(EDGE)])
+            ),
+        };
+        info!(target: "mcp_lambda::child_stderr", "{text}");
+        if let Ok(mut tail) = shared.stderr_tail.lock() {
+            if tail.len() == STDERR_TAIL {
+                tail.pop_front();
+            }
+            tail.push_back(text);
+        }
+    }
+}
+
+/// Describes an exit status the way a user reads it.
+pub fn describe(status: ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        format!("exited with status {code}")
+    } else if let Some(sig) = status.signal() {
+        match Signal::try_from(sig) {
+            Ok(s) => format!("was killed by signal {s} ({sig})"),
+            Err(_) => format!("was killed by signal {sig}"),
+        }
+    } else {
+        "exited".to_string()
+    }
+}
+
+fn preview(line: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&line[..line.len().min(200)]);
+    if line.len() > 200 {
+        format!("{s}…")
+    } else {
+        s.into_owned()
+    }
+}
+
+fn round(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
+}

@@ -1,0 +1,563 @@
+//! The gateway: MCP Streamable HTTP (2025-03-26, 2025-06-18, 2025-11-25) on one endpoint.
+//!
+//! Contract: [`Gateway::handle`] takes a whole `http::Request<Bytes>` from any host (the local
+//! server, a Lambda front door) and returns the answer as an [`http::Response<Body>`]; it never
+//! fails and never panics on client input. Every rule maps to a status and, for POST errors, a
+//! JSON-RPC error body:
+//!
+//! | input | answer |
+//! |---|---|
+//! | `Origin` not allowed | 403 |
+//! | GET | 405 (no server-initiated stream yet) |
+//! | DELETE | ends the session (200), 404 unknown, 405 when sessions are off |
+//! | other methods | 405 |
+//! | POST with Content-Type other than `application/json` | 415 |
+//! | POST whose `Accept` does not admit `application/json` | 406 |
+//! | body over the limit (6 MiB by default, Lambda's payload limit) | 413 |
+//! | unsupported `MCP-Protocol-Version` | 400, -32600 |
+//! | invalid JSON | 400, -32700 |
+//! | not JSON-RPC, batch where the version forbids it, initialize inside a batch | 400, -32600 |
+//! | missing `Mcp-Session-Id` (sessions on, not initialize) | 400 |
+//! | unknown or expired `Mcp-Session-Id` | 404 |
+//! | only notifications / responses | 202, empty body |
+//! | requests | 200, `application/json`: one response, or an array for a batch |
+//! | `server/discover` (2026-07-28 probe) | 200 with -32601 until that era is served |
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::jsonrpc::{self, Kind, Message, Payload};
+use crate::protocol::{self, SESSION_HEADER, VERSION_HEADER};
+use crate::session::{Session, SessionStore, new_session_id};
+use crate::upstream::{Exchange, Upstream};
+
+/// Lambda's synchronous payload limit, our default request body cap.
+pub const DEFAULT_MAX_BODY: usize = 6 * 1024 * 1024;
+
+/// The body of a gateway answer.
+#[derive(Debug)]
+pub enum Body {
+    /// No body (202, 405, ...).
+    Empty,
+    /// A complete JSON document.
+    Json(Bytes),
+    /// A `text/event-stream`: each item is one complete SSE event. The stream ends with the
+    /// response. (Produced by later features: progress, server→client requests.)
+    Stream(mpsc::Receiver<Bytes>),
+}
+
+impl Body {
+    /// The bytes of a complete body (`None` for a stream).
+    pub fn bytes(&self) -> Option<&Bytes> {
+        match self {
+            Body::Json(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// Settings of the HTTP rules.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Extra allowed `Origin` values (exact match, or `*` for any).
+    pub allowed_origins: Vec<String>,
+    /// Whether loopback origins (`http://localhost:*`, `127.0.0.1`, `[::1]`) are allowed: true
+    /// when the listener itself is on loopback.
+    pub allow_loopback_origins: bool,
+    /// Largest accepted request body.
+    pub max_body: usize,
+    /// Per-request timeout (a host may pass a tighter deadline).
+    pub request_timeout: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            allow_loopback_origins: true,
+            max_body: DEFAULT_MAX_BODY,
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the host knows about the caller.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    /// A deadline tighter than the configured timeout (e.g. Lambda's remaining time).
+    pub deadline: Option<Instant>,
+    /// The authenticated caller, if any.
+    pub principal: Option<String>,
+    /// The host's id for this request (Lambda request id), used in logs.
+    pub request_id: Option<String>,
+}
+
+/// The Streamable HTTP endpoint. Cheap to share (`Arc`).
+pub struct Gateway {
+    cfg: GatewayConfig,
+    upstream: Arc<dyn Upstream>,
+    sessions: Option<Arc<dyn SessionStore>>,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+type Answer = Response<Body>;
+
+impl Gateway {
+    /// A gateway over `upstream`; `sessions: None` turns sessions off.
+    pub fn new(
+        cfg: GatewayConfig,
+        upstream: Arc<dyn Upstream>,
+        sessions: Option<Arc<dyn SessionStore>>,
+    ) -> Self {
+        Self {
+            cfg,
+            upstream,
+            sessions,
+            counter: Default::default(),
+        }
+    }
+
+    /// The upstream (for shutdown).
+    pub fn upstream(&self) -> &Arc<dyn Upstream> {
+        &self.upstream
+    }
+
+    /// Handles one HTTP request. See the module docs for the rules.
+    pub async fn handle(&self, req: Request<Bytes>, ctx: RequestContext) -> Answer {
+        let rid = ctx.request_id.clone().unwrap_or_else(|| {
+            let n = self
+                .counter
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            format!("r{n}")
+        });
+        let span = tracing::info_span!("request", request_id = %rid);
+        async move {
+            let origin = req.headers().get(header::ORIGIN).cloned();
+            if let Some(o) = &origin {
+                if !self.origin_allowed(o) {
+                    tracing::warn!(origin = ?o, "request from a foreign Origin refused");
+                    return error(
+                        StatusCode::FORBIDDEN,
+                        jsonrpc::INVALID_REQUEST,
+                        "Forbidden: Origin not allowed",
+                    );
+                }
+            }
+            let mut answer = match *req.method() {
+                Method::POST => self.post(req, &ctx).await,
+                Method::DELETE => self.delete(req, &ctx).await,
+                Method::OPTIONS if origin.is_some() => preflight(),
+                Method::GET => method_not_allowed(
+                    self.sessions.is_some(),
+                    "GET: this server offers no server-initiated SSE stream",
+                ),
+                _ => method_not_allowed(self.sessions.is_some(), "method not allowed"),
+            };
+            if let Some(o) = origin {
+                cors(answer.headers_mut(), o);
+            }
+            answer
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn origin_allowed(&self, origin: &HeaderValue) -> bool {
+        let Ok(o) = origin.to_str() else { return false };
+        if self
+            .cfg
+            .allowed_origins
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(o))
+        {
+            return true;
+        }
+        self.cfg.allow_loopback_origins && is_loopback_origin(o)
+    }
+
+    async fn post(&self, req: Request<Bytes>, ctx: &RequestContext) -> Answer {
+        let headers = req.headers();
+        if !is_json_content_type(headers) {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                jsonrpc::INVALID_REQUEST,
+                "Unsupported Media Type: Content-Type must be application/json",
+            );
+        }
+        if !accepts_json(headers) {
+            return error(
+                StatusCode::NOT_ACCEPTABLE,
+                jsonrpc::INVALID_REQUEST,
+                "Not Acceptable: Accept must include application/json (and text/event-stream)",
+            );
+        }
+        if req.body().len() > self.cfg.max_body {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                jsonrpc::INVALID_REQUEST,
+                &format!(
+                    "Payload Too Large: the body is {} bytes, the limit is {}",
+                    req.body().len(),
+                    self.cfg.max_body
+                ),
+            );
+        }
+        let header_version = match headers.get(VERSION_HEADER).map(|v| v.to_str()) {
+            None => None,
+            Some(Ok(v)) if protocol::is_supported(v) => Some(v.to_owned()),
+            Some(v) => {
+                let shown = v.unwrap_or("(not visible ASCII)");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    jsonrpc::INVALID_REQUEST,
+                    &format!(
+                        "Bad Request: Unsupported protocol version: {shown} (supported: {})",
+                        protocol::LEGACY_VERSIONS.join(", ")
+                    ),
+                );
+            }
+        };
+        let payload = match jsonrpc::parse(req.body()) {
+            Ok(p) => p,
+            Err(e) => return error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
+        };
+        let is_batch = matches!(payload, Payload::Batch(_));
+        let has_init = payload
+            .messages()
+            .iter()
+            .any(|m| m.method() == Some("initialize") && m.kind() == Kind::Request);
+        if has_init {
+            if is_batch {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    jsonrpc::INVALID_REQUEST,
+                    "initialize must not be part of a JSON-RPC batch",
+                );
+            }
+            if let Payload::Single(msg) = &payload {
+                return self.initialize(msg, header_version, ctx).await;
+            }
+        }
+        if let Payload::Single(msg) = &payload {
+            if msg.method() == Some("server/discover") && msg.kind() == Kind::Request {
+                return json(
+                    StatusCode::OK,
+                    jsonrpc::error_response(
+                        msg.id(),
+                        jsonrpc::METHOD_NOT_FOUND,
+                        "Method not found: server/discover (this endpoint speaks the initialize-era protocol; initialize instead)",
+                    ),
+                    None,
+                );
+            }
+        }
+        // Session lookup.
+        let session = match &self.sessions {
+            None => None,
+            Some(store) => {
+                let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        jsonrpc::INVALID_REQUEST,
+                        "Bad Request: Mcp-Session-Id header is required (initialize first)",
+                    );
+                };
+                match self.lookup(store.as_ref(), id, ctx).await {
+                    Ok(s) => Some(s),
+                    Err(answer) => return answer,
+                }
+            }
+        };
+        let version = match (&session, &header_version) {
+            (Some(s), Some(h))
+                if &s.protocol_version != h && protocol::is_supported(&s.protocol_version) =>
+            {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    jsonrpc::INVALID_REQUEST,
+                    &format!(
+                        "Bad Request: MCP-Protocol-Version {h} does not match the version negotiated for this session ({})",
+                        s.protocol_version
+                    ),
+                );
+            }
+            (Some(s), _) => s.protocol_version.clone(),
+            (None, Some(h)) => h.clone(),
+            (None, None) => protocol::DEFAULT_VERSION.to_owned(),
+        };
+        if is_batch && !protocol::allows_batch(&version) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                jsonrpc::INVALID_REQUEST,
+                &format!("JSON-RPC batches are not supported in protocol version {version}"),
+            );
+        }
+        let ex = Exchange {
+            protocol_version: version,
+            session_id: session.as_ref().map(|s| s.id.clone()),
+            init_params: session.as_ref().map(|s| s.init_params.clone()),
+            deadline: self.deadline(ctx),
+        };
+        let mut responses = Vec::new();
+        for msg in payload.messages() {
+            match msg.kind() {
+                Kind::Request => responses.push(self.upstream.request(&ex, msg).await),
+                Kind::Notification => self.upstream.notify(&ex, msg).await,
+                Kind::Response => {
+                    tracing::debug!(
+                        "client response with no server request waiting for it; dropped"
+                    );
+                }
+            }
+        }
+        match (responses.len(), is_batch) {
+            (0, _) => accepted(),
+            (_, true) => json(StatusCode::OK, jsonrpc::batch_body(&responses), None),
+            (_, false) => json(StatusCode::OK, responses.swap_remove(0), None),
+        }
+    }
+
+    async fn initialize(
+        &self,
+        msg: &Message,
+        header_version: Option<String>,
+        ctx: &RequestContext,
+    ) -> Answer {
+        let session_id = self.sessions.as_ref().map(|_| new_session_id());
+        let ex = Exchange {
+            protocol_version: header_version
+                .unwrap_or_else(|| protocol::DEFAULT_VERSION.to_owned()),
+            session_id: session_id.clone(),
+            init_params: None,
+            deadline: self.deadline(ctx),
+        };
+        let outcome = self.upstream.initialize(&ex, msg).await;
+        let (Some(store), Some(id), Some(negotiated)) =
+            (&self.sessions, session_id, outcome.negotiated)
+        else {
+            return json(StatusCode::OK, outcome.response, None);
+        };
+        let now = SystemTime::now();
+        let params = msg
+            .member("params")
+            .map(|p| Arc::from(p.get()))
+            .unwrap_or_else(|| Arc::from("{}"));
+        let session = Session {
+            id: id.clone(),
+            protocol_version: negotiated,
+            init_params: params,
+            principal: ctx.principal.clone(),
+            created_at: now,
+            last_seen: now,
+            expires_at: now + store.idle_ttl(),
+        };
+        if let Err(e) = store.create(&session).await {
+            tracing::error!(error = %e, "could not save the session");
+            self.upstream.end_session(&id).await;
+            return json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                jsonrpc::error_response(
+                    msg.id(),
+                    jsonrpc::INTERNAL_ERROR,
+                    "the session could not be saved; try again",
+                ),
+                None,
+            );
+        }
+        tracing::info!(session = %&id[..8], version = %session.protocol_version, "session opened");
+        json(StatusCode::OK, outcome.response, Some(id))
+    }
+
+    async fn lookup(
+        &self,
+        store: &dyn SessionStore,
+        id: &str,
+        ctx: &RequestContext,
+    ) -> Result<Session, Answer> {
+        match store.get(id).await {
+            Ok(Some(s)) if s.principal == ctx.principal => {
+                let _ = store.touch(id, SystemTime::now()).await;
+                Ok(s)
+            }
+            Ok(_) => Err(error(
+                StatusCode::NOT_FOUND,
+                jsonrpc::INVALID_REQUEST,
+                "Not Found: unknown or expired session (initialize again)",
+            )),
+            Err(e) => {
+                tracing::error!(error = %e, "session store failed");
+                Err(error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    jsonrpc::INTERNAL_ERROR,
+                    "session store unavailable; try again",
+                ))
+            }
+        }
+    }
+
+    async fn delete(&self, req: Request<Bytes>, ctx: &RequestContext) -> Answer {
+        let Some(store) = &self.sessions else {
+            return method_not_allowed(false, "DELETE: sessions are off");
+        };
+        let Some(id) = req
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                jsonrpc::INVALID_REQUEST,
+                "Bad Request: Mcp-Session-Id header is required",
+            );
+        };
+        if let Err(answer) = self.lookup(store.as_ref(), id, ctx).await {
+            return answer;
+        }
+        match store.delete(id).await {
+            Ok(_) => {
+                self.upstream.end_session(id).await;
+                tracing::info!(session = %&id[..id.len().min(8)], "session closed by the client");
+                let mut r = Response::new(Body::Empty);
+                *r.status_mut() = StatusCode::OK;
+                r
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "session store failed");
+                error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    jsonrpc::INTERNAL_ERROR,
+                    "session store unavailable; try again",
+                )
+            }
+        }
+    }
+
+    fn deadline(&self, ctx: &RequestContext) -> Instant {
+        let configured = Instant::now() + self.cfg.request_timeout;
+        match ctx.deadline {
+            Some(d) if d < configured => d,
+            _ => configured,
+        }
+    }
+}
+
+fn is_json_content_type(h: &HeaderMap) -> bool {
+    h.get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn accepts_json(h: &HeaderMap) -> bool {
+    h.get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .any(|t| t == "application/json" || t == "application/*" || t == "*/*")
+}
+
+/// `true` for `http(s)://localhost`, `127.x.x.x` and `[::1]` origins, any port.
+pub fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let host = if let Some(v6) = rest.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((h, tail)) if tail.is_empty() || tail.starts_with(':') => h,
+            _ => return false,
+        }
+    } else {
+        match rest.split_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            Some(_) => return false,
+            None => rest,
+        }
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn json(status: StatusCode, body: Bytes, session: Option<String>) -> Answer {
+    let mut r = Response::new(Body::Json(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(id) = session.and_then(|s| HeaderValue::from_str(&s).ok()) {
+        r.headers_mut().insert(SESSION_HEADER, id);
+    }
+    r
+}
+
+fn error(status: StatusCode, code: i64, message: &str) -> Answer {
+    json(status, jsonrpc::error_response(None, code, message), None)
+}
+
+fn accepted() -> Answer {
+    let mut r = Response::new(Body::Empty);
+    *r.status_mut() = StatusCode::ACCEPTED;
+    r
+}
+
+fn method_not_allowed(sessions: bool, why: &str) -> Answer {
+    let mut r = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        jsonrpc::INVALID_REQUEST,
+        &format!("Method Not Allowed: {why}"),
+    );
+    let allow = if sessions { "POST, DELETE" } else { "POST" };
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+fn preflight() -> Answer {
+    let mut r = Response::new(Body::Empty);
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, accept, authorization, mcp-session-id, mcp-protocol-version, last-event-id, mcp-method, mcp-name"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    r
+}
+
+fn cors(h: &mut HeaderMap, origin: HeaderValue) {
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("mcp-session-id, mcp-protocol-version"),
+    );
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Gateway rule tests (in-process, fake upstream).

@@ -1,0 +1,415 @@
+//! The JSON-RPC 2.0 envelope, parsed without touching the payload.
+//!
+//! Contract: [`parse`] reads only `jsonrpc`, `id`, `method`, `result` and `error` and keeps the
+//! original bytes of every message ([`RawValue`]), so fields this proxy does not know travel
+//! unchanged. The only rewrite is the `id` ([`replace_id`]), used when many clients share one
+//! child. Error bodies built here use the standard JSON-RPC codes, never HTTP numbers.
+
+use std::fmt;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// Invalid JSON was received.
+pub const PARSE_ERROR: i64 = -32700;
+/// The JSON sent is not a valid JSON-RPC request object.
+pub const INVALID_REQUEST: i64 = -32600;
+/// The method does not exist or is not available.
+pub const METHOD_NOT_FOUND: i64 = -32601;
+/// Invalid method parameters.
+pub const INVALID_PARAMS: i64 = -32602;
+/// Internal error: the child failed, exited, or broke the protocol.
+pub const INTERNAL_ERROR: i64 = -32603;
+/// The request timed out (the code the MCP SDKs use for `RequestTimeout`).
+pub const REQUEST_TIMEOUT: i64 = -32001;
+
+/// What a JSON-RPC message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Has a `method` and an `id`: expects exactly one response.
+    Request,
+    /// Has a `method` and no `id`: expects nothing back.
+    Notification,
+    /// Has `result` or `error` and an `id`.
+    Response,
+}
+
+/// Why bytes are not a JSON-RPC message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    /// Not JSON at all (maps to -32700).
+    #[error("parse error: {0}")]
+    Parse(String),
+    /// JSON, but not a JSON-RPC 2.0 message (maps to -32600).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+impl EnvelopeError {
+    /// The JSON-RPC error code for this failure.
+    pub fn code(&self) -> i64 {
+        match self {
+            EnvelopeError::Parse(_) => PARSE_ERROR,
+            EnvelopeError::Invalid(_) => INVALID_REQUEST,
+        }
+    }
+}
+
+/// One JSON-RPC message: its envelope fields and its original bytes.
+#[derive(Debug, Clone)]
+pub struct Message {
+    raw: Box<RawValue>,
+    kind: Kind,
+    id: Option<Box<RawValue>>,
+    method: Option<String>,
+}
+
+/// A POST body: one message, or a (2025-03-26) batch.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// A single message.
+    Single(Message),
+    /// A non-empty array of messages.
+    Batch(Vec<Message>),
+}
+
+impl Payload {
+    /// The messages, in order.
+    pub fn messages(&self) -> &[Message] {
+        match self {
+            Payload::Single(m) => std::slice::from_ref(m),
+            Payload::Batch(v) => v,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(default, borrow, deserialize_with = "present")]
+    jsonrpc: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    method: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    result: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    error: Option<&'a RawValue>,
+}
+
+/// Keeps `null` as a present value (plain `Option` would turn it into `None`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// Parses a POST body: one JSON-RPC message or an array of them.
+pub fn parse(body: &[u8]) -> Result<Payload, EnvelopeError> {
+    let raw: &RawValue =
+        serde_json::from_slice(body).map_err(|e| EnvelopeError::Parse(e.to_string()))?;
+    let text = raw.get();
+    if text.starts_with('[') {
+        let items: Vec<&RawValue> =
+            serde_json::from_str(text).map_err(|e| EnvelopeError::Parse(e.to_string()))?;
+        if items.is_empty() {
+            return Err(EnvelopeError::Invalid("empty batch".into()));
+        }
+        let messages = items
+            .into_iter()
+            .map(parse_message)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Payload::Batch(messages))
+    } else {
+        parse_message(raw).map(Payload::Single)
+    }
+}
+
+/// Parses one JSON-RPC message (an object).
+pub fn parse_message(raw: &RawValue) -> Result<Message, EnvelopeError> {
+    if !raw.get().starts_with('{') {
+        return Err(EnvelopeError::Invalid(
+            "a JSON-RPC message must be a JSON object".into(),
+        ));
+    }
+    let env: Envelope<'_> =
+        serde_json::from_str(raw.get()).map_err(|e| EnvelopeError::Invalid(e.to_string()))?;
+    if env.jsonrpc.map(RawValue::get) != Some("\"2.0\"") {
+        return Err(EnvelopeError::Invalid("\"jsonrpc\" must be \"2.0\"".into()));
+    }
+    let method = match env.method {
+        Some(m) => Some(
+            serde_json::from_str::<String>(m.get())
+                .map_err(|_| EnvelopeError::Invalid("\"method\" must be a string".into()))?,
+        ),
+        None => None,
+    };
+    let kind = match (&method, env.id, env.result.is_some(), env.error.is_some()) {
+        (Some(_), _, true, _) | (Some(_), _, _, true) => {
+            return Err(EnvelopeError::Invalid(
+                "a message cannot have both \"method\" and \"result\"/\"error\"".into(),
+            ));
+        }
+        (Some(_), Some(id), _, _) => {
+            if !is_valid_request_id(id) {
+                return Err(EnvelopeError::Invalid(
+                    "\"id\" must be a string or an integer".into(),
+                ));
+            }
+            Kind::Request
+        }
+        (Some(_), None, _, _) => Kind::Notification,
+        (None, Some(_), true, false) | (None, Some(_), false, true) => Kind::Response,
+        (None, None, _, _) if env.result.is_some() || env.error.is_some() => {
+            return Err(EnvelopeError::Invalid("a response needs an \"id\"".into()));
+        }
+        _ => {
+            return Err(EnvelopeError::Invalid(
+                "not a request, notification or response".into(),
+            ));
+        }
+    };
+    Ok(Message {
+        raw: raw.to_owned(),
+        kind,
+        id: env.id.map(RawValue::to_owned),
+        method,
+    })
+}
+
+fn is_valid_request_id(id: &RawValue) -> bool {
+    let t = id.get();
+    t.starts_with('"') || (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
+}
+
+impl Message {
+    /// What the message is.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+    /// The raw `id`, exactly as sent (for responses it may be `null`).
+    pub fn id(&self) -> Option<&RawValue> {
+        self.id.as_deref()
+    }
+    /// The method of a request or notification.
+    pub fn method(&self) -> Option<&str> {
+        self.method.as_deref()
+    }
+    /// The original bytes of the whole message.
+    pub fn raw(&self) -> &RawValue {
+        &self.raw
+    }
+    /// The raw value of a top-level member (`params`, `result`, ...), if present.
+    pub fn member(&self, name: &str) -> Option<Box<RawValue>> {
+        members(&self.raw)
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.to_owned())
+    }
+    /// `true` if this is a response carrying `error`.
+    pub fn is_error_response(&self) -> bool {
+        self.kind == Kind::Response && self.member("error").is_some()
+    }
+}
+
+/// A JSON object's members in document order, values kept raw.
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                while let Some((k, v)) = map.next_entry::<String, &'de RawValue>()? {
+                    out.push((k, v));
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn members(raw: &RawValue) -> Result<Vec<(String, &RawValue)>, serde_json::Error> {
+    serde_json::from_str::<Members<'_>>(raw.get()).map(|m| m.0)
+}
+
+/// Returns `raw` (a JSON object) with its `id` member set to `new_id` (raw JSON text), keeping
+/// every other member's bytes. Adds `id` if absent.
+pub fn replace_id(raw: &RawValue, new_id: &str) -> Result<Box<RawValue>, serde_json::Error> {
+    let members = members(raw)?;
+    let mut out = String::with_capacity(raw.get().len() + new_id.len());
+    out.push('{');
+    let mut seen = false;
+    for (i, (k, v)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k)?);
+        out.push(':');
+        if k == "id" {
+            out.push_str(new_id);
+            seen = true;
+        } else {
+            out.push_str(v.get());
+        }
+    }
+    if !seen {
+        if !members.is_empty() {
+            out.push(',');
+        }
+        out.push_str("\"id\":");
+        out.push_str(new_id);
+    }
+    out.push('}');
+    RawValue::from_string(out)
+}
+
+/// Builds a JSON-RPC error response for `id` (`None` → `null`).
+pub fn error_response(id: Option<&RawValue>, code: i64, message: &str) -> Bytes {
+    error_response_with_data(id, code, message, None)
+}
+
+/// Builds a JSON-RPC error response with an optional `data` member.
+pub fn error_response_with_data(
+    id: Option<&RawValue>,
+    code: i64,
+    message: &str,
+    data: Option<serde_json::Value>,
+) -> Bytes {
+    let mut error = serde_json::json!({ "code": code, "message": message });
+    if let (Some(data), Some(obj)) = (data, error.as_object_mut()) {
+        obj.insert("data".into(), data);
+    }
+    let id = id.map(RawValue::get).unwrap_or("null");
+    Bytes::from(format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{error}}}"
+    ))
+}
+
+/// Builds a JSON-RPC success response for `id` with a raw `result`.
+pub fn result_response(id: Option<&RawValue>, result: &RawValue) -> Bytes {
+    Bytes::from(format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{}}}",
+        id.map(RawValue::get).unwrap_or("null"),
+        result.get()
+    ))
+}
+
+/// Joins single responses into a batch response array.
+pub fn batch_body(responses: &[Bytes]) -> Bytes {
+    let mut out = Vec::with_capacity(responses.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+    out.push(b'[');
+    for (i, r) in responses.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(r);
+    }
+    out.push(b']');
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn single(s: &str) -> Message {
+        match parse(s.as_bytes()).unwrap() {
+            Payload::Single(m) => m,
+            Payload::Batch(_) => panic!("batch"),
+        }
+    }
+
+    #[test]
+    fn classifies_requests_notifications_and_responses() {
+        let r = single(r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#);
+        assert_eq!(r.kind(), Kind::Request);
+        assert_eq!(r.id().unwrap().get(), "7");
+        assert_eq!(r.method(), Some("tools/list"));
+        let n = single(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        assert_eq!(n.kind(), Kind::Notification);
+        let resp = single(r#"{"jsonrpc":"2.0","id":"a","result":{}}"#);
+        assert_eq!(resp.kind(), Kind::Response);
+        let err = single(r#"{"jsonrpc":"2.0","id":null,"error":{"code":1,"message":"x"}}"#);
+        assert_eq!(err.kind(), Kind::Response);
+        assert!(err.is_error_response());
+    }
+
+    #[test]
+    fn rejects_what_is_not_json_rpc() {
+        assert_eq!(parse(b"{nope").unwrap_err().code(), PARSE_ERROR);
+        assert_eq!(parse(b"").unwrap_err().code(), PARSE_ERROR);
+        for bad in [
+            r#"42"#,
+            r#""x""#,
+            r#"[]"#,
+            r#"{"id":1,"method":"x"}"#,
+            r#"{"jsonrpc":"1.0","id":1,"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":5}"#,
+            r#"{"jsonrpc":"2.0","id":null,"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":{},"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":1}"#,
+            r#"{"jsonrpc":"2.0","result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"x","result":{}}"#,
+            r#"[{"jsonrpc":"2.0","id":1,"method":"x"}, 3]"#,
+        ] {
+            assert_eq!(
+                parse(bad.as_bytes()).unwrap_err().code(),
+                INVALID_REQUEST,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn batches_keep_order() {
+        let p = parse(br#"[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","method":"b"}]"#)
+            .unwrap();
+        let m = p.messages();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].method(), Some("a"));
+        assert_eq!(m[1].kind(), Kind::Notification);
+    }
+
+    #[test]
+    fn replace_id_keeps_unknown_fields_and_bytes() {
+        let m = single(
+            r#"{"jsonrpc":"2.0","id":"client-1","method":"tools/call","params":{"x":1.000,"_meta":{"k":[1,2]}},"extra":true}"#,
+        );
+        let out = replace_id(m.raw(), "42").unwrap();
+        assert_eq!(
+            out.get(),
+            r#"{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"x":1.000,"_meta":{"k":[1,2]}},"extra":true}"#
+        );
+        let back = replace_id(&out, "\"client-1\"").unwrap();
+        assert_eq!(back.get(), m.raw().get());
+    }
+
+    #[test]
+    fn replace_id_adds_missing_id_and_handles_escaped_keys() {
+        let raw = RawValue::from_string(r#"{"a\"b":1}"#.to_string()).unwrap();
+        assert_eq!(replace_id(&raw, "3").unwrap().get(), r#"{"a\"b":1,"id":3}"#);
+    }
+
+    #[test]
+    fn error_bodies_are_valid_json_rpc() {
+        let id = RawValue::from_string("\"q\"".into()).unwrap();
+        let b = error_response(Some(&id), INVALID_PARAMS, "bad \"x\"");
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["id"], "q");
+        assert_eq!(v["error"]["code"], -32602);
+        assert_eq!(v["error"]["message"], "bad \"x\"");
+        let b = error_response(None, PARSE_ERROR, "x");
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert!(v["id"].is_null());
+        assert_eq!(batch_body(&[b.clone(), b]).first(), Some(&b'['));
+    }
+}

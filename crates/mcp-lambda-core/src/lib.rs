@@ -1,0 +1,25 @@
+//! mcp-lambda's core, free of AWS: everything between an HTTP request and a stdio MCP server.
+//!
+//! The request path, one module each:
+//! - [`gateway`]: MCP Streamable HTTP rules per protocol era, sessions, mapping failures to
+//!   statuses and JSON-RPC errors. Hosts (the local server, Lambda front doors) only translate
+//!   their input into an `http::Request<Bytes>` and call [`gateway::Gateway::handle`].
+//! - [`upstream`]: the child lifecycles (`reuse`, `per-request`, `per-session`) and the
+//!   initialize handshake on the client's behalf.
+//! - [`child`]: one supervised stdio process (framing, id rewriting, timeouts, termination).
+//! - [`jsonrpc`], [`framing`], [`protocol`], [`command`], [`session`]: the pieces they share.
+
+pub mod child;
+pub mod command;
+pub mod framing;
+pub mod gateway;
+pub mod jsonrpc;
+pub mod protocol;
+pub mod session;
+pub mod upstream;
+
+pub use child::{ChildError, ChildProcess};
+pub use command::ServerCommand;
+pub use gateway::{Body, Gateway, GatewayConfig, RequestContext};
+pub use session::{MemoryStore, Session, SessionStore};
+pub use upstream::{ChildConfig, Exchange, PerRequest, PerSession, Reuse, Upstream};

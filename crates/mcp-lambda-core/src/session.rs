@@ -1,0 +1,171 @@
+//! MCP sessions (`Mcp-Session-Id`) and where they are kept.
+//!
+//! Contract: a [`Session`] holds enough for any instance to initialize a fresh child exactly as
+//! the client did (its initialize params and negotiated version) plus the caller's principal.
+//! Ids come from a CSPRNG: 32 random bytes as 64 lowercase hex characters (visible ASCII,
+//! as the spec requires). A store never returns an expired session.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use rand::RngCore;
+
+/// One client's session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The `Mcp-Session-Id`.
+    pub id: String,
+    /// The version negotiated in the client's initialize.
+    pub protocol_version: String,
+    /// The client's initialize `params`, raw JSON.
+    pub init_params: Arc<str>,
+    /// Who opened it (IAM ARN, JWT `sub`), if the front door knows.
+    pub principal: Option<String>,
+    /// When it was opened.
+    pub created_at: SystemTime,
+    /// Last request seen.
+    pub last_seen: SystemTime,
+    /// When it ends unless used again.
+    pub expires_at: SystemTime,
+}
+
+/// Errors of a session store (the memory store never fails; remote stores can).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be reached or refused the operation.
+    #[error("session store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Where sessions live.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Saves a new session.
+    async fn create(&self, session: &Session) -> Result<(), StoreError>;
+    /// The live session with this id, if any.
+    async fn get(&self, id: &str) -> Result<Option<Session>, StoreError>;
+    /// Marks the session used now (and extends its expiry).
+    async fn touch(&self, id: &str, now: SystemTime) -> Result<(), StoreError>;
+    /// Ends the session; `false` if there was none.
+    async fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    /// How long a session lives without being used.
+    fn idle_ttl(&self) -> Duration;
+}
+
+/// Returns a new session id: 32 bytes from a CSPRNG (rand's thread RNG, ChaCha12 seeded and
+/// periodically reseeded from the OS), hex encoded.
+pub fn new_session_id() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Sessions in this process's memory: lost on restart, not shared between instances.
+#[derive(Debug)]
+pub struct MemoryStore {
+    ttl: Duration,
+    sessions: Mutex<HashMap<String, Session>>,
+}
+
+impl MemoryStore {
+    /// A store whose sessions expire after `ttl` without use.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Session>>, StoreError> {
+        self.sessions
+            .lock()
+            .map_err(|_| StoreError::Unavailable("memory store poisoned".into()))
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn create(&self, session: &Session) -> Result<(), StoreError> {
+        let mut map = self.lock()?;
+        let now = SystemTime::now();
+        map.retain(|_, s| s.expires_at > now);
+        map.insert(session.id.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        let map = self.lock()?;
+        Ok(map
+            .get(id)
+            .filter(|s| s.expires_at > SystemTime::now())
+            .cloned())
+    }
+
+    async fn touch(&self, id: &str, now: SystemTime) -> Result<(), StoreError> {
+        let mut map = self.lock()?;
+        if let Some(s) = map.get_mut(id) {
+            s.last_seen = now;
+            s.expires_at = now + self.ttl;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.lock()?.remove(id).is_some())
+    }
+
+    fn idle_ttl(&self) -> Duration {
+        self.ttl
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: &str, expires_in: Duration) -> Session {
+        let now = SystemTime::now();
+        Session {
+            id: id.into(),
+            protocol_version: "2025-06-18".into(),
+            init_params: Arc::from("{}"),
+            principal: None,
+            created_at: now,
+            last_seen: now,
+            expires_at: now + expires_in,
+        }
+    }
+
+    #[test]
+    fn ids_are_random_visible_ascii() {
+        let a = new_session_id();
+        let b = new_session_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|c| (0x21..=0x7e).contains(&c)));
+    }
+
+    #[tokio::test]
+    async fn memory_store_round_trip_expiry_and_delete() {
+        let store = MemoryStore::new(Duration::from_secs(60));
+        store
+            .create(&session("a", Duration::from_secs(60)))
+            .await
+            .unwrap();
+        store.create(&session("old", Duration::ZERO)).await.unwrap();
+        assert!(store.get("a").await.unwrap().is_some());
+        assert!(
+            store.get("old").await.unwrap().is_none(),
+            "expired sessions are never returned"
+        );
+        assert!(store.get("nope").await.unwrap().is_none());
+        let later = SystemTime::now() + Duration::from_secs(30);
+        store.touch("a", later).await.unwrap();
+        assert_eq!(store.get("a").await.unwrap().unwrap().last_seen, later);
+        assert!(store.delete("a").await.unwrap());
+        assert!(!store.delete("a").await.unwrap());
+        assert!(store.get("a").await.unwrap().is_none());
+    }
+}

@@ -1,0 +1,113 @@
+//! `per-request` lifecycle: a fresh child for every request — full isolation.
+//!
+//! Contract: spawn, initialize (the client's own params when this is its initialize, else the
+//! session's, else the last ones seen for the version, else synthesized), forward, answer, and
+//! terminate the child in the background so the response is not held up. Notifications other
+//! than cancellation have no child to go to and are dropped (logged at debug).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::handshake::{initialize_child, requested_version, synthesized_params};
+use super::{ChildConfig, Exchange, Inflight, InitOutcome, Upstream, child_error, forward, retire};
+use crate::jsonrpc::{self, Message};
+
+/// A child per request.
+pub struct PerRequest {
+    cfg: ChildConfig,
+    /// Last initialize params seen per negotiated version, replayed for later requests.
+    params: Mutex<HashMap<String, Arc<str>>>,
+    inflight: Inflight,
+}
+
+impl PerRequest {
+    /// Creates the upstream; nothing is spawned until a request arrives.
+    pub fn new(cfg: ChildConfig) -> Self {
+        Self {
+            cfg,
+            params: Mutex::new(HashMap::new()),
+            inflight: Inflight::default(),
+        }
+    }
+
+    fn remembered(&self, version: &str) -> Option<Arc<str>> {
+        self.params.lock().ok()?.get(version).cloned()
+    }
+}
+
+#[async_trait]
+impl Upstream for PerRequest {
+    async fn initialize(&self, ex: &Exchange, msg: &Message) -> InitOutcome {
+        let (params, _requested) = match requested_version(msg) {
+            Ok(p) => p,
+            Err(response) => {
+                return InitOutcome {
+                    response,
+                    negotiated: None,
+                };
+            }
+        };
+        let child = match self.cfg.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                return InitOutcome {
+                    response: child_error(msg.id(), &e),
+                    negotiated: None,
+                };
+            }
+        };
+        let outcome = match initialize_child(&child, &params, ex.deadline).await {
+            Ok(init) => {
+                if let Ok(mut m) = self.params.lock() {
+                    m.insert(init.negotiated.clone(), params);
+                }
+                InitOutcome {
+                    response: jsonrpc::result_response(msg.id(), &init.result),
+                    negotiated: Some(init.negotiated),
+                }
+            }
+            Err(f) => InitOutcome {
+                response: f.response(msg.id()),
+                negotiated: None,
+            },
+        };
+        retire(child);
+        outcome
+    }
+
+    async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
+        let child = match self.cfg.spawn() {
+            Ok(c) => c,
+            Err(e) => return child_error(msg.id(), &e),
+        };
+        let params = ex
+            .init_params
+            .clone()
+            .or_else(|| self.remembered(&ex.protocol_version))
+            .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
+        let response = match initialize_child(&child, &params, ex.deadline).await {
+            Ok(_) => forward(&child, &self.inflight, ex, msg).await,
+            Err(f) => f.response(msg.id()),
+        };
+        retire(child);
+        response
+    }
+
+    async fn notify(&self, ex: &Exchange, msg: &Message) {
+        if msg.method() == Some("notifications/cancelled") {
+            self.inflight.cancel(ex, msg).await;
+        } else {
+            tracing::debug!(
+                method = msg.method().unwrap_or(""),
+                "per-request: notification has no child; dropped"
+            );
+        }
+    }
+
+    async fn end_session(&self, _session_id: &str) {}
+
+    async fn shutdown(&self) {}
+}

@@ -1,0 +1,245 @@
+//! `per-session` lifecycle: one child per `Mcp-Session-Id`.
+//!
+//! Contract: the session's child is initialized with the client's own initialize; a child that
+//! died (or was reaped) is started again and initialized with the session's stored params. It is
+//! terminated on DELETE, at shutdown, or after `idle` without requests (checked by a reaper task
+//! that holds only a weak reference, so it ends with the upstream).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::handshake::{initialize_child, requested_version, synthesized_params};
+use super::{ChildConfig, Exchange, Inflight, InitOutcome, Upstream, child_error, forward, retire};
+use crate::child::ChildProcess;
+use crate::jsonrpc::{self, Message};
+
+#[derive(Default)]
+struct Entry {
+    child: tokio::sync::Mutex<Option<Arc<ChildProcess>>>,
+    last_used: Mutex<Option<Instant>>,
+    busy: AtomicUsize,
+}
+
+/// A child per session.
+pub struct PerSession {
+    cfg: ChildConfig,
+    entries: Mutex<HashMap<String, Arc<Entry>>>,
+    inflight: Inflight,
+}
+
+impl PerSession {
+    /// Creates the upstream and its idle reaper (children unused for `idle` are terminated).
+    pub fn new(cfg: ChildConfig, idle: Duration) -> Arc<Self> {
+        let me = Arc::new(Self {
+            cfg,
+            entries: Mutex::new(HashMap::new()),
+            inflight: Inflight::default(),
+        });
+        let weak = Arc::downgrade(&me);
+        tokio::spawn(reap(weak, idle));
+        me
+    }
+
+    fn entry(&self, session: &str) -> Arc<Entry> {
+        match self.entries.lock() {
+            Ok(mut m) => m.entry(session.to_owned()).or_default().clone(),
+            Err(_) => Arc::default(),
+        }
+    }
+}
+
+async fn reap(me: Weak<PerSession>, idle: Duration) {
+    let every = (idle / 4).clamp(Duration::from_millis(200), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(me) = me.upgrade() else { return };
+        let now = Instant::now();
+        let idle_entries: Vec<(String, Arc<Entry>)> = match me.entries.lock() {
+            Ok(mut m) => {
+                let ids: Vec<String> = m
+                    .iter()
+                    .filter(|(_, e)| {
+                        e.busy.load(Ordering::SeqCst) == 0
+                            && e.last_used
+                                .lock()
+                                .ok()
+                                .and_then(|t| *t)
+                                .is_some_and(|t| now.duration_since(t) >= idle)
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                ids.into_iter()
+                    .filter_map(|k| m.remove(&k).map(|e| (k, e)))
+                    .collect()
+            }
+            Err(_) => return,
+        };
+        for (session, entry) in idle_entries {
+            if let Some(child) = entry.child.lock().await.take() {
+                tracing::info!(pid = child.pid(), session = %short(&session), "session's MCP server idle; terminating");
+                retire(child);
+            }
+        }
+    }
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
+#[async_trait]
+impl Upstream for PerSession {
+    async fn initialize(&self, ex: &Exchange, msg: &Message) -> InitOutcome {
+        let (params, _) = match requested_version(msg) {
+            Ok(p) => p,
+            Err(response) => {
+                return InitOutcome {
+                    response,
+                    negotiated: None,
+                };
+            }
+        };
+        let Some(session) = &ex.session_id else {
+            let response = jsonrpc::error_response(
+                msg.id(),
+                jsonrpc::INTERNAL_ERROR,
+                "per-session lifecycle needs sessions",
+            );
+            return InitOutcome {
+                response,
+                negotiated: None,
+            };
+        };
+        let child = match self.cfg.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                return InitOutcome {
+                    response: child_error(msg.id(), &e),
+                    negotiated: None,
+                };
+            }
+        };
+        match initialize_child(&child, &params, ex.deadline).await {
+            Ok(init) => {
+                let entry = self.entry(session);
+                if let Some(old) = entry.child.lock().await.replace(child) {
+                    retire(old);
+                }
+                if let Ok(mut t) = entry.last_used.lock() {
+                    *t = Some(Instant::now());
+                }
+                InitOutcome {
+                    response: jsonrpc::result_response(msg.id(), &init.result),
+                    negotiated: Some(init.negotiated),
+                }
+            }
+            Err(f) => {
+                retire(child);
+                InitOutcome {
+                    response: f.response(msg.id()),
+                    negotiated: None,
+                }
+            }
+        }
+    }
+
+    async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
+        let Some(session) = &ex.session_id else {
+            return jsonrpc::error_response(
+                msg.id(),
+                jsonrpc::INVALID_REQUEST,
+                "per-session lifecycle: this request has no session",
+            );
+        };
+        let entry = self.entry(session);
+        entry.busy.fetch_add(1, Ordering::SeqCst);
+        let child = {
+            let mut guard = entry.child.lock().await;
+            match guard.as_ref().filter(|c| c.is_alive()) {
+                Some(c) => Ok(c.clone()),
+                None => {
+                    let params = ex
+                        .init_params
+                        .clone()
+                        .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
+                    match self.cfg.spawn() {
+                        Ok(child) => match initialize_child(&child, &params, ex.deadline).await {
+                            Ok(_) => {
+                                tracing::info!(pid = child.pid(), session = %short(session), "session's MCP server (re)started from stored params");
+                                if let Some(old) = guard.replace(child.clone()) {
+                                    retire(old);
+                                }
+                                Ok(child)
+                            }
+                            Err(f) => {
+                                retire(child);
+                                Err(f.response(msg.id()))
+                            }
+                        },
+                        Err(e) => Err(child_error(msg.id(), &e)),
+                    }
+                }
+            }
+        };
+        let response = match child {
+            Ok(child) => forward(&child, &self.inflight, ex, msg).await,
+            Err(r) => r,
+        };
+        if let Ok(mut t) = entry.last_used.lock() {
+            *t = Some(Instant::now());
+        }
+        entry.busy.fetch_sub(1, Ordering::SeqCst);
+        response
+    }
+
+    async fn notify(&self, ex: &Exchange, msg: &Message) {
+        match msg.method() {
+            Some("notifications/initialized") => {}
+            Some("notifications/cancelled") => self.inflight.cancel(ex, msg).await,
+            _ => {
+                let Some(session) = &ex.session_id else {
+                    return;
+                };
+                let entry = self.entry(session);
+                let child = entry.child.lock().await.clone();
+                if let Some(child) = child.filter(|c| c.is_alive()) {
+                    let _ = child.notify(msg.raw()).await;
+                }
+            }
+        }
+    }
+
+    async fn end_session(&self, session_id: &str) {
+        let entry = self
+            .entries
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(session_id));
+        if let Some(entry) = entry {
+            if let Some(child) = entry.child.lock().await.take() {
+                child.terminate().await;
+            }
+        }
+    }
+
+    async fn shutdown(&self) {
+        let all: Vec<Arc<Entry>> = self
+            .entries
+            .lock()
+            .map(|mut m| m.drain().map(|(_, e)| e).collect())
+            .unwrap_or_default();
+        let mut tasks = tokio::task::JoinSet::new();
+        for entry in all {
+            if let Some(child) = entry.child.lock().await.take() {
+                tasks.spawn(async move { child.terminate().await });
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}

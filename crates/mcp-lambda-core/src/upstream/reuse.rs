@@ -1,0 +1,250 @@
+//! `reuse` lifecycle (default): one long-lived child per protocol version, shared by all clients.
+//!
+//! Contract:
+//! - Concurrent requests are multiplexed over the child by wire-id rewriting; a client's id always
+//!   comes back unchanged and two clients using the same id never see each other's answer.
+//! - The first client's `initialize` for a version is what the child sees; later clients asking for
+//!   the same version are answered from the child's stored InitializeResult. A client asking for a
+//!   version no child has negotiated gets a child of its own (one child per protocol version).
+//! - A dead child is replaced on the next request, transparently: the replacement is initialized
+//!   with the session's params, else the first params seen for that version, else synthesized.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde_json::value::RawValue;
+
+use super::handshake::{initialize_child, requested_version, synthesized_params};
+use super::{ChildConfig, Exchange, Inflight, InitOutcome, Upstream, child_error, forward, retire};
+use crate::child::ChildProcess;
+use crate::jsonrpc::{self, Message};
+
+struct Slot {
+    child: Arc<ChildProcess>,
+    result: Arc<RawValue>,
+}
+
+type Cell = Arc<tokio::sync::Mutex<Option<Arc<Slot>>>>;
+
+/// One shared child per protocol version.
+pub struct Reuse {
+    cfg: ChildConfig,
+    /// Negotiated (or requested-by-header) version → its child.
+    cells: Mutex<HashMap<String, Cell>>,
+    /// Version a client asked for in initialize → version its child negotiated.
+    learned: Mutex<HashMap<String, String>>,
+    /// First client params seen per negotiated version (replayed on restart).
+    params: Mutex<HashMap<String, Arc<str>>>,
+    /// Serializes client initializes (rare) so one version never gets two children.
+    init_lock: tokio::sync::Mutex<()>,
+    inflight: Inflight,
+}
+
+impl Reuse {
+    /// Creates the upstream; the first child starts with the first request (see [`Reuse::prewarm`]).
+    pub fn new(cfg: ChildConfig) -> Self {
+        Self {
+            cfg,
+            cells: Mutex::new(HashMap::new()),
+            learned: Mutex::new(HashMap::new()),
+            params: Mutex::new(HashMap::new()),
+            init_lock: tokio::sync::Mutex::new(()),
+            inflight: Inflight::default(),
+        }
+    }
+
+    fn cell(&self, version: &str) -> Cell {
+        match self.cells.lock() {
+            Ok(mut m) => m.entry(version.to_owned()).or_default().clone(),
+            Err(_) => Cell::default(),
+        }
+    }
+
+    fn alive(slot: &Option<Arc<Slot>>) -> Option<Arc<Slot>> {
+        slot.as_ref().filter(|s| s.child.is_alive()).cloned()
+    }
+
+    /// Starts and initializes the child for `version` now (synthesized params), so the first
+    /// request does not pay for it. Errors are returned for the caller to log.
+    pub async fn prewarm(
+        &self,
+        version: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<u32, String> {
+        let ex = Exchange {
+            protocol_version: version.to_owned(),
+            session_id: None,
+            init_params: None,
+            deadline,
+        };
+        self.slot_for(&ex, None)
+            .await
+            .map(|s| s.child.pid())
+            .map_err(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// The live child for the exchange's version, started and initialized if needed.
+    async fn slot_for(
+        &self,
+        ex: &Exchange,
+        client_id: Option<&RawValue>,
+    ) -> Result<Arc<Slot>, Bytes> {
+        let cell = self.cell(&ex.protocol_version);
+        let mut guard = cell.lock().await;
+        if let Some(slot) = Self::alive(&guard) {
+            return Ok(slot);
+        }
+        if let Some(old) = guard.take() {
+            tracing::warn!(pid = old.child.pid(), version = %ex.protocol_version, "MCP server is gone; starting a new one");
+        }
+        let params = ex
+            .init_params
+            .clone()
+            .or_else(|| self.params.lock().ok()?.get(&ex.protocol_version).cloned())
+            .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
+        let child = self.cfg.spawn().map_err(|e| child_error(client_id, &e))?;
+        match initialize_child(&child, &params, ex.deadline).await {
+            Ok(init) => {
+                tracing::info!(pid = child.pid(), version = %init.negotiated, "MCP server started and initialized");
+                let slot = Arc::new(Slot {
+                    child,
+                    result: init.result,
+                });
+                *guard = Some(slot.clone());
+                Ok(slot)
+            }
+            Err(f) => {
+                retire(child);
+                Err(f.response(client_id))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Upstream for Reuse {
+    async fn initialize(&self, ex: &Exchange, msg: &Message) -> InitOutcome {
+        let (params, requested) = match requested_version(msg) {
+            Ok(p) => p,
+            Err(response) => {
+                return InitOutcome {
+                    response,
+                    negotiated: None,
+                };
+            }
+        };
+        let _serial = self.init_lock.lock().await;
+        let known = self
+            .learned
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&requested).cloned());
+        if let Some(negotiated) = known {
+            let cell = self.cell(&negotiated);
+            let existing = Self::alive(&*cell.lock().await);
+            if let Some(slot) = existing {
+                return InitOutcome {
+                    response: jsonrpc::result_response(msg.id(), &slot.result),
+                    negotiated: Some(negotiated),
+                };
+            }
+        }
+        // No child has answered this version yet: this client's own initialize is what a new
+        // child sees.
+        let child = match self.cfg.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                return InitOutcome {
+                    response: child_error(msg.id(), &e),
+                    negotiated: None,
+                };
+            }
+        };
+        let init = match initialize_child(&child, &params, ex.deadline).await {
+            Ok(init) => init,
+            Err(f) => {
+                retire(child);
+                return InitOutcome {
+                    response: f.response(msg.id()),
+                    negotiated: None,
+                };
+            }
+        };
+        let negotiated = init.negotiated.clone();
+        let cell = self.cell(&negotiated);
+        let mut guard = cell.lock().await;
+        let result = match Self::alive(&guard) {
+            // Another child already serves this version (it was asked for by another name):
+            // keep it and let this one go.
+            Some(existing) => {
+                retire(child);
+                existing.result.clone()
+            }
+            None => {
+                tracing::info!(pid = child.pid(), version = %negotiated, "MCP server started and initialized by a client");
+                *guard = Some(Arc::new(Slot {
+                    child,
+                    result: init.result.clone(),
+                }));
+                init.result
+            }
+        };
+        drop(guard);
+        if let Ok(mut m) = self.learned.lock() {
+            m.insert(requested, negotiated.clone());
+        }
+        if let Ok(mut m) = self.params.lock() {
+            m.entry(negotiated.clone()).or_insert(params);
+        }
+        InitOutcome {
+            response: jsonrpc::result_response(msg.id(), &result),
+            negotiated: Some(negotiated),
+        }
+    }
+
+    async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
+        match self.slot_for(ex, msg.id()).await {
+            Ok(slot) => forward(&slot.child, &self.inflight, ex, msg).await,
+            Err(response) => response,
+        }
+    }
+
+    async fn notify(&self, ex: &Exchange, msg: &Message) {
+        match msg.method() {
+            // The wrapper completed the handshake itself when it initialized the child.
+            Some("notifications/initialized") => {}
+            Some("notifications/cancelled") => self.inflight.cancel(ex, msg).await,
+            _ => {
+                let cell = self.cell(&ex.protocol_version);
+                let slot = Self::alive(&*cell.lock().await);
+                match slot {
+                    Some(slot) => {
+                        if let Err(e) = slot.child.notify(msg.raw()).await {
+                            tracing::debug!(error = %e, "notification not delivered");
+                        }
+                    }
+                    None => tracing::debug!("no running MCP server for this notification; dropped"),
+                }
+            }
+        }
+    }
+
+    async fn end_session(&self, _session_id: &str) {}
+
+    async fn shutdown(&self) {
+        let cells: Vec<Cell> = self
+            .cells
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        let mut tasks = tokio::task::JoinSet::new();
+        for cell in cells {
+            if let Some(slot) = cell.lock().await.take() {
+                tasks.spawn(async move { slot.child.terminate().await });
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}
