@@ -1,0 +1,638 @@
+//! Configuration: one typed struct from the command line, `MCP_LAMBDA_*` variables and an
+//! `mcpServers` file, validated once at start-up.
+//!
+//! Contract: every option has a flag and an environment variable (`--request-timeout` ↔
+//! `MCP_LAMBDA_REQUEST_TIMEOUT`, ...), because Lambda starts the binary without arguments; the
+//! flag wins. The server to run comes from, in order: the words after `--`, `--command` /
+//! `MCP_LAMBDA_COMMAND` (a shell-quoted command line), `--config` / `MCP_LAMBDA_CONFIG` (a Claude
+//! Desktop / Cursor `mcpServers` file, with `--server` / `MCP_LAMBDA_SERVER` choosing an entry),
+//! or, when none is given, the example server bundled in this binary. Any invalid value is
+//! reported as one [`ConfigError`] naming the field; `main` prints it and exits with status 2.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use mcp_lambda_core::ServerCommand;
+use mcp_lambda_core::command::child_env;
+use serde::Deserialize;
+
+/// A configuration mistake, naming the field it is about.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {message}")]
+pub(crate) struct ConfigError {
+    /// The flag / variable / file field.
+    pub(crate) field: String,
+    /// What is wrong, and what would be right.
+    pub(crate) message: String,
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// How children live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Lifecycle {
+    /// One long-lived child shared by all clients (default).
+    Reuse,
+    /// A fresh child for every request.
+    PerRequest,
+    /// One child per `Mcp-Session-Id`.
+    PerSession,
+}
+
+/// Where sessions are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Sessions {
+    /// No sessions: no `Mcp-Session-Id` is issued.
+    None,
+    /// In this process's memory.
+    Memory,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `serve` options (flags and their `MCP_LAMBDA_*` variables).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MCP_LAMBDA_LISTEN", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: String,
+
+    /// URL path of the MCP endpoint.
+    #[arg(long, env = "MCP_LAMBDA_PATH", default_value = "/mcp")]
+    pub(crate) path: String,
+
+    /// How child processes live: reuse, per-request or per-session.
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_LIFECYCLE",
+        value_enum,
+        default_value = "reuse"
+    )]
+    pub(crate) lifecycle: Lifecycle,
+
+    /// Session support: none or memory.
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_SESSIONS",
+        value_enum,
+        default_value = "memory"
+    )]
+    pub(crate) sessions: Sessions,
+
+    /// How long an unused session lives (e.g. 30m, 1h).
+    #[arg(long, env = "MCP_LAMBDA_SESSION_TTL", default_value = "1h")]
+    pub(crate) session_ttl: String,
+
+    /// per-session lifecycle: terminate a session's child after this long without requests.
+    #[arg(long, env = "MCP_LAMBDA_IDLE_TIMEOUT", default_value = "10m")]
+    pub(crate) idle_timeout: String,
+
+    /// Longest time a request may take before the client gets a timeout error (e.g. 60s).
+    #[arg(long, env = "MCP_LAMBDA_REQUEST_TIMEOUT", default_value = "60s")]
+    pub(crate) request_timeout: String,
+
+    /// Extra allowed Origin (repeatable, comma-separated in the variable; `*` allows any).
+    #[arg(
+        long = "allow-origin",
+        env = "MCP_LAMBDA_ALLOW_ORIGIN",
+        value_delimiter = ','
+    )]
+    pub(crate) allow_origin: Vec<String>,
+
+    /// Environment variable for the child, K=V (repeatable, comma-separated in the variable).
+    #[arg(long = "env", env = "MCP_LAMBDA_ENV", value_delimiter = ',')]
+    pub(crate) env: Vec<String>,
+
+    /// Name of one of our environment variables to pass to the child (repeatable).
+    #[arg(long = "pass-env", env = "MCP_LAMBDA_PASS_ENV", value_delimiter = ',')]
+    pub(crate) pass_env: Vec<String>,
+
+    /// The server's command line, shell-quoted (instead of words after `--`).
+    #[arg(long, env = "MCP_LAMBDA_COMMAND")]
+    pub(crate) command: Option<String>,
+
+    /// An `mcpServers` JSON file (Claude Desktop / Cursor format).
+    #[arg(long, env = "MCP_LAMBDA_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// Which entry of the `mcpServers` file to serve (needed when it has several).
+    #[arg(long, env = "MCP_LAMBDA_SERVER")]
+    pub(crate) server: Option<String>,
+
+    /// Largest request body and largest child message, in bytes.
+    #[arg(long, env = "MCP_LAMBDA_MAX_MESSAGE_BYTES", default_value_t = 6 * 1024 * 1024)]
+    pub(crate) max_message_bytes: usize,
+
+    /// Time between SIGTERM and SIGKILL when stopping a child (e.g. 2s, 300ms).
+    #[arg(long, env = "MCP_LAMBDA_KILL_GRACE", default_value = "2s")]
+    pub(crate) kill_grace: String,
+
+    /// Log format: text or json.
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub(crate) log_format: LogFormat,
+
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter).
+    #[arg(long, env = "MCP_LAMBDA_LOG_LEVEL", default_value = "info")]
+    pub(crate) log_level: String,
+
+    /// The stdio server to run and its arguments.
+    #[arg(last = true, value_name = "CMD")]
+    pub(crate) cmd: Vec<String>,
+}
+
+/// Validated settings for `serve`.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// Socket address to bind.
+    pub(crate) listen: SocketAddr,
+    /// Endpoint path.
+    pub(crate) path: String,
+    /// Child lifecycle.
+    pub(crate) lifecycle: Lifecycle,
+    /// Session store.
+    pub(crate) sessions: Sessions,
+    /// Session idle lifetime.
+    pub(crate) session_ttl: Duration,
+    /// per-session child idle timeout.
+    pub(crate) idle_timeout: Duration,
+    /// Request timeout.
+    pub(crate) request_timeout: Duration,
+    /// Extra allowed origins.
+    pub(crate) allow_origin: Vec<String>,
+    /// The child to run.
+    pub(crate) server: ServerCommand,
+    /// A short name for logs ("example", the mcpServers key, or the program).
+    pub(crate) server_name: String,
+    /// Body / message cap.
+    pub(crate) max_message_bytes: usize,
+    /// SIGTERM → SIGKILL grace.
+    pub(crate) kill_grace: Duration,
+}
+
+/// One `mcpServers` entry.
+#[derive(Debug, Deserialize)]
+struct ServerEntry {
+    command: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    cwd: Option<PathBuf>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ServersFile {
+    #[serde(rename = "mcpServers")]
+    mcp_servers: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+fn duration(field: &str, value: &str) -> Result<Duration, ConfigError> {
+    let d = humantime::parse_duration(value.trim()).map_err(|e| {
+        err(
+            field,
+            format!("{value:?} is not a duration ({e}); use e.g. 500ms, 30s, 5m"),
+        )
+    })?;
+    if d.is_zero() {
+        return Err(err(field, "must be greater than zero"));
+    }
+    Ok(d)
+}
+
+/// Validates `args` against our own environment `ours`; `self_exe` runs the bundled example.
+pub(crate) fn resolve(
+    args: &ServeArgs,
+    ours: &[(String, String)],
+    self_exe: &Path,
+) -> Result<Config, ConfigError> {
+    let listen: SocketAddr = args.listen.parse().map_err(|_| {
+        err(
+            "--listen (MCP_LAMBDA_LISTEN)",
+            format!("{:?} is not an address like 127.0.0.1:8080", args.listen),
+        )
+    })?;
+    if !args.path.starts_with('/') || args.path == "/healthz" {
+        return Err(err(
+            "--path (MCP_LAMBDA_PATH)",
+            format!("{:?} must start with / and not be /healthz", args.path),
+        ));
+    }
+    if args.lifecycle == Lifecycle::PerSession && args.sessions == Sessions::None {
+        return Err(err(
+            "--lifecycle (MCP_LAMBDA_LIFECYCLE)",
+            "per-session needs sessions: use --sessions memory",
+        ));
+    }
+    if args.max_message_bytes < 1024 {
+        return Err(err(
+            "--max-message-bytes (MCP_LAMBDA_MAX_MESSAGE_BYTES)",
+            "must be at least 1024",
+        ));
+    }
+    for o in &args.allow_origin {
+        if o != "*" && !(o.starts_with("http://") || o.starts_with("https://")) {
+            return Err(err(
+                "--allow-origin (MCP_LAMBDA_ALLOW_ORIGIN)",
+                format!("{o:?} is not an origin like https://app.example.com (or *)"),
+            ));
+        }
+    }
+    let mut explicit = Vec::new();
+    for kv in &args.env {
+        let Some((k, v)) = kv.split_once('=') else {
+            return Err(err("--env (MCP_LAMBDA_ENV)", format!("{kv:?} is not K=V")));
+        };
+        if k.is_empty() {
+            return Err(err(
+                "--env (MCP_LAMBDA_ENV)",
+                format!("{kv:?} has an empty name"),
+            ));
+        }
+        explicit.push((k.to_owned(), v.to_owned()));
+    }
+    for name in &args.pass_env {
+        if name.is_empty() || name.contains('=') {
+            return Err(err(
+                "--pass-env (MCP_LAMBDA_PASS_ENV)",
+                format!("{name:?} is not a variable name"),
+            ));
+        }
+    }
+
+    let (server_name, program, cmd_args, file_env, cwd) = select_server(args, self_exe)?;
+    explicit.splice(0..0, file_env);
+    let server = ServerCommand {
+        program,
+        args: cmd_args,
+        env: child_env(ours.iter().cloned(), &args.pass_env, &explicit),
+        cwd,
+    };
+    Ok(Config {
+        listen,
+        path: args.path.clone(),
+        lifecycle: args.lifecycle,
+        sessions: args.sessions,
+        session_ttl: duration("--session-ttl (MCP_LAMBDA_SESSION_TTL)", &args.session_ttl)?,
+        idle_timeout: duration(
+            "--idle-timeout (MCP_LAMBDA_IDLE_TIMEOUT)",
+            &args.idle_timeout,
+        )?,
+        request_timeout: duration(
+            "--request-timeout (MCP_LAMBDA_REQUEST_TIMEOUT)",
+            &args.request_timeout,
+        )?,
+        allow_origin: args.allow_origin.clone(),
+        server,
+        server_name,
+        max_message_bytes: args.max_message_bytes,
+        kill_grace: duration("--kill-grace (MCP_LAMBDA_KILL_GRACE)", &args.kill_grace)?,
+    })
+}
+
+type Selected = (
+    String,
+    String,
+    Vec<String>,
+    Vec<(String, String)>,
+    Option<PathBuf>,
+);
+
+fn select_server(args: &ServeArgs, self_exe: &Path) -> Result<Selected, ConfigError> {
+    let sources = [
+        !args.cmd.is_empty(),
+        args.command.is_some(),
+        args.config.is_some(),
+    ];
+    if sources.iter().filter(|s| **s).count() > 1 {
+        return Err(err(
+            "server",
+            "give the server one way only: words after --, --command (MCP_LAMBDA_COMMAND), or --config (MCP_LAMBDA_CONFIG)",
+        ));
+    }
+    if args.server.is_some() && args.config.is_none() {
+        return Err(err(
+            "--server (MCP_LAMBDA_SERVER)",
+            "only makes sense with --config (MCP_LAMBDA_CONFIG)",
+        ));
+    }
+    if let Some((program, rest)) = args.cmd.split_first() {
+        return Ok((
+            short_name(program),
+            program.clone(),
+            rest.to_vec(),
+            vec![],
+            None,
+        ));
+    }
+    if let Some(line) = &args.command {
+        let field = "--command (MCP_LAMBDA_COMMAND)";
+        let words = shlex::split(line)
+            .ok_or_else(|| err(field, format!("{line:?} has unbalanced quotes")))?;
+        let Some((program, rest)) = words.split_first() else {
+            return Err(err(field, "is empty"));
+        };
+        return Ok((
+            short_name(program),
+            program.clone(),
+            rest.to_vec(),
+            vec![],
+            None,
+        ));
+    }
+    if let Some(path) = &args.config {
+        return from_file(path, args.server.as_deref());
+    }
+    Ok((
+        "example".into(),
+        self_exe.to_string_lossy().into_owned(),
+        vec!["example-server".into()],
+        vec![],
+        None,
+    ))
+}
+
+fn short_name(program: &str) -> String {
+    Path::new(program)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| program.to_owned())
+}
+
+fn from_file(path: &Path, wanted: Option<&str>) -> Result<Selected, ConfigError> {
+    let shown = path.display();
+    let field = format!("--config {shown}");
+    let text =
+        std::fs::read_to_string(path).map_err(|e| err(&field, format!("cannot be read: {e}")))?;
+    let file: ServersFile =
+        serde_json::from_str(&text).map_err(|e| err(&field, format!("is not valid JSON: {e}")))?;
+    let servers = file
+        .mcp_servers
+        .ok_or_else(|| err(&field, "has no \"mcpServers\" object"))?;
+    let name = match (wanted, servers.len()) {
+        (Some(n), _) => n.to_owned(),
+        (None, 1) => servers.keys().next().cloned().unwrap_or_default(),
+        (None, 0) => return Err(err(format!("{field}: mcpServers"), "is empty")),
+        (None, _) => {
+            let names: Vec<_> = servers.keys().cloned().collect();
+            return Err(err(
+                "--server (MCP_LAMBDA_SERVER)",
+                format!(
+                    "{shown} defines {} servers ({}); choose one",
+                    names.len(),
+                    names.join(", ")
+                ),
+            ));
+        }
+    };
+    let value = servers.get(&name).ok_or_else(|| {
+        let names: Vec<_> = servers.keys().cloned().collect();
+        err(
+            "--server (MCP_LAMBDA_SERVER)",
+            format!("{name:?} is not in {shown} (it has: {})", names.join(", ")),
+        )
+    })?;
+    let entry_field = format!("{field}: mcpServers.{name}");
+    let entry: ServerEntry =
+        serde_json::from_value(value.clone()).map_err(|e| err(&entry_field, e.to_string()))?;
+    if let Some(kind) = &entry.kind {
+        if kind != "stdio" {
+            return Err(err(
+                format!("{entry_field}.type"),
+                format!("{kind:?}: only stdio servers can be wrapped"),
+            ));
+        }
+    }
+    let Some(command) = entry.command.filter(|c| !c.trim().is_empty()) else {
+        let why = if entry.url.is_some() {
+            "is missing: this entry is a remote (url) server; only stdio servers can be wrapped"
+        } else {
+            "is missing"
+        };
+        return Err(err(format!("{entry_field}.command"), why));
+    };
+    Ok((
+        name,
+        command,
+        entry.args,
+        entry.env.into_iter().collect(),
+        entry.cwd,
+    ))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        a: ServeArgs,
+    }
+
+    fn args(argv: &[&str]) -> ServeArgs {
+        T::try_parse_from(std::iter::once("x").chain(argv.iter().copied()))
+            .unwrap()
+            .a
+    }
+
+    fn ours() -> Vec<(String, String)> {
+        vec![
+            ("PATH".into(), "/bin".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "s".into()),
+        ]
+    }
+
+    #[test]
+    fn defaults_serve_the_bundled_example() {
+        let c = resolve(&args(&[]), &ours(), Path::new("/x/mcp-lambda")).unwrap();
+        assert_eq!(c.server.program, "/x/mcp-lambda");
+        assert_eq!(c.server.args, ["example-server"]);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.lifecycle, Lifecycle::Reuse);
+        assert_eq!(c.request_timeout, Duration::from_secs(60));
+        assert_eq!(c.server.env, vec![("PATH".to_string(), "/bin".to_string())]);
+    }
+
+    #[test]
+    fn command_line_after_dashes_and_shell_quoted_command() {
+        let c = resolve(
+            &args(&["--", "uvx", "mcp-server-time", "--local-timezone", "UTC"]),
+            &ours(),
+            Path::new("x"),
+        )
+        .unwrap();
+        assert_eq!(c.server.program, "uvx");
+        assert_eq!(
+            c.server.args,
+            ["mcp-server-time", "--local-timezone", "UTC"]
+        );
+        let c = resolve(
+            &args(&["--command", "node 'my server.js' --x=\"a b\""]),
+            &ours(),
+            Path::new("x"),
+        )
+        .unwrap();
+        assert_eq!(c.server.program, "node");
+        assert_eq!(c.server.args, ["my server.js", "--x=a b"]);
+        let e = resolve(&args(&["--command", "node 'oops"]), &ours(), Path::new("x")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("--command (MCP_LAMBDA_COMMAND): "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_their_field() {
+        for (argv, field) in [
+            (vec!["--listen", "nowhere"], "--listen"),
+            (vec!["--request-timeout", "soon"], "--request-timeout"),
+            (vec!["--request-timeout", "0s"], "--request-timeout"),
+            (vec!["--env", "NOEQUALS"], "--env"),
+            (vec!["--allow-origin", "example.com"], "--allow-origin"),
+            (
+                vec!["--lifecycle", "per-session", "--sessions", "none"],
+                "--lifecycle",
+            ),
+            (vec!["--path", "mcp"], "--path"),
+            (vec!["--server", "a"], "--server"),
+            (vec!["--command", "a", "--", "b"], "server"),
+        ] {
+            let e = resolve(&args(&argv), &ours(), Path::new("x")).unwrap_err();
+            assert!(e.field.starts_with(field), "{argv:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn env_and_pass_env_reach_the_child_and_credentials_do_not() {
+        let c = resolve(
+            &args(&["--env", "A=1", "--env", "B=x=y", "--", "s"]),
+            &ours(),
+            Path::new("x"),
+        )
+        .unwrap();
+        assert!(c.server.env.contains(&("B".into(), "x=y".into())));
+        assert!(
+            !c.server
+                .env
+                .iter()
+                .any(|(k, _)| k == "AWS_SECRET_ACCESS_KEY")
+        );
+        let c = resolve(
+            &args(&["--pass-env", "AWS_SECRET_ACCESS_KEY", "--", "s"]),
+            &ours(),
+            Path::new("x"),
+        )
+        .unwrap();
+        assert!(
+            c.server
+                .env
+                .iter()
+                .any(|(k, _)| k == "AWS_SECRET_ACCESS_KEY")
+        );
+    }
+
+    fn file(json: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("mcpl-cfg-{}-{}", std::process::id(), rand_suffix()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("servers.json");
+        std::fs::write(&p, json).unwrap();
+        p
+    }
+
+    fn rand_suffix() -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        N.fetch_add(1, Ordering::Relaxed)
+    }
+
+    #[test]
+    fn mcp_servers_file() {
+        let p = file(
+            r#"{"mcpServers":{"time":{"command":"uvx","args":["mcp-server-time"],"env":{"TZ":"UTC"},"disabled":false}}}"#,
+        );
+        let c = resolve(
+            &args(&["--config", p.to_str().unwrap()]),
+            &ours(),
+            Path::new("x"),
+        )
+        .unwrap();
+        assert_eq!(c.server_name, "time");
+        assert_eq!(c.server.program, "uvx");
+        assert!(c.server.env.contains(&("TZ".into(), "UTC".into())));
+
+        let p = file(r#"{"mcpServers":{"a":{"command":"x"},"b":{"command":"y"}}}"#);
+        let e = resolve(
+            &args(&["--config", p.to_str().unwrap()]),
+            &ours(),
+            Path::new("x"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("defines 2 servers (a, b)"), "{e}");
+        let c = resolve(
+            &args(&["--config", p.to_str().unwrap(), "--server", "b"]),
+            &ours(),
+            Path::new("x"),
+        )
+        .unwrap();
+        assert_eq!(c.server.program, "y");
+        let e = resolve(
+            &args(&["--config", p.to_str().unwrap(), "--server", "zz"]),
+            &ours(),
+            Path::new("x"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("\"zz\" is not in"), "{e}");
+
+        let p = file(r#"{"mcpServers":{"r":{"url":"https://x"}}}"#);
+        let e = resolve(
+            &args(&["--config", p.to_str().unwrap()]),
+            &ours(),
+            Path::new("x"),
+        )
+        .unwrap_err();
+        assert!(e.field.ends_with("mcpServers.r.command"), "{e}");
+        let p = file(r#"{"mcpServers":{"r":{"command":"x","args":"notalist"}}}"#);
+        let e = resolve(
+            &args(&["--config", p.to_str().unwrap()]),
+            &ours(),
+            Path::new("x"),
+        )
+        .unwrap_err();
+        assert!(e.field.ends_with("mcpServers.r"), "{e}");
+        let p = file("{not json");
+        let e = resolve(
+            &args(&["--config", p.to_str().unwrap()]),
+            &ours(),
+            Path::new("x"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("is not valid JSON"), "{e}");
+    }
+}

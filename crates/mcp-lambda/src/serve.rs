@@ -1,0 +1,147 @@
+//! The local host: an HTTP/1.1 server (axum) in front of the gateway.
+//!
+//! Contract: `POST|GET|DELETE|OPTIONS <path>` go to the gateway unchanged; `GET /healthz`
+//! answers 200 while the server runs; anything else is 404. Bodies over the limit are refused
+//! with 413 before they are read whole. On SIGINT/SIGTERM the listener stops accepting, in-flight
+//! requests finish (bounded by the request timeout), then every child is terminated.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Body as AxumBody;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use mcp_lambda_core::{Body, Gateway, RequestContext, jsonrpc};
+use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+
+#[derive(Clone)]
+struct App {
+    gateway: Arc<Gateway>,
+    max_body: usize,
+}
+
+/// Serves `gateway` on `listener` at `path` until SIGINT/SIGTERM, then shuts down gracefully.
+pub(crate) async fn run(
+    listener: TcpListener,
+    path: &str,
+    gateway: Arc<Gateway>,
+    max_body: usize,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route(path, any(mcp))
+        .fallback(not_found)
+        .with_state(App {
+            gateway: gateway.clone(),
+            max_body,
+        });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut stopping = stop_rx.clone();
+    tokio::select! {
+        r = server.into_future() => r.context("HTTP server failed")?,
+        _ = async {
+            let _ = stopping.wait_for(|s| *s).await;
+            tokio::time::sleep(drain).await;
+        } => tracing::warn!(?drain, "in-flight requests did not finish in time; stopping anyway"),
+    }
+    tracing::info!("stopping MCP server processes");
+    gateway.upstream().shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+async fn healthz() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        "{\"status\":\"ok\"}",
+    )
+}
+
+async fn not_found() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, "not found\n")
+}
+
+async fn mcp(State(app): State<App>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if let Some(len) = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > app.max_body {
+            return too_large(len, app.max_body);
+        }
+    }
+    let bytes: Bytes = match axum::body::to_bytes(body, app.max_body).await {
+        Ok(b) => b,
+        Err(_) => return too_large(app.max_body + 1, app.max_body),
+    };
+    let answer = app
+        .gateway
+        .handle(
+            http::Request::from_parts(parts, bytes),
+            RequestContext::default(),
+        )
+        .await;
+    let (mut parts, body) = answer.into_parts();
+    let body = match body {
+        Body::Empty => AxumBody::empty(),
+        Body::Json(b) => AxumBody::from(b),
+        Body::Stream(rx) => {
+            parts.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            );
+            parts
+                .headers
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            AxumBody::from_stream(ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>))
+        }
+    };
+    Response::from_parts(parts, body)
+}
+
+fn too_large(len: usize, max: usize) -> Response {
+    let body = jsonrpc::error_response(
+        None,
+        jsonrpc::INVALID_REQUEST,
+        &format!("Payload Too Large: the body is over {max} bytes ({len})"),
+    );
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
