@@ -1,6 +1,8 @@
 //! The three child lifecycles, handshake fidelity, restarts and the environment allow-list,
 //! end to end: the real binary serving the bundled example server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use mcp_lambda_tests::{Mcp, Server, alive, bin, wait_gone};

@@ -182,11 +182,14 @@ impl std::fmt::Debug for ChildProcess {
 impl ChildProcess {
     /// Starts `cmd` in its own process group. Output lines over `max_message` bytes fail the
     /// request they answer. `grace` is how long [`terminate`](Self::terminate) waits before
-    /// SIGKILL.
+    /// SIGKILL. With `in_request` the child's log lines (its stderr included) carry the current
+    /// request's span (per-request children); otherwise they stand alone (shared children, whose
+    /// lines belong to no single request).
     pub fn spawn(
         cmd: &ServerCommand,
         max_message: usize,
         grace: Duration,
+        in_request: bool,
     ) -> Result<Self, ChildError> {
         let mut command = Command::new(&cmd.program);
         command
@@ -227,7 +230,11 @@ impl ChildProcess {
             max_message,
             terminated: AtomicBool::new(false),
         });
-        let span = tracing::info_span!("child", pid);
+        let span = if in_request {
+            tracing::info_span!("child", pid)
+        } else {
+            tracing::info_span!(parent: None, "child", pid)
+        };
         debug!(parent: &span, program = %cmd.program, "spawned MCP server");
 
         // Exit watcher: owns the process handle.
@@ -517,10 +524,10 @@ fn find_wire_id(shared: &Shared, fragment: &[u8]) -> Option<u64> {
                 .chars()
                 .take_while(char::is_ascii_digit)
                 .collect();
-            if let Ok(id) = digits.parse::<u64>() {
-                if pending.waiting.contains_key(&id) {
-                    return Some(id);
-                }
+            if let Ok(id) = digits.parse::<u64>()
+                && pending.waiting.contains_key(&id)
+            {
+                return Some(id);
             }
         }
         rest = &rest[i + 4..];

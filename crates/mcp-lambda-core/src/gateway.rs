@@ -140,15 +140,15 @@ impl Gateway {
         let span = tracing::info_span!("request", request_id = %rid);
         async move {
             let origin = req.headers().get(header::ORIGIN).cloned();
-            if let Some(o) = &origin {
-                if !self.origin_allowed(o) {
-                    tracing::warn!(origin = ?o, "request from a foreign Origin refused");
-                    return error(
-                        StatusCode::FORBIDDEN,
-                        jsonrpc::INVALID_REQUEST,
-                        "Forbidden: Origin not allowed",
-                    );
-                }
+            if let Some(o) = &origin
+                && !self.origin_allowed(o)
+            {
+                tracing::warn!(origin = ?o, "request from a foreign Origin refused");
+                return error(
+                    StatusCode::FORBIDDEN,
+                    jsonrpc::INVALID_REQUEST,
+                    "Forbidden: Origin not allowed",
+                );
             }
             let mut answer = match *req.method() {
                 Method::POST => self.post(req, &ctx).await,
@@ -245,18 +245,19 @@ impl Gateway {
                 return self.initialize(msg, header_version, ctx).await;
             }
         }
-        if let Payload::Single(msg) = &payload {
-            if msg.method() == Some("server/discover") && msg.kind() == Kind::Request {
-                return json(
-                    StatusCode::OK,
-                    jsonrpc::error_response(
-                        msg.id(),
-                        jsonrpc::METHOD_NOT_FOUND,
-                        "Method not found: server/discover (this endpoint speaks the initialize-era protocol; initialize instead)",
-                    ),
-                    None,
-                );
-            }
+        if let Payload::Single(msg) = &payload
+            && msg.method() == Some("server/discover")
+            && msg.kind() == Kind::Request
+        {
+            return json(
+                StatusCode::OK,
+                jsonrpc::error_response(
+                    msg.id(),
+                    jsonrpc::METHOD_NOT_FOUND,
+                    "Method not found: server/discover (this endpoint speaks the initialize-era protocol; initialize instead)",
+                ),
+                None,
+            );
         }
         // Session lookup.
         let session = match &self.sessions {

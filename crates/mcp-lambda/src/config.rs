@@ -417,13 +417,13 @@ fn from_file(path: &Path, wanted: Option<&str>) -> Result<Selected, ConfigError>
     let entry_field = format!("{field}: mcpServers.{name}");
     let entry: ServerEntry =
         serde_json::from_value(value.clone()).map_err(|e| err(&entry_field, e.to_string()))?;
-    if let Some(kind) = &entry.kind {
-        if kind != "stdio" {
-            return Err(err(
-                format!("{entry_field}.type"),
-                format!("{kind:?}: only stdio servers can be wrapped"),
-            ));
-        }
+    if let Some(kind) = &entry.kind
+        && kind != "stdio"
+    {
+        return Err(err(
+            format!("{entry_field}.type"),
+            format!("{kind:?}: only stdio servers can be wrapped"),
+        ));
     }
     let Some(command) = entry.command.filter(|c| !c.trim().is_empty()) else {
         let why = if entry.url.is_some() {

@@ -36,7 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve a stdio MCP server over HTTP (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the bundled example stdio MCP server on stdin/stdout.
     #[command(hide = true)]
     ExampleServer,
@@ -54,7 +54,7 @@ fn main() -> std::process::ExitCode {
                 }
             };
         }
-        Some(Command::Serve(a)) => a,
+        Some(Command::Serve(a)) => *a,
         None => cli.serve,
     };
     let ours: Vec<(String, String)> = std::env::vars().collect();

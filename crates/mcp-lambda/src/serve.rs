@@ -98,15 +98,25 @@ async fn mcp(State(app): State<App>, req: Request) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
+        && len > app.max_body
     {
-        if len > app.max_body {
-            return too_large(len, app.max_body);
-        }
+        drain(body, app.max_body).await;
+        return too_large(len, app.max_body);
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, app.max_body).await {
-        Ok(b) => b,
-        Err(_) => return too_large(app.max_body + 1, app.max_body),
-    };
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            return (StatusCode::BAD_REQUEST, "could not read the request body\n").into_response();
+        };
+        if buf.len() + chunk.len() > app.max_body {
+            let seen = buf.len() + chunk.len();
+            drain(AxumBody::from_stream(stream), app.max_body).await;
+            return too_large(seen, app.max_body);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    let bytes = Bytes::from(buf);
     let answer = app
         .gateway
         .handle(
@@ -132,15 +142,32 @@ async fn mcp(State(app): State<App>, req: Request) -> Response {
     Response::from_parts(parts, body)
 }
 
+/// Reads and discards what is left of an over-limit body (up to a bound), so the client, still
+/// sending, gets our 413 rather than a reset connection.
+async fn drain(body: AxumBody, max: usize) {
+    let bound = max.saturating_mul(4).max(16 * 1024 * 1024);
+    let mut seen = 0usize;
+    let mut stream = body.into_data_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len();
+        if seen > bound {
+            break;
+        }
+    }
+}
+
 fn too_large(len: usize, max: usize) -> Response {
     let body = jsonrpc::error_response(
         None,
         jsonrpc::INVALID_REQUEST,
-        &format!("Payload Too Large: the body is over {max} bytes ({len})"),
+        &format!("Payload Too Large: the body is over the {max}-byte limit (at least {len} bytes)"),
     );
     (
         StatusCode::PAYLOAD_TOO_LARGE,
-        [(header::CONTENT_TYPE, "application/json")],
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CONNECTION, "close"),
+        ],
         body,
     )
         .into_response()

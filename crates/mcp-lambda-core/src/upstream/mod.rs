@@ -82,8 +82,14 @@ pub struct ChildConfig {
 }
 
 impl ChildConfig {
+    /// A child that serves one request (its logs carry that request's span).
     pub(crate) fn spawn(&self) -> Result<Arc<ChildProcess>, ChildError> {
-        ChildProcess::spawn(&self.command, self.max_message, self.kill_grace).map(Arc::new)
+        ChildProcess::spawn(&self.command, self.max_message, self.kill_grace, true).map(Arc::new)
+    }
+
+    /// A child shared across requests (its logs carry only its pid).
+    pub(crate) fn spawn_shared(&self) -> Result<Arc<ChildProcess>, ChildError> {
+        ChildProcess::spawn(&self.command, self.max_message, self.kill_grace, false).map(Arc::new)
     }
 }
 
@@ -92,8 +98,11 @@ impl ChildConfig {
 /// those requests are not registered (a cancel for them is dropped, never misrouted).
 #[derive(Default)]
 pub(crate) struct Inflight {
-    map: Mutex<HashMap<(String, String), (Arc<ChildProcess>, u64)>>,
+    map: Mutex<HashMap<InflightKey, (Arc<ChildProcess>, u64)>>,
 }
+
+/// (session id, client's raw request id).
+type InflightKey = (String, String);
 
 impl Inflight {
     fn insert(&self, session: &str, client_id: &str, child: Arc<ChildProcess>, wire_id: u64) {

@@ -116,7 +116,7 @@ impl Upstream for PerSession {
                 negotiated: None,
             };
         };
-        let child = match self.cfg.spawn() {
+        let child = match self.cfg.spawn_shared() {
             Ok(c) => c,
             Err(e) => {
                 return InitOutcome {
@@ -168,7 +168,7 @@ impl Upstream for PerSession {
                         .init_params
                         .clone()
                         .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
-                    match self.cfg.spawn() {
+                    match self.cfg.spawn_shared() {
                         Ok(child) => match initialize_child(&child, &params, ex.deadline).await {
                             Ok(_) => {
                                 tracing::info!(pid = child.pid(), session = %short(session), "session's MCP server (re)started from stored params");
@@ -221,10 +221,10 @@ impl Upstream for PerSession {
             .lock()
             .ok()
             .and_then(|mut m| m.remove(session_id));
-        if let Some(entry) = entry {
-            if let Some(child) = entry.child.lock().await.take() {
-                child.terminate().await;
-            }
+        if let Some(entry) = entry
+            && let Some(child) = entry.child.lock().await.take()
+        {
+            child.terminate().await;
         }
     }
 

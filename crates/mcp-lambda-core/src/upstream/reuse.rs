@@ -104,7 +104,10 @@ impl Reuse {
             .clone()
             .or_else(|| self.params.lock().ok()?.get(&ex.protocol_version).cloned())
             .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
-        let child = self.cfg.spawn().map_err(|e| child_error(client_id, &e))?;
+        let child = self
+            .cfg
+            .spawn_shared()
+            .map_err(|e| child_error(client_id, &e))?;
         match initialize_child(&child, &params, ex.deadline).await {
             Ok(init) => {
                 tracing::info!(pid = child.pid(), version = %init.negotiated, "MCP server started and initialized");
@@ -153,7 +156,7 @@ impl Upstream for Reuse {
         }
         // No child has answered this version yet: this client's own initialize is what a new
         // child sees.
-        let child = match self.cfg.spawn() {
+        let child = match self.cfg.spawn_shared() {
             Ok(c) => c,
             Err(e) => {
                 return InitOutcome {
