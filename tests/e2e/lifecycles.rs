@@ -201,3 +201,24 @@ fn embedded_default_serves_the_bundled_example_server() {
     let r = m.call("fail", json!({}));
     assert_eq!(r["isError"], true);
 }
+
+#[test]
+fn reuse_never_initializes_a_child_twice_even_when_stateless_and_session_clients_mix() {
+    let fixture = bin("fixture-server").to_string_lossy().into_owned();
+    let s = Server::start(&["--", &fixture], &[]);
+    // Two session clients of the same version: one child, initialized once.
+    let mut a = Mcp::connect(&s.url, "2025-06-18", "first");
+    let mut b = Mcp::connect(&s.url, "2025-06-18", "second");
+    assert_eq!(pid(&mut a), pid(&mut b));
+    assert_eq!(b.call_text("init_count", json!({})), "1");
+    drop(s);
+    // Sessions off: a stateless request starts the child on the client's behalf; a later
+    // initialize for that version is answered by the same child, not a new one.
+    let s = Server::start(&["--sessions", "none", "--", &fixture], &[]);
+    let mut st = Mcp::stateless(&s.url, "2025-11-25");
+    let first = pid(&mut st);
+    let mut c = Mcp::connect(&s.url, "2025-11-25", "late");
+    assert_eq!(c.version, "2025-11-25");
+    assert_eq!(pid(&mut c), first);
+    assert_eq!(c.call_text("init_count", json!({})), "1");
+}

@@ -1,1 +1,1634 @@
 //! Gateway rule tests (in-process, fake upstream).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, StatusCode};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use tokio::time::Instant;
+
+use super::{Body, Gateway, GatewayConfig, RequestContext, is_loopback_origin};
+use crate::jsonrpc::{self, Message};
+use crate::protocol;
+use crate::session::{MemoryStore, Session, SessionStore, StoreError};
+use crate::upstream::{Exchange, InitOutcome, Upstream};
+
+// ---------------------------------------------------------------------------------------------
+// The fake upstream
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Initialize,
+    Request,
+    Notify,
+    EndSession,
+}
+
+/// One call the gateway made to the upstream.
+#[derive(Debug, Clone)]
+struct Call {
+    op: Op,
+    method: Option<String>,
+    /// The message's raw id.
+    id: Option<String>,
+    protocol_version: Option<String>,
+    session_id: Option<String>,
+    init_params: Option<String>,
+    deadline: Option<Instant>,
+}
+
+/// How the fake answers `initialize`.
+#[derive(Debug, Clone, Copy, Default)]
+enum InitMode {
+    /// Negotiates the requested version when supported, else the latest.
+    #[default]
+    Echo,
+    /// Always negotiates this version (an older server).
+    Fixed(&'static str),
+    /// Answers with a JSON-RPC error (nothing negotiated).
+    Reject,
+}
+
+#[derive(Default)]
+struct Fake {
+    mode: InitMode,
+    calls: Mutex<Vec<Call>>,
+}
+
+impl Fake {
+    fn with_mode(mode: InitMode) -> Self {
+        Self {
+            mode,
+            calls: Mutex::default(),
+        }
+    }
+
+    fn record(&self, op: Op, ex: &Exchange, msg: &Message) {
+        self.calls.lock().unwrap().push(Call {
+            op,
+            method: msg.method().map(str::to_owned),
+            id: msg.id().map(|i| i.get().to_owned()),
+            protocol_version: Some(ex.protocol_version.clone()),
+            session_id: ex.session_id.clone(),
+            init_params: ex.init_params.as_deref().map(str::to_owned),
+            deadline: Some(ex.deadline),
+        });
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+fn raw(v: &Value) -> Box<RawValue> {
+    RawValue::from_string(v.to_string()).unwrap()
+}
+
+#[async_trait]
+impl Upstream for Fake {
+    async fn initialize(&self, ex: &Exchange, msg: &Message) -> InitOutcome {
+        self.record(Op::Initialize, ex, msg);
+        let requested = msg
+            .member("params")
+            .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
+            .and_then(|p| p["protocolVersion"].as_str().map(str::to_owned));
+        let version = match self.mode {
+            InitMode::Reject => {
+                return InitOutcome {
+                    response: jsonrpc::error_response(
+                        msg.id(),
+                        jsonrpc::INVALID_PARAMS,
+                        "fake: initialize rejected",
+                    ),
+                    negotiated: None,
+                };
+            }
+            InitMode::Fixed(v) => v.to_owned(),
+            InitMode::Echo => requested
+                .filter(|v| protocol::is_supported(v))
+                .unwrap_or_else(|| "2025-11-25".to_owned()),
+        };
+        let result = serde_json::json!({
+            "protocolVersion": version,
+            "capabilities": {},
+            "serverInfo": { "name": "fake", "version": "0.0.1" }
+        });
+        InitOutcome {
+            response: jsonrpc::result_response(msg.id(), &raw(&result)),
+            negotiated: Some(version),
+        }
+    }
+
+    async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
+        self.record(Op::Request, ex, msg);
+        let result = serde_json::json!({
+            "method": msg.method(),
+            "protocolVersion": ex.protocol_version,
+            "sessionId": ex.session_id,
+        });
+        jsonrpc::result_response(msg.id(), &raw(&result))
+    }
+
+    async fn notify(&self, ex: &Exchange, msg: &Message) {
+        self.record(Op::Notify, ex, msg);
+    }
+
+    async fn end_session(&self, session_id: &str) {
+        self.calls.lock().unwrap().push(Call {
+            op: Op::EndSession,
+            method: None,
+            id: None,
+            protocol_version: None,
+            session_id: Some(session_id.to_owned()),
+            init_params: None,
+            deadline: None,
+        });
+    }
+
+    async fn shutdown(&self) {}
+}
+
+/// A session store that is always down.
+struct BrokenStore;
+
+#[async_trait]
+impl SessionStore for BrokenStore {
+    async fn create(&self, _: &Session) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("fake outage".into()))
+    }
+    async fn get(&self, _: &str) -> Result<Option<Session>, StoreError> {
+        Err(StoreError::Unavailable("fake outage".into()))
+    }
+    async fn touch(&self, _: &str, _: std::time::SystemTime) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("fake outage".into()))
+    }
+    async fn delete(&self, _: &str) -> Result<bool, StoreError> {
+        Err(StoreError::Unavailable("fake outage".into()))
+    }
+    fn idle_ttl(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+const ACCEPT_BOTH: &str = "application/json, text/event-stream";
+
+struct Harness {
+    gw: Gateway,
+    fake: Arc<Fake>,
+}
+
+fn memory_store() -> Option<Arc<dyn SessionStore>> {
+    Some(Arc::new(MemoryStore::new(Duration::from_secs(60))))
+}
+
+impl Harness {
+    /// Default config; `sessions` picks a memory store or none.
+    fn new(sessions: bool) -> Self {
+        Self::with(GatewayConfig::default(), sessions)
+    }
+
+    fn with(cfg: GatewayConfig, sessions: bool) -> Self {
+        Self::build(
+            cfg,
+            Fake::default(),
+            if sessions { memory_store() } else { None },
+        )
+    }
+
+    fn build(cfg: GatewayConfig, fake: Fake, sessions: Option<Arc<dyn SessionStore>>) -> Self {
+        let fake = Arc::new(fake);
+        let gw = Gateway::new(cfg, fake.clone(), sessions);
+        Self { gw, fake }
+    }
+
+    async fn send(&self, req: Request<Bytes>) -> Reply {
+        self.send_as(req, RequestContext::default()).await
+    }
+
+    async fn send_as(&self, req: Request<Bytes>, ctx: RequestContext) -> Reply {
+        Reply::from(self.gw.handle(req, ctx).await)
+    }
+
+    /// POSTs `body` with good Content-Type and Accept plus `headers`.
+    async fn post(&self, headers: &[(&str, &str)], body: &str) -> Reply {
+        self.send(post(headers, body)).await
+    }
+
+    /// Initializes with `version` (as `principal`) and returns the session id.
+    async fn open_session_as(&self, version: &str, principal: Option<&str>) -> String {
+        let reply = self
+            .send_as(
+                post(&[], &init_body(1, version)),
+                RequestContext {
+                    principal: principal.map(str::to_owned),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        reply
+            .header("mcp-session-id")
+            .expect("initialize returns a session id")
+            .to_owned()
+    }
+
+    async fn open_session(&self, version: &str) -> String {
+        self.open_session_as(version, None).await
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.fake.calls()
+    }
+
+    fn calls_of(&self, op: Op) -> Vec<Call> {
+        self.calls().into_iter().filter(|c| c.op == op).collect()
+    }
+}
+
+/// A gateway answer, taken apart.
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Option<Bytes>,
+    empty: bool,
+}
+
+impl From<http::Response<Body>> for Reply {
+    fn from(r: http::Response<Body>) -> Self {
+        let (parts, body) = r.into_parts();
+        assert!(
+            !matches!(body, Body::Stream(_)),
+            "the gateway does not stream yet"
+        );
+        Self {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.bytes().cloned(),
+            empty: matches!(body, Body::Empty),
+        }
+    }
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    fn content_type(&self) -> Option<&str> {
+        self.header("content-type")
+    }
+
+    fn json(&self) -> Value {
+        let body = self.body.as_ref().expect("a JSON body");
+        serde_json::from_slice(body).expect("the body is JSON")
+    }
+
+    fn error_code(&self) -> i64 {
+        self.json()["error"]["code"]
+            .as_i64()
+            .expect("a JSON-RPC error")
+    }
+}
+
+fn request(method: Method, headers: &[(&str, &str)], body: &str) -> Request<Bytes> {
+    let mut b = Request::builder().method(method).uri("/mcp");
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(Bytes::copy_from_slice(body.as_bytes())).unwrap()
+}
+
+fn post(headers: &[(&str, &str)], body: &str) -> Request<Bytes> {
+    let mut all = vec![
+        ("content-type", "application/json"),
+        ("accept", ACCEPT_BOTH),
+    ];
+    all.extend_from_slice(headers);
+    request(Method::POST, &all, body)
+}
+
+fn init_body(id: u32, version: &str) -> String {
+    serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": version,
+            "capabilities": {},
+            "clientInfo": { "name": "test-client", "version": "1.0" }
+        }
+    })
+    .to_string()
+}
+
+fn req_body(id: u32, method: &str) -> String {
+    serde_json::json!({ "jsonrpc": "2.0", "id": id, "method": method }).to_string()
+}
+
+const TOOLS_LIST: &str = r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#;
+
+/// A gateway-made error: status, JSON content type, JSON-RPC 2.0 error with a null id.
+#[track_caller]
+fn assert_error(reply: &Reply, status: StatusCode, code: i64) {
+    assert_eq!(reply.status, status, "status; body: {:?}", reply.body);
+    assert_eq!(reply.content_type(), Some("application/json"));
+    let v = reply.json();
+    assert_eq!(v["jsonrpc"], "2.0");
+    assert!(v["id"].is_null(), "gateway errors carry a null id: {v}");
+    assert_eq!(v["error"]["code"], code, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    assert!(v.get("result").is_none());
+}
+
+/// A 200 carrying the fake's answer to a single request.
+#[track_caller]
+fn assert_answered(reply: &Reply, id: u32, method: &str) -> Value {
+    assert_eq!(reply.status, StatusCode::OK, "body: {:?}", reply.body);
+    assert_eq!(reply.content_type(), Some("application/json"));
+    let v = reply.json();
+    assert_eq!(v["jsonrpc"], "2.0");
+    assert_eq!(v["id"], id);
+    assert_eq!(v["result"]["method"], method);
+    v
+}
+
+// ---------------------------------------------------------------------------------------------
+// Origin and CORS
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn foreign_origin_is_forbidden_and_never_reaches_the_upstream() {
+    let h = Harness::new(false);
+    for origin in [
+        "https://evil.example",
+        "null",
+        "http://localhost.evil.com",
+        "http://127.0.0.1.evil.com",
+        "http://localhost:80@evil.com",
+        "http://[::1]evil",
+        "file://",
+    ] {
+        let r = h.post(&[("origin", origin)], TOOLS_LIST).await;
+        assert_error(&r, StatusCode::FORBIDDEN, jsonrpc::INVALID_REQUEST);
+        assert!(
+            r.header("access-control-allow-origin").is_none(),
+            "{origin}: no CORS grant on a refusal"
+        );
+    }
+    // Every method is refused, not only POST.
+    for m in [Method::GET, Method::DELETE, Method::OPTIONS] {
+        let r = h
+            .send(request(
+                m.clone(),
+                &[("origin", "https://evil.example")],
+                "",
+            ))
+            .await;
+        assert_error(&r, StatusCode::FORBIDDEN, jsonrpc::INVALID_REQUEST);
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn loopback_origins_are_allowed_when_configured() {
+    let h = Harness::new(false);
+    for origin in [
+        "http://localhost:6274",
+        "http://localhost",
+        "https://localhost:8443",
+        "http://127.0.0.1:3000",
+        "http://127.1.2.3",
+        "http://[::1]:8080",
+        "http://[::1]",
+    ] {
+        let r = h.post(&[("origin", origin)], TOOLS_LIST).await;
+        assert_answered(&r, 7, "tools/list");
+        assert_eq!(r.header("access-control-allow-origin"), Some(origin));
+    }
+}
+
+#[tokio::test]
+async fn loopback_origins_are_refused_when_not_allowed() {
+    let h = Harness::with(
+        GatewayConfig {
+            allow_loopback_origins: false,
+            ..Default::default()
+        },
+        false,
+    );
+    for origin in [
+        "http://localhost:6274",
+        "http://127.0.0.1",
+        "http://[::1]:1",
+    ] {
+        let r = h.post(&[("origin", origin)], TOOLS_LIST).await;
+        assert_error(&r, StatusCode::FORBIDDEN, jsonrpc::INVALID_REQUEST);
+    }
+    // No Origin at all (a non-browser client) is fine.
+    let r = h.post(&[], TOOLS_LIST).await;
+    assert_answered(&r, 7, "tools/list");
+    assert!(r.header("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn allowed_origins_match_exactly() {
+    let h = Harness::with(
+        GatewayConfig {
+            allowed_origins: vec!["https://app.example".into()],
+            allow_loopback_origins: false,
+            ..Default::default()
+        },
+        false,
+    );
+    let r = h
+        .post(&[("origin", "https://app.example")], TOOLS_LIST)
+        .await;
+    assert_answered(&r, 7, "tools/list");
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    for other in [
+        "https://app.example.evil",
+        "https://app.example:8443",
+        "http://app.example",
+        "https://evil.app.example",
+        "http://localhost:3000",
+    ] {
+        let r = h.post(&[("origin", other)], TOOLS_LIST).await;
+        assert_error(&r, StatusCode::FORBIDDEN, jsonrpc::INVALID_REQUEST);
+    }
+}
+
+#[tokio::test]
+async fn wildcard_allows_any_origin() {
+    let h = Harness::with(
+        GatewayConfig {
+            allowed_origins: vec!["*".into()],
+            allow_loopback_origins: false,
+            ..Default::default()
+        },
+        false,
+    );
+    for origin in ["https://anything.example", "null", "http://localhost:1"] {
+        let r = h.post(&[("origin", origin)], TOOLS_LIST).await;
+        assert_answered(&r, 7, "tools/list");
+        assert_eq!(r.header("access-control-allow-origin"), Some(origin));
+    }
+}
+
+#[tokio::test]
+async fn allowed_origin_answers_carry_cors_headers() {
+    let h = Harness::new(true);
+    let origin = "http://localhost:6274";
+    // On a successful initialize (the session id must be readable by the page).
+    let r = h
+        .post(&[("origin", origin)], &init_body(1, "2025-06-18"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("access-control-allow-origin"), Some(origin));
+    assert_eq!(r.header("vary"), Some("Origin"));
+    let exposed = r.header("access-control-expose-headers").unwrap();
+    assert!(exposed.contains("mcp-session-id"), "{exposed}");
+    assert!(exposed.contains("mcp-protocol-version"), "{exposed}");
+    // And on errors too (a 405 and a 400), so the page can read them.
+    let r = h
+        .send(request(Method::GET, &[("origin", origin)], ""))
+        .await;
+    assert_error(&r, StatusCode::METHOD_NOT_ALLOWED, jsonrpc::INVALID_REQUEST);
+    assert_eq!(r.header("access-control-allow-origin"), Some(origin));
+    let r = h.post(&[("origin", origin)], TOOLS_LIST).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    assert_eq!(r.header("access-control-allow-origin"), Some(origin));
+}
+
+#[tokio::test]
+async fn preflight_is_answered_for_allowed_origins() {
+    let h = Harness::new(true);
+    let origin = "http://127.0.0.1:5173";
+    let r = h
+        .send(request(
+            Method::OPTIONS,
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "content-type, mcp-session-id",
+                ),
+            ],
+            "",
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(r.empty);
+    assert!(r.content_type().is_none());
+    assert_eq!(r.header("access-control-allow-origin"), Some(origin));
+    let methods = r.header("access-control-allow-methods").unwrap();
+    for m in ["POST", "DELETE"] {
+        assert!(methods.contains(m), "{methods}");
+    }
+    let allowed = r.header("access-control-allow-headers").unwrap();
+    for hd in [
+        "content-type",
+        "accept",
+        "mcp-session-id",
+        "mcp-protocol-version",
+    ] {
+        assert!(allowed.contains(hd), "{allowed}");
+    }
+    assert_eq!(r.header("access-control-max-age"), Some("600"));
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn options_without_origin_is_not_a_preflight() {
+    let h = Harness::new(true);
+    let r = h.send(request(Method::OPTIONS, &[], "")).await;
+    assert_error(&r, StatusCode::METHOD_NOT_ALLOWED, jsonrpc::INVALID_REQUEST);
+    assert_eq!(r.header("allow"), Some("POST, DELETE"));
+}
+
+#[test]
+fn loopback_origin_recognition() {
+    for yes in [
+        "http://localhost",
+        "http://LOCALHOST:80",
+        "https://localhost:1",
+        "http://127.0.0.1",
+        "http://127.255.255.254:9",
+        "http://[::1]",
+        "http://[::1]:65535",
+    ] {
+        assert!(is_loopback_origin(yes), "{yes}");
+    }
+    for no in [
+        "localhost",
+        "ftp://localhost",
+        "http://localhost.example",
+        "http://localhost:80x",
+        "http://128.0.0.1",
+        "http://[::2]",
+        "http://[::1]x",
+        "http://0.0.0.0",
+        "null",
+        "",
+    ] {
+        assert!(!is_loopback_origin(no), "{no}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP methods
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn get_is_405_with_allow() {
+    let h = Harness::new(true);
+    let r = h
+        .send(request(Method::GET, &[("accept", "text/event-stream")], ""))
+        .await;
+    assert_error(&r, StatusCode::METHOD_NOT_ALLOWED, jsonrpc::INVALID_REQUEST);
+    assert_eq!(r.header("allow"), Some("POST, DELETE"));
+
+    let h = Harness::new(false);
+    let r = h
+        .send(request(Method::GET, &[("accept", "text/event-stream")], ""))
+        .await;
+    assert_error(&r, StatusCode::METHOD_NOT_ALLOWED, jsonrpc::INVALID_REQUEST);
+    assert_eq!(r.header("allow"), Some("POST"));
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn other_methods_are_405() {
+    let h = Harness::new(true);
+    for m in [Method::PUT, Method::PATCH, Method::HEAD] {
+        let r = h
+            .send(request(
+                m.clone(),
+                &[("content-type", "application/json")],
+                TOOLS_LIST,
+            ))
+            .await;
+        assert_error(&r, StatusCode::METHOD_NOT_ALLOWED, jsonrpc::INVALID_REQUEST);
+        assert_eq!(r.header("allow"), Some("POST, DELETE"), "{m}");
+    }
+    assert!(h.calls().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// DELETE
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn delete_with_sessions_off_is_405() {
+    let h = Harness::new(false);
+    let r = h
+        .send(request(
+            Method::DELETE,
+            &[("mcp-session-id", "0123456789abcdef")],
+            "",
+        ))
+        .await;
+    assert_error(&r, StatusCode::METHOD_NOT_ALLOWED, jsonrpc::INVALID_REQUEST);
+    assert_eq!(r.header("allow"), Some("POST"));
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn delete_ends_the_session() {
+    let h = Harness::new(true);
+    let id = h.open_session("2025-06-18").await;
+    let other = h.open_session("2025-06-18").await;
+
+    let r = h
+        .send(request(Method::DELETE, &[("mcp-session-id", &id)], ""))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.empty);
+    let ended = h.calls_of(Op::EndSession);
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].session_id.as_deref(), Some(id.as_str()));
+
+    // The id is gone: requests and a second DELETE get 404.
+    let r = h.post(&[("mcp-session-id", &id)], TOOLS_LIST).await;
+    assert_error(&r, StatusCode::NOT_FOUND, jsonrpc::INVALID_REQUEST);
+    let r = h
+        .send(request(Method::DELETE, &[("mcp-session-id", &id)], ""))
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, jsonrpc::INVALID_REQUEST);
+    assert_eq!(h.calls_of(Op::EndSession).len(), 1);
+    assert!(h.calls_of(Op::Request).is_empty());
+
+    // The other session is untouched.
+    let r = h.post(&[("mcp-session-id", &other)], TOOLS_LIST).await;
+    assert_answered(&r, 7, "tools/list");
+}
+
+#[tokio::test]
+async fn delete_of_unknown_session_is_404() {
+    let h = Harness::new(true);
+    let r = h
+        .send(request(
+            Method::DELETE,
+            &[("mcp-session-id", &"ab".repeat(32))],
+            "",
+        ))
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, jsonrpc::INVALID_REQUEST);
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn delete_without_session_header_is_400() {
+    let h = Harness::new(true);
+    let _id = h.open_session("2025-06-18").await;
+    let r = h.send(request(Method::DELETE, &[], "")).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    assert!(h.calls_of(Op::EndSession).is_empty());
+}
+
+#[tokio::test]
+async fn delete_by_another_principal_is_404_and_keeps_the_session() {
+    let h = Harness::new(true);
+    let id = h.open_session_as("2025-06-18", Some("alice")).await;
+    let as_bob = RequestContext {
+        principal: Some("bob".into()),
+        ..Default::default()
+    };
+    let r = h
+        .send_as(
+            request(Method::DELETE, &[("mcp-session-id", &id)], ""),
+            as_bob,
+        )
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, jsonrpc::INVALID_REQUEST);
+    assert!(h.calls_of(Op::EndSession).is_empty());
+    let as_alice = RequestContext {
+        principal: Some("alice".into()),
+        ..Default::default()
+    };
+    let r = h
+        .send_as(post(&[("mcp-session-id", &id)], TOOLS_LIST), as_alice)
+        .await;
+    assert_answered(&r, 7, "tools/list");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Content-Type and Accept
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn wrong_or_missing_content_type_is_415() {
+    let h = Harness::new(false);
+    let bad: [Option<&str>; 6] = [
+        None,
+        Some("text/plain"),
+        Some("application/jsonx"),
+        Some("application/x-www-form-urlencoded"),
+        Some("text/event-stream"),
+        Some("application/json-seq"),
+    ];
+    for ct in bad {
+        let mut headers = vec![("accept", ACCEPT_BOTH)];
+        if let Some(ct) = ct {
+            headers.push(("content-type", ct));
+        }
+        let r = h.send(request(Method::POST, &headers, TOOLS_LIST)).await;
+        assert_error(
+            &r,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            jsonrpc::INVALID_REQUEST,
+        );
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn json_content_type_with_parameters_is_accepted() {
+    let h = Harness::new(false);
+    for ct in [
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        "Application/JSON",
+    ] {
+        let r = h
+            .send(request(
+                Method::POST,
+                &[("content-type", ct), ("accept", ACCEPT_BOTH)],
+                TOOLS_LIST,
+            ))
+            .await;
+        assert_answered(&r, 7, "tools/list");
+    }
+    assert_eq!(h.calls_of(Op::Request).len(), 3);
+}
+
+#[tokio::test]
+async fn accept_without_json_is_406() {
+    let h = Harness::new(false);
+    let bad: [Option<&str>; 5] = [
+        None,
+        Some("text/event-stream"),
+        Some("text/html"),
+        Some("application/jsonl, text/*"),
+        Some("application/xml"),
+    ];
+    for accept in bad {
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(a) = accept {
+            headers.push(("accept", a));
+        }
+        let r = h.send(request(Method::POST, &headers, TOOLS_LIST)).await;
+        assert_error(&r, StatusCode::NOT_ACCEPTABLE, jsonrpc::INVALID_REQUEST);
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn accept_admitting_json_is_accepted() {
+    let h = Harness::new(false);
+    for accept in [
+        "application/json, text/event-stream",
+        "text/event-stream, application/json",
+        "application/json",
+        "*/*",
+        "application/*",
+        "text/event-stream;q=0.9, APPLICATION/JSON;q=0.8",
+    ] {
+        let r = h
+            .send(request(
+                Method::POST,
+                &[("content-type", "application/json"), ("accept", accept)],
+                TOOLS_LIST,
+            ))
+            .await;
+        assert_answered(&r, 7, "tools/list");
+    }
+    // Accept split over two header lines.
+    let r = h
+        .send(request(
+            Method::POST,
+            &[
+                ("content-type", "application/json"),
+                ("accept", "text/event-stream"),
+                ("accept", "application/json"),
+            ],
+            TOOLS_LIST,
+        ))
+        .await;
+    assert_answered(&r, 7, "tools/list");
+}
+
+#[tokio::test]
+#[ignore = "bug: accepts_json ignores q-values, so `application/json;q=0` (explicitly not acceptable, RFC 9110 §12.4.2) is treated as admitting JSON"]
+async fn accept_with_json_refused_by_q0_is_406() {
+    let h = Harness::new(false);
+    for accept in [
+        "application/json;q=0, text/event-stream",
+        "text/event-stream, */*;q=0",
+    ] {
+        let r = h
+            .send(request(
+                Method::POST,
+                &[("content-type", "application/json"), ("accept", accept)],
+                TOOLS_LIST,
+            ))
+            .await;
+        assert_error(&r, StatusCode::NOT_ACCEPTABLE, jsonrpc::INVALID_REQUEST);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Body size
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn body_over_the_limit_is_413() {
+    let limit = TOOLS_LIST.len();
+    let h = Harness::with(
+        GatewayConfig {
+            max_body: limit,
+            ..Default::default()
+        },
+        false,
+    );
+    // Exactly at the limit: served.
+    let r = h.post(&[], TOOLS_LIST).await;
+    assert_answered(&r, 7, "tools/list");
+    // One byte over (trailing whitespace, still valid JSON): refused before parsing.
+    let r = h.post(&[], &format!("{TOOLS_LIST} ")).await;
+    assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, jsonrpc::INVALID_REQUEST);
+    // Over the limit and not even JSON: still 413 (the size is checked first).
+    let r = h.post(&[], &"x".repeat(limit + 100)).await;
+    assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, jsonrpc::INVALID_REQUEST);
+    assert_eq!(h.calls().len(), 1);
+}
+
+#[test]
+fn default_body_limit_is_lambdas() {
+    assert_eq!(GatewayConfig::default().max_body, 6 * 1024 * 1024);
+    assert_eq!(super::DEFAULT_MAX_BODY, 6 * 1024 * 1024);
+}
+
+// ---------------------------------------------------------------------------------------------
+// MCP-Protocol-Version
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn unsupported_protocol_version_header_is_400() {
+    let h = Harness::new(false);
+    for v in ["2026-07-28", "garbage", "", "2025-06-18 ", "2024-10-07"] {
+        let r = h.post(&[("mcp-protocol-version", v)], TOOLS_LIST).await;
+        assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    }
+    // Not visible ASCII.
+    let mut req = post(&[], TOOLS_LIST);
+    req.headers_mut().insert(
+        "mcp-protocol-version",
+        HeaderValue::from_bytes(b"2025-\xff").unwrap(),
+    );
+    let r = h.send(req).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    // Also refused on initialize.
+    let r = h
+        .post(
+            &[("mcp-protocol-version", "2026-07-28")],
+            &init_body(1, "2025-06-18"),
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn protocol_version_header_or_default_reaches_the_upstream() {
+    let h = Harness::new(false);
+    for v in protocol::LEGACY_VERSIONS {
+        let r = h.post(&[("mcp-protocol-version", v)], TOOLS_LIST).await;
+        let body = assert_answered(&r, 7, "tools/list");
+        assert_eq!(body["result"]["protocolVersion"], *v);
+    }
+    // No header: 2025-03-26 is assumed.
+    let r = h.post(&[], TOOLS_LIST).await;
+    let body = assert_answered(&r, 7, "tools/list");
+    assert_eq!(body["result"]["protocolVersion"], "2025-03-26");
+    let seen: Vec<_> = h
+        .calls()
+        .into_iter()
+        .map(|c| c.protocol_version.unwrap())
+        .collect();
+    assert_eq!(
+        seen,
+        ["2025-03-26", "2025-06-18", "2025-11-25", "2025-03-26"]
+    );
+    assert!(
+        h.calls()
+            .iter()
+            .all(|c| c.session_id.is_none() && c.init_params.is_none())
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Envelope
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn malformed_json_is_400_parse_error() {
+    let h = Harness::new(false);
+    for body in [
+        "{nope",
+        "",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,",
+        "[{\"jsonrpc\":\"2.0\"",
+        "\u{feff}{}",
+    ] {
+        let r = h.post(&[], body).await;
+        assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::PARSE_ERROR);
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn json_that_is_not_json_rpc_is_400_invalid_request() {
+    let h = Harness::new(false);
+    for body in [
+        r#"{"foo":1}"#,
+        "[]",
+        "42",
+        r#""tools/list""#,
+        "null",
+        "[1]",
+        r#"{"jsonrpc":"1.0","id":1,"method":"x"}"#,
+        r#"{"id":1,"method":"x"}"#,
+        r#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#,
+        r#"[{"jsonrpc":"2.0","id":1,"method":"x"},3]"#,
+    ] {
+        let r = h.post(&[], body).await;
+        assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    }
+    assert!(h.calls().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batches
+// ---------------------------------------------------------------------------------------------
+
+const MIXED_BATCH: &str = r#"[
+    {"jsonrpc":"2.0","id":1,"method":"tools/list"},
+    {"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}},
+    {"jsonrpc":"2.0","id":"r","result":{}},
+    {"jsonrpc":"2.0","id":"b","method":"prompts/list"},
+    {"jsonrpc":"2.0","id":3,"method":"ping"}
+]"#;
+
+#[track_caller]
+fn assert_mixed_batch_answer(r: &Reply) {
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.content_type(), Some("application/json"));
+    let v = r.json();
+    let arr = v.as_array().expect("a batch answer is an array");
+    let got: Vec<(Value, Value)> = arr
+        .iter()
+        .map(|m| (m["id"].clone(), m["result"]["method"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1.into(), "tools/list".into()),
+            ("b".into(), "prompts/list".into()),
+            (3.into(), "ping".into()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn batch_in_2025_03_26_is_answered_in_order() {
+    for header in [None, Some("2025-03-26")] {
+        let h = Harness::new(false);
+        let headers: Vec<(&str, &str)> = header
+            .map(|v| vec![("mcp-protocol-version", v)])
+            .unwrap_or_default();
+        let r = h.post(&headers, MIXED_BATCH).await;
+        assert_mixed_batch_answer(&r);
+        let calls: Vec<(Op, Option<String>)> =
+            h.calls().into_iter().map(|c| (c.op, c.method)).collect();
+        assert_eq!(
+            calls,
+            vec![
+                (Op::Request, Some("tools/list".into())),
+                (Op::Notify, Some("notifications/progress".into())),
+                (Op::Request, Some("prompts/list".into())),
+                (Op::Request, Some("ping".into())),
+            ],
+            "header {header:?}"
+        );
+        assert!(
+            h.calls()
+                .iter()
+                .all(|c| c.protocol_version.as_deref() == Some("2025-03-26"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn batch_of_notifications_only_is_202() {
+    let h = Harness::new(false);
+    let r = h
+        .post(
+            &[],
+            r#"[{"jsonrpc":"2.0","method":"notifications/a"},{"jsonrpc":"2.0","id":9,"result":{}}]"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert!(r.empty);
+    assert_eq!(h.calls_of(Op::Notify).len(), 1);
+    assert!(h.calls_of(Op::Request).is_empty());
+}
+
+#[tokio::test]
+async fn batch_in_later_versions_is_400() {
+    let h = Harness::new(false);
+    for v in ["2025-06-18", "2025-11-25"] {
+        let r = h.post(&[("mcp-protocol-version", v)], MIXED_BATCH).await;
+        assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn initialize_inside_a_batch_is_400() {
+    for sessions in [false, true] {
+        let h = Harness::new(sessions);
+        let body = format!("[{},{}]", init_body(1, "2025-03-26"), req_body(2, "ping"));
+        let r = h
+            .post(&[("mcp-protocol-version", "2025-03-26")], &body)
+            .await;
+        assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+        // Alone in a batch too.
+        let r = h
+            .post(&[], &format!("[{}]", init_body(1, "2025-03-26")))
+            .await;
+        assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+        assert!(r.header("mcp-session-id").is_none());
+        assert!(h.calls().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn batch_follows_the_sessions_negotiated_version() {
+    let h = Harness::new(true);
+    let old = h.open_session("2025-03-26").await;
+    let new = h.open_session("2025-06-18").await;
+    let r = h.post(&[("mcp-session-id", &old)], MIXED_BATCH).await;
+    assert_mixed_batch_answer(&r);
+    let r = h.post(&[("mcp-session-id", &new)], MIXED_BATCH).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    // Only the first batch's three requests and one notification went through.
+    assert_eq!(h.calls_of(Op::Request).len(), 3);
+    assert_eq!(h.calls_of(Op::Notify).len(), 1);
+    assert!(
+        h.calls_of(Op::Request)
+            .iter()
+            .all(|c| c.session_id.as_deref() == Some(old.as_str()))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// initialize
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn initialize_with_sessions_returns_a_session_id() {
+    let h = Harness::new(true);
+    let r = h.post(&[], &init_body(1, "2025-06-18")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.content_type(), Some("application/json"));
+    let v = r.json();
+    assert_eq!(v["id"], 1);
+    assert_eq!(v["result"]["protocolVersion"], "2025-06-18");
+    assert_eq!(v["result"]["serverInfo"]["name"], "fake");
+    let id = r.header("mcp-session-id").unwrap();
+    assert_eq!(id.len(), 64, "{id}");
+    assert!(
+        id.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{id}"
+    );
+    // The upstream saw the session id the client got, and no stored params yet.
+    let inits = h.calls_of(Op::Initialize);
+    assert_eq!(inits.len(), 1);
+    assert_eq!(inits[0].session_id.as_deref(), Some(id));
+    assert_eq!(inits[0].init_params, None);
+    assert_eq!(inits[0].method.as_deref(), Some("initialize"));
+    assert_eq!(inits[0].id.as_deref(), Some("1"));
+    // No header on initialize: the default version is what the Exchange carries.
+    assert_eq!(inits[0].protocol_version.as_deref(), Some("2025-03-26"));
+}
+
+#[tokio::test]
+async fn initialize_without_sessions_returns_no_session_id() {
+    let h = Harness::new(false);
+    let r = h
+        .post(
+            &[("mcp-protocol-version", "2025-11-25")],
+            &init_body(5, "2025-11-25"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.content_type(), Some("application/json"));
+    assert!(r.header("mcp-session-id").is_none());
+    let v = r.json();
+    assert_eq!(v["id"], 5);
+    assert_eq!(v["result"]["protocolVersion"], "2025-11-25");
+    let inits = h.calls_of(Op::Initialize);
+    assert_eq!(inits.len(), 1);
+    assert_eq!(inits[0].session_id, None);
+    assert_eq!(inits[0].protocol_version.as_deref(), Some("2025-11-25"));
+}
+
+#[tokio::test]
+async fn initialize_does_not_need_a_session_header() {
+    // Even with a stale session id attached, initialize opens a fresh session.
+    let h = Harness::new(true);
+    let r = h
+        .post(
+            &[("mcp-session-id", &"cd".repeat(32))],
+            &init_body(1, "2025-06-18"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let id = r.header("mcp-session-id").unwrap();
+    assert_ne!(id, "cd".repeat(32));
+}
+
+#[tokio::test]
+async fn failed_initialize_opens_no_session() {
+    let h = Harness::build(
+        GatewayConfig::default(),
+        Fake::with_mode(InitMode::Reject),
+        memory_store(),
+    );
+    let r = h.post(&[], &init_body(4, "2025-06-18")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.content_type(), Some("application/json"));
+    assert!(r.header("mcp-session-id").is_none());
+    let v = r.json();
+    assert_eq!(v["id"], 4);
+    assert_eq!(v["error"]["code"], jsonrpc::INVALID_PARAMS);
+    // The id the upstream was given was never saved.
+    let sid = h.calls_of(Op::Initialize)[0].session_id.clone().unwrap();
+    let r = h.post(&[("mcp-session-id", &sid)], TOOLS_LIST).await;
+    assert_error(&r, StatusCode::NOT_FOUND, jsonrpc::INVALID_REQUEST);
+}
+
+#[tokio::test]
+async fn two_sessions_get_different_ids() {
+    let h = Harness::new(true);
+    let a = h.open_session("2025-06-18").await;
+    let b = h.open_session("2025-06-18").await;
+    assert_ne!(a, b);
+    let ra = h.post(&[("mcp-session-id", &a)], TOOLS_LIST).await;
+    let rb = h.post(&[("mcp-session-id", &b)], TOOLS_LIST).await;
+    assert_eq!(
+        assert_answered(&ra, 7, "tools/list")["result"]["sessionId"],
+        *a
+    );
+    assert_eq!(
+        assert_answered(&rb, 7, "tools/list")["result"]["sessionId"],
+        *b
+    );
+}
+
+#[tokio::test]
+async fn session_store_outage_is_503() {
+    let h = Harness::build(
+        GatewayConfig::default(),
+        Fake::default(),
+        Some(Arc::new(BrokenStore)),
+    );
+    let r = h.post(&[], &init_body(8, "2025-06-18")).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.content_type(), Some("application/json"));
+    assert!(r.header("mcp-session-id").is_none());
+    let v = r.json();
+    assert_eq!(v["id"], 8, "the client's own id");
+    assert_eq!(v["error"]["code"], jsonrpc::INTERNAL_ERROR);
+    // What the upstream set up for that session is released.
+    let sid = h.calls_of(Op::Initialize)[0].session_id.clone().unwrap();
+    let ended = h.calls_of(Op::EndSession);
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].session_id.as_deref(), Some(sid.as_str()));
+
+    let r = h.post(&[("mcp-session-id", &sid)], TOOLS_LIST).await;
+    assert_error(&r, StatusCode::SERVICE_UNAVAILABLE, jsonrpc::INTERNAL_ERROR);
+    let r = h
+        .send(request(Method::DELETE, &[("mcp-session-id", &sid)], ""))
+        .await;
+    assert_error(&r, StatusCode::SERVICE_UNAVAILABLE, jsonrpc::INTERNAL_ERROR);
+    assert!(h.calls_of(Op::Request).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notifications and responses
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn notification_only_post_is_202_empty() {
+    let h = Harness::new(false);
+    let r = h
+        .post(
+            &[("mcp-protocol-version", "2025-06-18")],
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert!(r.empty);
+    assert!(r.body.is_none());
+    assert!(r.content_type().is_none());
+    let n = h.calls_of(Op::Notify);
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].method.as_deref(), Some("notifications/initialized"));
+    assert_eq!(n[0].protocol_version.as_deref(), Some("2025-06-18"));
+    assert_eq!(h.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn response_only_post_is_202_empty_and_dropped() {
+    let h = Harness::new(false);
+    for body in [
+        r#"{"jsonrpc":"2.0","id":3,"result":{}}"#,
+        r#"{"jsonrpc":"2.0","id":"x","error":{"code":-1,"message":"no"}}"#,
+    ] {
+        let r = h.post(&[], body).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+        assert!(r.empty);
+        assert!(r.content_type().is_none());
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn notifications_in_a_session_carry_it() {
+    let h = Harness::new(true);
+    let id = h.open_session("2025-11-25").await;
+    let r = h
+        .post(
+            &[
+                ("mcp-session-id", &id),
+                ("mcp-protocol-version", "2025-11-25"),
+            ],
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert!(r.empty);
+    let n = h.calls_of(Op::Notify);
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].session_id.as_deref(), Some(id.as_str()));
+    assert_eq!(n[0].protocol_version.as_deref(), Some("2025-11-25"));
+    // Without the session header it is refused like a request.
+    let r = h
+        .post(
+            &[],
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    assert_eq!(h.calls_of(Op::Notify).len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn missing_session_header_is_400() {
+    let h = Harness::new(true);
+    let _id = h.open_session("2025-06-18").await;
+    let r = h.post(&[], TOOLS_LIST).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    assert!(h.calls_of(Op::Request).is_empty());
+}
+
+#[tokio::test]
+async fn unknown_session_is_404() {
+    let h = Harness::new(true);
+    let id = h.open_session("2025-06-18").await;
+    let mut wrong = id.clone();
+    wrong.replace_range(0..1, if id.starts_with('0') { "1" } else { "0" });
+    for unknown in [wrong.as_str(), "nope", ""] {
+        let r = h.post(&[("mcp-session-id", unknown)], TOOLS_LIST).await;
+        assert_error(&r, StatusCode::NOT_FOUND, jsonrpc::INVALID_REQUEST);
+    }
+    assert!(h.calls_of(Op::Request).is_empty());
+}
+
+#[tokio::test]
+async fn known_session_carries_version_params_and_id() {
+    let h = Harness::new(true);
+    // Raw params with odd spacing and number formatting: they must be kept byte for byte.
+    let params = r#"{"protocolVersion":"2025-06-18", "capabilities":{"roots":{"listChanged":true}},"clientInfo":{"name":"t","version":"1"},"x":1.50}"#;
+    let body =
+        format!(r#"{{"jsonrpc":"2.0","id":"init-1","method":"initialize","params": {params}}}"#);
+    let r = h.post(&[], &body).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let id = r.header("mcp-session-id").unwrap().to_owned();
+
+    // No version header: the session's negotiated version is used.
+    let r = h.post(&[("mcp-session-id", &id)], TOOLS_LIST).await;
+    let v = assert_answered(&r, 7, "tools/list");
+    assert_eq!(v["result"]["protocolVersion"], "2025-06-18");
+    assert_eq!(v["result"]["sessionId"], id.as_str());
+    // A matching header is fine too.
+    let r = h
+        .post(
+            &[
+                ("mcp-session-id", &id),
+                ("mcp-protocol-version", "2025-06-18"),
+            ],
+            &req_body(8, "tools/call"),
+        )
+        .await;
+    assert_answered(&r, 8, "tools/call");
+
+    let reqs = h.calls_of(Op::Request);
+    assert_eq!(reqs.len(), 2);
+    for c in &reqs {
+        assert_eq!(c.protocol_version.as_deref(), Some("2025-06-18"));
+        assert_eq!(c.session_id.as_deref(), Some(id.as_str()));
+        assert_eq!(c.init_params.as_deref(), Some(params));
+    }
+    assert_eq!(reqs[0].id.as_deref(), Some("7"));
+    assert_eq!(reqs[1].id.as_deref(), Some("8"));
+}
+
+#[tokio::test]
+async fn initialize_without_params_stores_empty_object() {
+    let h = Harness::new(true);
+    let r = h
+        .post(&[], r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let id = r.header("mcp-session-id").unwrap().to_owned();
+    // The fake negotiated the latest version for an unknown request.
+    assert_eq!(r.json()["result"]["protocolVersion"], "2025-11-25");
+    let r = h.post(&[("mcp-session-id", &id)], TOOLS_LIST).await;
+    assert_answered(&r, 7, "tools/list");
+    let c = &h.calls_of(Op::Request)[0];
+    assert_eq!(c.init_params.as_deref(), Some("{}"));
+    assert_eq!(c.protocol_version.as_deref(), Some("2025-11-25"));
+}
+
+#[tokio::test]
+async fn version_header_differing_from_the_session_is_400() {
+    let h = Harness::new(true);
+    let id = h.open_session("2025-06-18").await;
+    for other in ["2025-03-26", "2025-11-25"] {
+        let r = h
+            .post(
+                &[("mcp-session-id", &id), ("mcp-protocol-version", other)],
+                TOOLS_LIST,
+            )
+            .await;
+        assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    }
+    assert!(h.calls_of(Op::Request).is_empty());
+}
+
+#[tokio::test]
+#[ignore = "bug: a session whose server negotiated 2024-11-05 is unusable: the client's matching MCP-Protocol-Version: 2024-11-05 header is refused with 400 before the session is looked up (gateway.rs post(), header_version match)"]
+async fn header_matching_an_older_negotiated_version_is_accepted() {
+    let h = Harness::build(
+        GatewayConfig::default(),
+        Fake::with_mode(InitMode::Fixed("2024-11-05")),
+        memory_store(),
+    );
+    let r = h.post(&[], &init_body(1, "2025-11-25")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["result"]["protocolVersion"], "2024-11-05");
+    let id = r.header("mcp-session-id").unwrap().to_owned();
+    // What the SDK clients do next: send the negotiated version in the header.
+    let r = h
+        .post(
+            &[
+                ("mcp-session-id", &id),
+                ("mcp-protocol-version", "2024-11-05"),
+            ],
+            TOOLS_LIST,
+        )
+        .await;
+    let v = assert_answered(&r, 7, "tools/list");
+    assert_eq!(v["result"]["protocolVersion"], "2024-11-05");
+}
+
+#[tokio::test]
+async fn session_with_older_negotiated_version_works_without_header() {
+    // The part of the 2024-11-05 case that does work: no header, the session's version is used.
+    let h = Harness::build(
+        GatewayConfig::default(),
+        Fake::with_mode(InitMode::Fixed("2024-11-05")),
+        memory_store(),
+    );
+    let id = h.open_session("2025-11-25").await;
+    let r = h.post(&[("mcp-session-id", &id)], TOOLS_LIST).await;
+    let v = assert_answered(&r, 7, "tools/list");
+    assert_eq!(v["result"]["protocolVersion"], "2024-11-05");
+}
+
+#[tokio::test]
+async fn sessions_are_bound_to_their_principal() {
+    let h = Harness::new(true);
+    let id = h.open_session_as("2025-06-18", Some("a")).await;
+    let ctx = |p: Option<&str>| RequestContext {
+        principal: p.map(str::to_owned),
+        ..Default::default()
+    };
+    for other in [Some("b"), None, Some("A")] {
+        let r = h
+            .send_as(post(&[("mcp-session-id", &id)], TOOLS_LIST), ctx(other))
+            .await;
+        assert_error(&r, StatusCode::NOT_FOUND, jsonrpc::INVALID_REQUEST);
+    }
+    assert!(h.calls_of(Op::Request).is_empty());
+    let r = h
+        .send_as(post(&[("mcp-session-id", &id)], TOOLS_LIST), ctx(Some("a")))
+        .await;
+    assert_answered(&r, 7, "tools/list");
+
+    // And an anonymous session is not usable by an authenticated caller.
+    let anon = h.open_session("2025-06-18").await;
+    let r = h
+        .send_as(
+            post(&[("mcp-session-id", &anon)], TOOLS_LIST),
+            ctx(Some("a")),
+        )
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, jsonrpc::INVALID_REQUEST);
+}
+
+#[tokio::test]
+async fn session_header_is_ignored_when_sessions_are_off() {
+    let h = Harness::new(false);
+    let r = h.post(&[("mcp-session-id", "whatever")], TOOLS_LIST).await;
+    let v = assert_answered(&r, 7, "tools/list");
+    assert!(v["result"]["sessionId"].is_null());
+    assert_eq!(h.calls_of(Op::Request)[0].session_id, None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// server/discover
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn server_discover_is_method_not_found_without_reaching_the_upstream() {
+    for sessions in [false, true] {
+        let h = Harness::new(sessions);
+        let r = h
+            .post(
+                &[],
+                r#"{"jsonrpc":"2.0","id":"d1","method":"server/discover","params":{}}"#,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "sessions {sessions}");
+        assert_eq!(r.content_type(), Some("application/json"));
+        assert!(r.header("mcp-session-id").is_none());
+        let v = r.json();
+        assert_eq!(v["jsonrpc"], "2.0");
+        assert_eq!(v["id"], "d1", "answered with the client's id");
+        assert_eq!(v["error"]["code"], jsonrpc::METHOD_NOT_FOUND);
+        assert!(v.get("result").is_none());
+        assert!(h.calls().is_empty(), "sessions {sessions}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn deadline_is_the_configured_timeout_or_a_tighter_host_deadline() {
+    let timeout = Duration::from_secs(30);
+    let h = Harness::with(
+        GatewayConfig {
+            request_timeout: timeout,
+            ..Default::default()
+        },
+        true,
+    );
+    let before = Instant::now();
+    let id = h.open_session("2025-06-18").await;
+    let after = Instant::now();
+    let d = h.calls_of(Op::Initialize)[0].deadline.unwrap();
+    assert!(d >= before + timeout && d <= after + timeout);
+
+    // No host deadline: now + request_timeout.
+    let before = Instant::now();
+    let r = h.post(&[("mcp-session-id", &id)], TOOLS_LIST).await;
+    let after = Instant::now();
+    assert_answered(&r, 7, "tools/list");
+    let d = h.calls_of(Op::Request)[0].deadline.unwrap();
+    assert!(d >= before + timeout && d <= after + timeout);
+
+    // A tighter host deadline wins, exactly.
+    let tight = Instant::now() + Duration::from_millis(750);
+    let r = h
+        .send_as(
+            post(&[("mcp-session-id", &id)], TOOLS_LIST),
+            RequestContext {
+                deadline: Some(tight),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_answered(&r, 7, "tools/list");
+    assert_eq!(h.calls_of(Op::Request)[1].deadline, Some(tight));
+
+    // A looser one is capped at the configured timeout.
+    let before = Instant::now();
+    let r = h
+        .send_as(
+            post(&[("mcp-session-id", &id)], TOOLS_LIST),
+            RequestContext {
+                deadline: Some(Instant::now() + Duration::from_secs(3600)),
+                ..Default::default()
+            },
+        )
+        .await;
+    let after = Instant::now();
+    assert_answered(&r, 7, "tools/list");
+    let d = h.calls_of(Op::Request)[2].deadline.unwrap();
+    assert!(d >= before + timeout && d <= after + timeout);
+
+    // Initialize honours the tighter deadline as well.
+    let tight = Instant::now() + Duration::from_millis(300);
+    let r = h
+        .send_as(
+            post(&[], &init_body(2, "2025-06-18")),
+            RequestContext {
+                deadline: Some(tight),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(h.calls_of(Op::Initialize)[1].deadline, Some(tight));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A whole conversation
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn full_session_lifecycle() {
+    let h = Harness::new(true);
+    let id = h.open_session("2025-11-25").await;
+    let hdrs = [
+        ("mcp-session-id", id.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let r = h
+        .post(
+            &hdrs,
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let r = h.post(&hdrs, &req_body(2, "tools/list")).await;
+    assert_answered(&r, 2, "tools/list");
+    let r = h.post(&hdrs, &req_body(3, "tools/call")).await;
+    assert_answered(&r, 3, "tools/call");
+    let r = h
+        .send(request(Method::DELETE, &[("mcp-session-id", &id)], ""))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let ops: Vec<Op> = h.calls().into_iter().map(|c| c.op).collect();
+    assert_eq!(
+        ops,
+        [
+            Op::Initialize,
+            Op::Notify,
+            Op::Request,
+            Op::Request,
+            Op::EndSession
+        ]
+    );
+    let r = h.post(&hdrs, &req_body(4, "tools/list")).await;
+    assert_error(&r, StatusCode::NOT_FOUND, jsonrpc::INVALID_REQUEST);
+}

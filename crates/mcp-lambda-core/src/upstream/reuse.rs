@@ -24,6 +24,7 @@ use crate::jsonrpc::{self, Message};
 struct Slot {
     child: Arc<ChildProcess>,
     result: Arc<RawValue>,
+    negotiated: String,
 }
 
 type Cell = Arc<tokio::sync::Mutex<Option<Arc<Slot>>>>;
@@ -114,6 +115,7 @@ impl Reuse {
                 let slot = Arc::new(Slot {
                     child,
                     result: init.result,
+                    negotiated: init.negotiated,
                 });
                 *guard = Some(slot.clone());
                 Ok(slot)
@@ -139,20 +141,20 @@ impl Upstream for Reuse {
             }
         };
         let _serial = self.init_lock.lock().await;
-        let known = self
+        // A live child already asked for this version (by an earlier client, or on a client's
+        // behalf for a request that came without initialize) answers from its InitializeResult.
+        let key = self
             .learned
             .lock()
             .ok()
-            .and_then(|m| m.get(&requested).cloned());
-        if let Some(negotiated) = known {
-            let cell = self.cell(&negotiated);
-            let existing = Self::alive(&*cell.lock().await);
-            if let Some(slot) = existing {
-                return InitOutcome {
-                    response: jsonrpc::result_response(msg.id(), &slot.result),
-                    negotiated: Some(negotiated),
-                };
-            }
+            .and_then(|m| m.get(&requested).cloned())
+            .unwrap_or_else(|| requested.clone());
+        let existing = Self::alive(&*self.cell(&key).lock().await);
+        if let Some(slot) = existing {
+            return InitOutcome {
+                response: jsonrpc::result_response(msg.id(), &slot.result),
+                negotiated: Some(slot.negotiated.clone()),
+            };
         }
         // No child has answered this version yet: this client's own initialize is what a new
         // child sees.
@@ -190,6 +192,7 @@ impl Upstream for Reuse {
                 *guard = Some(Arc::new(Slot {
                     child,
                     result: init.result.clone(),
+                    negotiated: negotiated.clone(),
                 }));
                 init.result
             }
