@@ -66,7 +66,7 @@ impl Body {
 /// Settings of the HTTP rules.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
-    /// Extra allowed `Origin` values (exact match, or `*` for any).
+    /// Extra allowed `Origin` values (ASCII case-insensitive match, or `*` for any).
     pub allowed_origins: Vec<String>,
     /// Whether loopback origins (`http://localhost:*`, `127.0.0.1`, `[::1]`) are allowed: true
     /// when the listener itself is on loopback.
@@ -461,14 +461,18 @@ fn accepts_json(h: &HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|t| {
-            t.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
+        .any(|item| {
+            let mut parts = item.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            // `q=0` means "not acceptable" (RFC 9110 §12.4.2).
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            !refused && matches!(media.as_str(), "application/json" | "application/*" | "*/*")
         })
-        .any(|t| t == "application/json" || t == "application/*" || t == "*/*")
 }
 
 /// `true` for `http(s)://localhost`, `127.x.x.x` and `[::1]` origins, any port.

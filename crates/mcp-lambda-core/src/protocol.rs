@@ -18,9 +18,13 @@ pub const SESSION_HEADER: &str = "mcp-session-id";
 /// `MCP-Protocol-Version` header.
 pub const VERSION_HEADER: &str = "mcp-protocol-version";
 
-/// `true` if `v` may appear in `MCP-Protocol-Version`.
+/// Older versions a stdio child may still negotiate (and a client then echo in the header).
+pub const OLDER_VERSIONS: &[&str] = &["2024-11-05"];
+
+/// `true` if `v` may appear in `MCP-Protocol-Version`: a Streamable HTTP era version, or an older
+/// one a child negotiated with its client.
 pub fn is_supported(v: &str) -> bool {
-    LEGACY_VERSIONS.contains(&v)
+    LEGACY_VERSIONS.contains(&v) || OLDER_VERSIONS.contains(&v)
 }
 
 /// `true` if JSON-RPC batches are allowed in version `v` (only 2025-03-26; removed in 2025-06-18).
