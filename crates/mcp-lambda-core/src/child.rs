@@ -271,9 +271,11 @@ impl ChildProcess {
         self.shared.pid
     }
 
-    /// `true` while the child can take requests.
+    /// `true` while the child can take requests. Besides our own bookkeeping this looks at the
+    /// process itself (`/proc`), so a child that died while the sandbox was frozen (Lambda
+    /// freeze/thaw), before our exit watcher ran, is already reported dead.
     pub fn is_alive(&self) -> bool {
-        !self.shared.is_closed()
+        !self.shared.is_closed() && process_running(self.shared.pid)
     }
 
     /// Writes `request` (a JSON-RPC request object) with a fresh wire id and returns the ticket
@@ -624,6 +626,26 @@ async fn stderr_loop(shared: Arc<Shared>, stderr: tokio::process::ChildStderr) {
             }
             tail.push_back(text);
         }
+    }
+}
+
+/// `false` if `/proc` shows the process gone or a zombie; `true` otherwise (also when `/proc` is
+/// unavailable, leaving the decision to the exit watcher).
+fn process_running(pid: u32) -> bool {
+    match std::fs::read(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // The state follows the last ')' (the command name may contain parentheses).
+            let after = stat
+                .iter()
+                .rposition(|&b| b == b')')
+                .map(|i| &stat[i + 1..]);
+            !matches!(
+                after.and_then(|a| a.iter().find(|b| !b.is_ascii_whitespace())),
+                Some(b'Z' | b'X')
+            )
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(_) => true,
     }
 }
 

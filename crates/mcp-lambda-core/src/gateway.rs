@@ -21,7 +21,7 @@
 //! | unknown or expired `Mcp-Session-Id` | 404 |
 //! | only notifications / responses | 202, empty body |
 //! | requests | 200, `application/json`: one response, or an array for a batch |
-//! | `server/discover` (2026-07-28 probe) | 200 with -32601 until that era is served |
+//! | `server/discover` (2026-07-28 probe) | 200 with -32601 until that era is served (a probe carrying `MCP-Protocol-Version: 2026-07-28`, as Python `mcp` 2.x sends it, gets the 400 above; both make clients fall back to initialize) |
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -36,7 +36,7 @@ use tracing::Instrument;
 use crate::jsonrpc::{self, Kind, Message, Payload};
 use crate::protocol::{self, SESSION_HEADER, VERSION_HEADER};
 use crate::session::{Session, SessionStore, new_session_id};
-use crate::upstream::{Exchange, Upstream};
+use crate::upstream::{Exchange, Stats, Upstream};
 
 /// Lambda's synchronous payload limit, our default request body cap.
 pub const DEFAULT_MAX_BODY: usize = 6 * 1024 * 1024;
@@ -97,6 +97,8 @@ pub struct RequestContext {
     pub principal: Option<String>,
     /// The host's id for this request (Lambda request id), used in logs.
     pub request_id: Option<String>,
+    /// Where the upstream records spawn / initialize costs, if the host wants them.
+    pub stats: Option<Arc<Stats>>,
 }
 
 /// The Streamable HTTP endpoint. Cheap to share (`Arc`).
@@ -305,6 +307,7 @@ impl Gateway {
             session_id: session.as_ref().map(|s| s.id.clone()),
             init_params: session.as_ref().map(|s| s.init_params.clone()),
             deadline: self.deadline(ctx),
+            stats: ctx.stats.clone().unwrap_or_default(),
         };
         let mut responses = Vec::new();
         for msg in payload.messages() {
@@ -338,6 +341,7 @@ impl Gateway {
             session_id: session_id.clone(),
             init_params: None,
             deadline: self.deadline(ctx),
+            stats: ctx.stats.clone().unwrap_or_default(),
         };
         let outcome = self.upstream.initialize(&ex, msg).await;
         let (Some(store), Some(id), Some(negotiated)) =

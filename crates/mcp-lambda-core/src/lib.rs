@@ -22,4 +22,4 @@ pub use child::{ChildError, ChildProcess};
 pub use command::ServerCommand;
 pub use gateway::{Body, Gateway, GatewayConfig, RequestContext};
 pub use session::{MemoryStore, Session, SessionStore};
-pub use upstream::{ChildConfig, Exchange, PerRequest, PerSession, Reuse, Upstream};
+pub use upstream::{ChildConfig, Exchange, PerRequest, PerSession, Reuse, Stats, Upstream};

@@ -16,6 +16,7 @@ mod per_session;
 mod reuse;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ use crate::child::{ChildError, ChildProcess};
 use crate::command::ServerCommand;
 use crate::jsonrpc::{self, Message};
 
+pub(crate) use handshake::initialize_child_timed;
 pub use handshake::synthesized_params;
 pub use per_request::PerRequest;
 pub use per_session::PerSession;
@@ -44,6 +46,42 @@ pub struct Exchange {
     pub init_params: Option<Arc<str>>,
     /// When the client must have its answer.
     pub deadline: Instant,
+    /// Where the upstream records what this request cost (spawn, initialize, restarts).
+    pub stats: Arc<Stats>,
+}
+
+/// What one request cost below the gateway, for metrics. Filled by the upstream.
+#[derive(Debug, Default)]
+pub struct Stats {
+    spawn_us: AtomicU64,
+    initialize_us: AtomicU64,
+    restarts: AtomicU64,
+}
+
+impl Stats {
+    /// Time spent starting child processes for this request.
+    pub fn spawn(&self) -> Duration {
+        Duration::from_micros(self.spawn_us.load(Ordering::Relaxed))
+    }
+    /// Time spent initializing children for this request.
+    pub fn initialize(&self) -> Duration {
+        Duration::from_micros(self.initialize_us.load(Ordering::Relaxed))
+    }
+    /// Dead children replaced while serving this request.
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
+    }
+    pub(crate) fn add_spawn(&self, d: Duration) {
+        self.spawn_us
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+    pub(crate) fn add_initialize(&self, d: Duration) {
+        self.initialize_us
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+    pub(crate) fn add_restart(&self) {
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The answer to a client's `initialize`.
@@ -83,13 +121,19 @@ pub struct ChildConfig {
 
 impl ChildConfig {
     /// A child that serves one request (its logs carry that request's span).
-    pub(crate) fn spawn(&self) -> Result<Arc<ChildProcess>, ChildError> {
-        ChildProcess::spawn(&self.command, self.max_message, self.kill_grace, true).map(Arc::new)
+    pub(crate) fn spawn(&self, stats: &Stats) -> Result<Arc<ChildProcess>, ChildError> {
+        let t = std::time::Instant::now();
+        let c = ChildProcess::spawn(&self.command, self.max_message, self.kill_grace, true);
+        stats.add_spawn(t.elapsed());
+        c.map(Arc::new)
     }
 
     /// A child shared across requests (its logs carry only its pid).
-    pub(crate) fn spawn_shared(&self) -> Result<Arc<ChildProcess>, ChildError> {
-        ChildProcess::spawn(&self.command, self.max_message, self.kill_grace, false).map(Arc::new)
+    pub(crate) fn spawn_shared(&self, stats: &Stats) -> Result<Arc<ChildProcess>, ChildError> {
+        let t = std::time::Instant::now();
+        let c = ChildProcess::spawn(&self.command, self.max_message, self.kill_grace, false);
+        stats.add_spawn(t.elapsed());
+        c.map(Arc::new)
     }
 }
 

@@ -11,8 +11,11 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::handshake::{initialize_child, requested_version, synthesized_params};
-use super::{ChildConfig, Exchange, Inflight, InitOutcome, Upstream, child_error, forward, retire};
+use super::handshake::{requested_version, synthesized_params};
+use super::{
+    ChildConfig, Exchange, Inflight, InitOutcome, Upstream, child_error, forward,
+    initialize_child_timed, retire,
+};
 use crate::jsonrpc::{self, Message};
 
 /// A child per request.
@@ -50,7 +53,7 @@ impl Upstream for PerRequest {
                 };
             }
         };
-        let child = match self.cfg.spawn() {
+        let child = match self.cfg.spawn(&ex.stats) {
             Ok(c) => c,
             Err(e) => {
                 return InitOutcome {
@@ -59,7 +62,7 @@ impl Upstream for PerRequest {
                 };
             }
         };
-        let outcome = match initialize_child(&child, &params, ex.deadline).await {
+        let outcome = match initialize_child_timed(&child, &params, ex.deadline, &ex.stats).await {
             Ok(init) => {
                 if let Ok(mut m) = self.params.lock() {
                     m.insert(init.negotiated.clone(), params);
@@ -79,7 +82,7 @@ impl Upstream for PerRequest {
     }
 
     async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
-        let child = match self.cfg.spawn() {
+        let child = match self.cfg.spawn(&ex.stats) {
             Ok(c) => c,
             Err(e) => return child_error(msg.id(), &e),
         };
@@ -88,7 +91,7 @@ impl Upstream for PerRequest {
             .clone()
             .or_else(|| self.remembered(&ex.protocol_version))
             .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
-        let response = match initialize_child(&child, &params, ex.deadline).await {
+        let response = match initialize_child_timed(&child, &params, ex.deadline, &ex.stats).await {
             Ok(_) => forward(&child, &self.inflight, ex, msg).await,
             Err(f) => f.response(msg.id()),
         };

@@ -14,8 +14,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::handshake::{initialize_child, requested_version, synthesized_params};
-use super::{ChildConfig, Exchange, Inflight, InitOutcome, Upstream, child_error, forward, retire};
+use super::handshake::{requested_version, synthesized_params};
+use super::{
+    ChildConfig, Exchange, Inflight, InitOutcome, Upstream, child_error, forward,
+    initialize_child_timed, retire,
+};
 use crate::child::ChildProcess;
 use crate::jsonrpc::{self, Message};
 
@@ -116,7 +119,7 @@ impl Upstream for PerSession {
                 negotiated: None,
             };
         };
-        let child = match self.cfg.spawn_shared() {
+        let child = match self.cfg.spawn_shared(&ex.stats) {
             Ok(c) => c,
             Err(e) => {
                 return InitOutcome {
@@ -125,7 +128,7 @@ impl Upstream for PerSession {
                 };
             }
         };
-        match initialize_child(&child, &params, ex.deadline).await {
+        match initialize_child_timed(&child, &params, ex.deadline, &ex.stats).await {
             Ok(init) => {
                 let entry = self.entry(session);
                 if let Some(old) = entry.child.lock().await.replace(child) {
@@ -164,24 +167,31 @@ impl Upstream for PerSession {
             match guard.as_ref().filter(|c| c.is_alive()) {
                 Some(c) => Ok(c.clone()),
                 None => {
+                    if guard.is_some() {
+                        ex.stats.add_restart();
+                    }
                     let params = ex
                         .init_params
                         .clone()
                         .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
-                    match self.cfg.spawn_shared() {
-                        Ok(child) => match initialize_child(&child, &params, ex.deadline).await {
-                            Ok(_) => {
-                                tracing::info!(pid = child.pid(), session = %short(session), "session's MCP server (re)started from stored params");
-                                if let Some(old) = guard.replace(child.clone()) {
-                                    retire(old);
+                    match self.cfg.spawn_shared(&ex.stats) {
+                        Ok(child) => {
+                            match initialize_child_timed(&child, &params, ex.deadline, &ex.stats)
+                                .await
+                            {
+                                Ok(_) => {
+                                    tracing::info!(pid = child.pid(), session = %short(session), "session's MCP server (re)started from stored params");
+                                    if let Some(old) = guard.replace(child.clone()) {
+                                        retire(old);
+                                    }
+                                    Ok(child)
                                 }
-                                Ok(child)
+                                Err(f) => {
+                                    retire(child);
+                                    Err(f.response(msg.id()))
+                                }
                             }
-                            Err(f) => {
-                                retire(child);
-                                Err(f.response(msg.id()))
-                            }
-                        },
+                        }
                         Err(e) => Err(child_error(msg.id(), &e)),
                     }
                 }

@@ -16,8 +16,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
-use super::handshake::{initialize_child, requested_version, synthesized_params};
-use super::{ChildConfig, Exchange, Inflight, InitOutcome, Upstream, child_error, forward, retire};
+use super::handshake::{requested_version, synthesized_params};
+use super::{
+    ChildConfig, Exchange, Inflight, InitOutcome, Upstream, child_error, forward,
+    initialize_child_timed, retire,
+};
 use crate::child::ChildProcess;
 use crate::jsonrpc::{self, Message};
 
@@ -79,6 +82,7 @@ impl Reuse {
             session_id: None,
             init_params: None,
             deadline,
+            stats: Default::default(),
         };
         self.slot_for(&ex, None)
             .await
@@ -98,6 +102,7 @@ impl Reuse {
             return Ok(slot);
         }
         if let Some(old) = guard.take() {
+            ex.stats.add_restart();
             tracing::warn!(pid = old.child.pid(), version = %ex.protocol_version, "MCP server is gone; starting a new one");
         }
         let params = ex
@@ -107,9 +112,9 @@ impl Reuse {
             .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
         let child = self
             .cfg
-            .spawn_shared()
+            .spawn_shared(&ex.stats)
             .map_err(|e| child_error(client_id, &e))?;
-        match initialize_child(&child, &params, ex.deadline).await {
+        match initialize_child_timed(&child, &params, ex.deadline, &ex.stats).await {
             Ok(init) => {
                 tracing::info!(pid = child.pid(), version = %init.negotiated, "MCP server started and initialized");
                 let slot = Arc::new(Slot {
@@ -158,7 +163,7 @@ impl Upstream for Reuse {
         }
         // No child has answered this version yet: this client's own initialize is what a new
         // child sees.
-        let child = match self.cfg.spawn_shared() {
+        let child = match self.cfg.spawn_shared(&ex.stats) {
             Ok(c) => c,
             Err(e) => {
                 return InitOutcome {
@@ -167,7 +172,7 @@ impl Upstream for Reuse {
                 };
             }
         };
-        let init = match initialize_child(&child, &params, ex.deadline).await {
+        let init = match initialize_child_timed(&child, &params, ex.deadline, &ex.stats).await {
             Ok(init) => init,
             Err(f) => {
                 retire(child);
