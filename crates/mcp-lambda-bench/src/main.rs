@@ -1,1 +1,212 @@
-fn main() {}
+//! `mcp-lambda-bench`: per-request latency of a bare stdio MCP server vs the same server behind
+//! `mcp-lambda serve` (lifecycles `reuse` and `per-request`) vs npm `supergateway`, plus the
+//! HTTP client's own floor and the wrappers' resident memory — all in one run, so every ratio
+//! compares numbers taken on the same machine at the same time.
+//!
+//! Contract: run by `scripts/bench`, which builds with the `bench-fast` profile and passes the
+//! binaries' paths. Every mode times one request from the client's side (write → last response
+//! byte read); warm-up requests are not recorded; every answer is checked to be a successful tool
+//! result (an error is never timed as work). Prints a table (p50/p90/p99/mean/n in µs), the
+//! ratios with PASS/MISS per target, and with `--json FILE` writes the same as JSON. Exits
+//! non-zero only when a mode could not be run, never because a target was missed.
+
+mod http;
+mod modes;
+mod report;
+mod servers;
+mod stats;
+mod stdio;
+mod target;
+
+use anyhow::{Context, bail};
+
+use crate::http::Kind;
+use crate::target::Target;
+
+/// The protocol version every client in the benchmark speaks.
+pub(crate) const PROTOCOL_VERSION: &str = "2025-06-18";
+
+const USAGE: &str = "\
+usage: mcp-lambda-bench --mcp-lambda PATH [--example-server PATH] [--time-server PATH]
+                        [--supergateway PATH] [--child example|time] [--iterations N]
+                        [--spawn-iterations N] [--warmup N] [--client raw|ureq]
+                        [--modes LIST] [--wrapper-log-level LEVEL] [--peer-log-level LEVEL]
+                        [--json FILE]
+
+  --iterations N          timed requests per call mode (default 2000)
+  --spawn-iterations N    timed requests per spawn mode: spawn-floor, per-request
+                          (default 100 for example, 20 for time)
+  --warmup N              untimed requests before each call mode (default min(200, N/10), >= 20)
+  --client raw|ureq       HTTP client for the MCP modes (default raw; healthz measures both)
+  --modes LIST            comma-separated subset of: bare,spawn,reuse,per-request,
+                          supergateway,healthz (default all)
+  --wrapper-log-level L   mcp-lambda --log-level (default info, its own default)
+  --peer-log-level L      supergateway --logLevel: debug|info|none (default info, its default)
+  --json FILE             also write the results as JSON";
+
+/// Parsed command line.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) mcp_lambda: String,
+    pub(crate) supergateway: Option<String>,
+    pub(crate) target: Target,
+    pub(crate) iterations: usize,
+    pub(crate) spawn_iterations: usize,
+    pub(crate) warmup: usize,
+    pub(crate) client: Kind,
+    pub(crate) modes: Vec<String>,
+    pub(crate) wrapper_log_level: String,
+    pub(crate) peer_log_level: String,
+    pub(crate) json: Option<String>,
+}
+
+impl Options {
+    /// Whether mode `m` was asked for.
+    pub(crate) fn wants(&self, m: &str) -> bool {
+        self.modes.iter().any(|x| x == m)
+    }
+}
+
+const ALL_MODES: [&str; 6] = [
+    "bare",
+    "spawn",
+    "reuse",
+    "per-request",
+    "supergateway",
+    "healthz",
+];
+
+fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
+    let mut mcp_lambda = None;
+    let mut example = None;
+    let mut time = None;
+    let mut supergateway = None;
+    let mut child = "example".to_owned();
+    let mut iterations = 2000usize;
+    let mut spawn_iterations = None;
+    let mut warmup = None;
+    let mut client = Kind::Raw;
+    let mut modes: Vec<String> = ALL_MODES.iter().map(|s| (*s).to_owned()).collect();
+    let mut wrapper_log_level = "info".to_owned();
+    let mut peer_log_level = "info".to_owned();
+    let mut json = None;
+
+    let mut args = args.peekable();
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "--mcp-lambda" => mcp_lambda = Some(value()?),
+            "--example-server" => example = Some(value()?),
+            "--time-server" => time = Some(value()?),
+            "--supergateway" => supergateway = Some(value()?),
+            "--child" => child = value()?,
+            "--iterations" => iterations = value()?.parse().context("--iterations")?,
+            "--spawn-iterations" => {
+                spawn_iterations = Some(value()?.parse().context("--spawn-iterations")?)
+            }
+            "--warmup" => warmup = Some(value()?.parse().context("--warmup")?),
+            "--client" => {
+                client = match value()?.as_str() {
+                    "raw" => Kind::Raw,
+                    "ureq" => Kind::Ureq,
+                    other => bail!("--client: {other:?} is not raw or ureq"),
+                }
+            }
+            "--modes" => {
+                modes = value()?
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if let Some(bad) = modes.iter().find(|m| !ALL_MODES.contains(&m.as_str())) {
+                    bail!("--modes: unknown mode {bad:?} (known: {})", ALL_MODES.join(","));
+                }
+            }
+            "--wrapper-log-level" => wrapper_log_level = value()?,
+            "--peer-log-level" => peer_log_level = value()?,
+            "--json" => json = Some(value()?),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+        }
+    }
+    let target = match child.as_str() {
+        "example" => Target::example(example.context("--child example needs --example-server")?),
+        "time" => Target::time(time.context("--child time needs --time-server")?),
+        other => bail!("--child: {other:?} is not example or time"),
+    };
+    if iterations == 0 {
+        bail!("--iterations must be at least 1");
+    }
+    let spawn_iterations = spawn_iterations.unwrap_or(if target.name == "time" { 20 } else { 100 });
+    if spawn_iterations == 0 {
+        bail!("--spawn-iterations must be at least 1");
+    }
+    let options = Options {
+        mcp_lambda: mcp_lambda.context("--mcp-lambda PATH is required")?,
+        supergateway,
+        target,
+        iterations,
+        spawn_iterations,
+        warmup: warmup.unwrap_or((iterations / 10).clamp(20, 200)),
+        client,
+        modes,
+        wrapper_log_level,
+        peer_log_level,
+        json,
+    };
+    if options.wants("supergateway") && options.supergateway.is_none() {
+        bail!("mode supergateway needs --supergateway PATH (or leave it out of --modes)");
+    }
+    Ok(options)
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = parse_args(std::env::args().skip(1))?;
+    let results = modes::run_all(&options)?;
+    report::print(&options, &results);
+    if let Some(path) = &options.json {
+        let doc = report::to_json(&options, &results);
+        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+            .with_context(|| format!("writing {path}"))?;
+        eprintln!("bench: wrote {path}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> impl Iterator<Item = String> {
+        s.split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn defaults_depend_on_the_child() {
+        let o = parse_args(args("--mcp-lambda m --example-server e --supergateway s")).unwrap();
+        assert_eq!((o.iterations, o.spawn_iterations, o.warmup), (2000, 100, 200));
+        let o = parse_args(args(
+            "--mcp-lambda m --time-server t --child time --modes bare,spawn --iterations 50",
+        ))
+        .unwrap();
+        assert_eq!((o.spawn_iterations, o.warmup), (20, 20));
+        assert!(o.wants("spawn") && !o.wants("reuse"));
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        assert!(parse_args(args("--mcp-lambda m --example-server e --modes nope")).is_err());
+        assert!(parse_args(args("--mcp-lambda m --example-server e")).is_err()); // supergateway
+        assert!(parse_args(args("--mcp-lambda m --child time --modes bare")).is_err());
+        assert!(parse_args(args("--mcp-lambda m --example-server e --iterations 0")).is_err());
+    }
+}

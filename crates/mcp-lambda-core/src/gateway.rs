@@ -444,6 +444,67 @@ impl Gateway {
         }
     }
 
+    /// Handles a bare JSON-RPC message (or batch) with no HTTP around it: Lambda direct Invoke
+    /// and other in-process callers. No sessions, no HTTP rules; the protocol version is the
+    /// newest for a single message and 2025-03-26 for a batch (the only era with batches).
+    /// Returns the response (an array for a batch), or `None` when nothing answers (only
+    /// notifications / responses). Parse and shape errors come back as JSON-RPC errors.
+    pub async fn rpc(&self, body: &[u8], ctx: RequestContext) -> Option<Bytes> {
+        let rid = ctx.request_id.clone().unwrap_or_else(|| "rpc".into());
+        let span = tracing::info_span!("request", request_id = %rid);
+        async move {
+            let payload = match jsonrpc::parse(body) {
+                Ok(p) => p,
+                Err(e) => return Some(jsonrpc::error_response(None, e.code(), &e.to_string())),
+            };
+            let is_batch = matches!(payload, Payload::Batch(_));
+            let version = if is_batch {
+                protocol::DEFAULT_VERSION
+            } else {
+                protocol::LATEST_VERSION
+            };
+            let ex = Exchange {
+                protocol_version: version.to_owned(),
+                session_id: None,
+                init_params: None,
+                deadline: self.deadline(&ctx),
+                stats: ctx.stats.clone().unwrap_or_default(),
+            };
+            let mut responses = Vec::new();
+            for msg in payload.messages() {
+                match (msg.kind(), msg.method()) {
+                    (Kind::Request, Some("initialize")) if is_batch => {
+                        responses.push(jsonrpc::error_response(
+                            msg.id(),
+                            jsonrpc::INVALID_REQUEST,
+                            "initialize must not be part of a JSON-RPC batch",
+                        ));
+                    }
+                    (Kind::Request, Some("initialize")) => {
+                        responses.push(self.upstream.initialize(&ex, msg).await.response);
+                    }
+                    (Kind::Request, Some("server/discover")) => {
+                        responses.push(jsonrpc::error_response(
+                            msg.id(),
+                            jsonrpc::METHOD_NOT_FOUND,
+                            "Method not found: server/discover",
+                        ));
+                    }
+                    (Kind::Request, _) => responses.push(self.upstream.request(&ex, msg).await),
+                    (Kind::Notification, _) => self.upstream.notify(&ex, msg).await,
+                    (Kind::Response, _) => {}
+                }
+            }
+            match (responses.len(), is_batch) {
+                (0, _) => None,
+                (_, true) => Some(jsonrpc::batch_body(&responses)),
+                (_, false) => Some(responses.swap_remove(0)),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
     fn deadline(&self, ctx: &RequestContext) -> Instant {
         let configured = Instant::now() + self.cfg.request_timeout;
         match ctx.deadline {

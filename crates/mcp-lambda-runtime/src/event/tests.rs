@@ -1,0 +1,1 @@
+//! Event-shape tests over the fixtures in tests/data/.

@@ -1,0 +1,193 @@
+//! One invocation: classify the event, call the core gateway, answer in the event's shape.
+//!
+//! Contract: [`Handler::handle`] never fails and never panics on input — a bad request becomes
+//! an HTTP status in the front door's envelope, or a JSON-RPC error for direct Invoke — because
+//! an `Err` returned to the runtime turns into a bare 502 at API Gateway. No protocol decisions
+//! live here: HTTP events go through [`Gateway::handle`], JSON-RPC events through
+//! [`Gateway::rpc`]. Each invocation's deadline is the smaller of the configured request timeout
+//! and the invocation's remaining time minus `margin`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::{Response, StatusCode, header};
+use lambda_runtime::Context;
+use mcp_lambda_core::{Body, Gateway, RequestContext, Stats, jsonrpc};
+use serde_json::{Value, json};
+
+use crate::deadline::request_deadline;
+use crate::event::{HttpEvent, Inbound, Origin, classify, envelope};
+use crate::metrics::emf_line;
+
+/// Settings of the Lambda host.
+#[derive(Debug, Clone)]
+pub struct HandlerConfig {
+    /// The MCP endpoint path (after a REST stage prefix is removed).
+    pub path: String,
+    /// Time kept back from the invocation's deadline to send the answer.
+    pub margin: Duration,
+    /// Emit one EMF metrics line per invocation (to stderr).
+    pub metrics: bool,
+}
+
+/// The Lambda host.
+pub struct Handler {
+    gateway: Arc<Gateway>,
+    cfg: HandlerConfig,
+    function: String,
+}
+
+impl Handler {
+    /// A host over `gateway`.
+    pub fn new(gateway: Arc<Gateway>, cfg: HandlerConfig) -> Self {
+        let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+        Self {
+            gateway,
+            cfg,
+            function,
+        }
+    }
+
+    /// The gateway (for shutdown).
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+
+    /// Handles one invocation; the returned value is the invocation's response payload.
+    pub async fn handle(&self, event: Value, ctx: &Context) -> Value {
+        let started = Instant::now();
+        let stats = Arc::new(Stats::default());
+        let tool = ctx
+            .client_context
+            .as_ref()
+            .and_then(|c| c.custom.get("bedrockAgentCoreToolName"))
+            .map(String::as_str);
+        let rctx = RequestContext {
+            deadline: request_deadline(ctx.deadline, self.cfg.margin, SystemTime::now()),
+            principal: None,
+            request_id: Some(ctx.request_id.clone()).filter(|s| !s.is_empty()),
+            stats: Some(stats.clone()),
+        };
+        let (source, out) = match classify(event, tool) {
+            Inbound::Http(h) => {
+                let source = match h.origin {
+                    Origin::HttpV2 => "http-v2",
+                    Origin::RestV1 => "rest-v1",
+                    Origin::Alb { .. } => "alb",
+                };
+                (source, self.http(*h, rctx).await)
+            }
+            Inbound::Rpc(body) => ("invoke", self.rpc(&body, rctx).await),
+            Inbound::AgentCore { tool, arguments } => {
+                ("agentcore", self.agentcore(&tool, arguments, rctx).await)
+            }
+            Inbound::Unknown(why) => {
+                tracing::warn!(request_id = %ctx.request_id, "{why}");
+                ("unknown", error_value(jsonrpc::INVALID_REQUEST, &why))
+            }
+        };
+        if self.cfg.metrics {
+            eprintln!(
+                "{}",
+                emf_line(
+                    &self.function,
+                    &ctx.request_id,
+                    source,
+                    &stats,
+                    started.elapsed()
+                )
+            );
+        }
+        out
+    }
+
+    async fn http(&self, h: HttpEvent, mut rctx: RequestContext) -> Value {
+        rctx.principal = h.principal;
+        let path = h.request.uri().path().trim_end_matches('/');
+        let wanted = self.cfg.path.trim_end_matches('/');
+        let answer = if path == wanted {
+            let answer = self.gateway.handle(h.request, rctx).await;
+            let (parts, body) = answer.into_parts();
+            let mut response = Response::from_parts(parts, Bytes::new());
+            *response.body_mut() = match body {
+                Body::Empty => Bytes::new(),
+                Body::Json(b) => b,
+                Body::Stream(mut rx) => {
+                    // Buffered invocation: the whole stream becomes one SSE body.
+                    response.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("text/event-stream"),
+                    );
+                    let mut all = Vec::new();
+                    while let Some(event) = rx.recv().await {
+                        all.extend_from_slice(&event);
+                    }
+                    Bytes::from(all)
+                }
+            };
+            response
+        } else if path == "/healthz" {
+            simple(StatusCode::OK, r#"{"status":"ok"}"#)
+        } else {
+            simple(
+                StatusCode::NOT_FOUND,
+                &format!(
+                    r#"{{"error":"not found: the MCP endpoint is {}"}}"#,
+                    self.cfg.path
+                ),
+            )
+        };
+        envelope(h.origin, answer)
+    }
+
+    async fn rpc(&self, body: &[u8], rctx: RequestContext) -> Value {
+        match self.gateway.rpc(body, rctx).await {
+            Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                error_value(jsonrpc::INTERNAL_ERROR, &format!("unreadable answer: {e}"))
+            }),
+            None => Value::Null,
+        }
+    }
+
+    async fn agentcore(&self, tool: &str, arguments: Value, rctx: RequestContext) -> Value {
+        let arguments = if arguments.is_null() {
+            json!({})
+        } else {
+            arguments
+        };
+        let call = json!({
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": { "name": tool, "arguments": arguments }
+        });
+        let answer = self.rpc(call.to_string().as_bytes(), rctx).await;
+        match (answer.get("result"), answer.get("error")) {
+            (Some(result), _) => result.clone(),
+            (None, Some(error)) => json!({
+                "isError": true,
+                "content": [{
+                    "type": "text",
+                    "text": error.get("message").and_then(Value::as_str).unwrap_or("tool call failed"),
+                }],
+                "error": error,
+            }),
+            _ => answer,
+        }
+    }
+}
+
+fn simple(status: StatusCode, body: &str) -> Response<Bytes> {
+    let mut r = Response::new(Bytes::from(body.to_owned()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn error_value(code: i64, message: &str) -> Value {
+    serde_json::from_slice(&jsonrpc::error_response(None, code, message)).unwrap_or(Value::Null)
+}
