@@ -272,8 +272,7 @@ fn read_rest(conn: &mut BufReader<TcpStream>, status_line: &str) -> anyhow::Resu
                 // Trailers (none expected) up to the empty line.
                 loop {
                     let mut t = String::new();
-                    if conn.read_line(&mut t)? == 0 || t.trim_end_matches(['\r', '\n']).is_empty()
-                    {
+                    if conn.read_line(&mut t)? == 0 || t.trim_end_matches(['\r', '\n']).is_empty() {
                         break;
                     }
                 }
@@ -348,7 +347,10 @@ mod tests {
 
     #[test]
     fn plain_json_body() {
-        let r = resp("application/json", r#"{"jsonrpc":"2.0","id":3,"result":{}}"#);
+        let r = resp(
+            "application/json",
+            r#"{"jsonrpc":"2.0","id":3,"result":{}}"#,
+        );
         assert_eq!(json_rpc_from_body(&r, &json!(3)).unwrap()["id"], 3);
     }
 

@@ -122,7 +122,10 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
                     .filter(|s| !s.is_empty())
                     .collect();
                 if let Some(bad) = modes.iter().find(|m| !ALL_MODES.contains(&m.as_str())) {
-                    bail!("--modes: unknown mode {bad:?} (known: {})", ALL_MODES.join(","));
+                    bail!(
+                        "--modes: unknown mode {bad:?} (known: {})",
+                        ALL_MODES.join(",")
+                    );
                 }
             }
             "--wrapper-log-level" => wrapper_log_level = value()?,
@@ -193,7 +196,10 @@ mod tests {
     #[test]
     fn defaults_depend_on_the_child() {
         let o = parse_args(args("--mcp-lambda m --example-server e --supergateway s")).unwrap();
-        assert_eq!((o.iterations, o.spawn_iterations, o.warmup), (2000, 100, 200));
+        assert_eq!(
+            (o.iterations, o.spawn_iterations, o.warmup),
+            (2000, 100, 200)
+        );
         let o = parse_args(args(
             "--mcp-lambda m --time-server t --child time --modes bare,spawn --iterations 50",
         ))

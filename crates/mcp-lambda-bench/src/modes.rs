@@ -32,6 +32,24 @@ const SPAWN_WARMUP: usize = 3;
 pub(crate) struct Row {
     pub(crate) mode: &'static str,
     pub(crate) summary: Summary,
+    /// CPU time the server process (wrapper or peer, not the MCP child) spent per timed
+    /// request, in µs; `None` for the bare modes.
+    pub(crate) server_cpu_us: Option<f64>,
+}
+
+/// Timed samples and, for HTTP modes, the server's CPU time over the timed requests.
+struct Measured {
+    samples: Vec<Duration>,
+    server_cpu: Option<Duration>,
+}
+
+impl From<Vec<Duration>> for Measured {
+    fn from(samples: Vec<Duration>) -> Self {
+        Self {
+            samples,
+            server_cpu: None,
+        }
+    }
 }
 
 /// Everything one run measured.
@@ -56,13 +74,26 @@ impl Results {
         self.rss.iter().find(|(w, _)| *w == what).map(|(_, r)| *r)
     }
 
-    fn push(&mut self, mode: &'static str, samples: &[Duration]) -> anyhow::Result<()> {
-        let summary = Summary::of(samples).with_context(|| format!("mode {mode}"))?;
+    fn push(&mut self, mode: &'static str, m: impl Into<Measured>) -> anyhow::Result<()> {
+        let m = m.into();
+        let summary = Summary::of(&m.samples).with_context(|| format!("mode {mode}"))?;
+        let server_cpu_us = m
+            .server_cpu
+            .map(|c| c.as_secs_f64() * 1e6 / m.samples.len() as f64);
         eprintln!(
-            "bench:   {mode}: p50 {:.1} µs, mean {:.1} µs (n={})",
-            summary.p50, summary.mean, summary.n
+            "bench:   {mode}: p50 {:.1} µs, mean {:.1} µs (n={}){}",
+            summary.p50,
+            summary.mean,
+            summary.n,
+            server_cpu_us
+                .map(|c| format!(", server CPU {c:.1} µs/request"))
+                .unwrap_or_default()
         );
-        self.rows.push(Row { mode, summary });
+        self.rows.push(Row {
+            mode,
+            summary,
+            server_cpu_us,
+        });
         Ok(())
     }
 }
@@ -85,12 +116,12 @@ pub(crate) fn run_all(o: &Options) -> anyhow::Result<Results> {
         eprintln!("bench: bare-initialized");
         res.push(
             "bare-initialized",
-            &bare_initialized(t, o.iterations, o.warmup)?,
+            bare_initialized(t, o.iterations, o.warmup)?,
         )?;
     }
     if o.wants("spawn") {
         eprintln!("bench: spawn-floor");
-        res.push("spawn-floor", &spawn_floor(t, o.spawn_iterations)?)?;
+        res.push("spawn-floor", spawn_floor(t, o.spawn_iterations)?)?;
     }
     if o.wants("reuse") || o.wants("healthz") {
         eprintln!("bench: mcp-lambda --lifecycle reuse");
@@ -103,13 +134,13 @@ pub(crate) fn run_all(o: &Options) -> anyhow::Result<Results> {
                         Kind::Raw => "healthz-raw",
                         Kind::Ureq => "healthz-ureq",
                     };
-                    res.push(mode, &samples)?;
+                    res.push(mode, samples)?;
                 }
             }
             if o.wants("reuse") {
                 res.push(
                     "reuse",
-                    &http_calls(o.client, &server, t, o.iterations, o.warmup)?,
+                    http_calls(o.client, &server, t, o.iterations, o.warmup)?,
                 )?;
                 res.rss.push(("mcp-lambda after reuse", server.rss()?));
             }
@@ -123,8 +154,9 @@ pub(crate) fn run_all(o: &Options) -> anyhow::Result<Results> {
             Server::start_mcp_lambda(&o.mcp_lambda, t, "per-request", &o.wrapper_log_level)?;
         let outcome = (|| -> anyhow::Result<()> {
             let samples = http_calls(o.client, &server, t, o.spawn_iterations, SPAWN_WARMUP)?;
-            res.rss.push(("mcp-lambda after per-request", server.rss()?));
-            res.push("per-request", &samples)
+            res.rss
+                .push(("mcp-lambda after per-request", server.rss()?));
+            res.push("per-request", samples)
         })();
         finish(server, outcome)?;
     }
@@ -135,7 +167,7 @@ pub(crate) fn run_all(o: &Options) -> anyhow::Result<Results> {
         let outcome = (|| -> anyhow::Result<()> {
             let samples = http_calls(o.client, &server, t, o.iterations, o.warmup)?;
             res.rss.push(("supergateway (node)", server.rss()?));
-            res.push("supergateway", &samples)
+            res.push("supergateway", samples)
         })();
         finish(server, outcome)?;
     }
@@ -207,7 +239,7 @@ fn http_calls(
     t: &Target,
     n: usize,
     warmup: usize,
-) -> anyhow::Result<Vec<Duration>> {
+) -> anyhow::Result<Measured> {
     let mut client = Client::new(kind, server.addr);
     let path = server.path.as_str();
 
@@ -240,9 +272,13 @@ fn http_calls(
     );
 
     let mut samples = Vec::with_capacity(n);
+    let mut cpu_start = 0;
     for i in 0..warmup + n {
         let id = i as u64 + 1;
         let body = t.call_request(id);
+        if i == warmup {
+            cpu_start = server.cpu_ns()?;
+        }
         let start = Instant::now();
         let resp = client.request("POST", path, &headers, &body)?;
         let took = start.elapsed();
@@ -260,19 +296,22 @@ fn http_calls(
             samples.push(took);
         }
     }
-    Ok(samples)
+    let cpu = server.cpu_ns()?.saturating_sub(cpu_start);
+    Ok(Measured {
+        samples,
+        server_cpu: Some(Duration::from_nanos(cpu)),
+    })
 }
 
 /// Mode 6: `GET /healthz`.
-fn healthz(
-    kind: Kind,
-    server: &Server,
-    n: usize,
-    warmup: usize,
-) -> anyhow::Result<Vec<Duration>> {
+fn healthz(kind: Kind, server: &Server, n: usize, warmup: usize) -> anyhow::Result<Measured> {
     let mut client = Client::new(kind, server.addr);
     let mut samples = Vec::with_capacity(n);
+    let mut cpu_start = 0;
     for i in 0..warmup + n {
+        if i == warmup {
+            cpu_start = server.cpu_ns()?;
+        }
         let start = Instant::now();
         let resp = client.request("GET", "/healthz", &[], b"")?;
         let took = start.elapsed();
@@ -281,5 +320,9 @@ fn healthz(
             samples.push(took);
         }
     }
-    Ok(samples)
+    let cpu = server.cpu_ns()?.saturating_sub(cpu_start);
+    Ok(Measured {
+        samples,
+        server_cpu: Some(Duration::from_nanos(cpu)),
+    })
 }

@@ -140,7 +140,10 @@ impl Server {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if let Some(status) = server.child.try_wait()? {
-                bail!("{name} exited during start-up ({status}):\n{}", server.tail());
+                bail!(
+                    "{name} exited during start-up ({status}):\n{}",
+                    server.tail()
+                );
             }
             if Instant::now() > deadline {
                 let tail = server.tail();
@@ -172,6 +175,11 @@ impl Server {
     /// Resident memory of the server process itself.
     pub(crate) fn rss(&self) -> anyhow::Result<Rss> {
         rss_of(self.pid())
+    }
+
+    /// CPU time the server process has used so far, all its threads, in nanoseconds.
+    pub(crate) fn cpu_ns(&self) -> anyhow::Result<u64> {
+        cpu_ns_of(self.pid())
     }
 
     /// The last lines it wrote (stdout and stderr interleaved).
@@ -259,6 +267,28 @@ pub(crate) fn rss_of(pid: u32) -> anyhow::Result<Rss> {
     })
 }
 
+/// CPU time of `pid` so far: the sum over its live threads of the first field of
+/// `/proc/PID/task/TID/schedstat` (nanoseconds on the CPU). Threads that already exited are not
+/// counted, so take differences over a span in which the thread set is stable.
+pub(crate) fn cpu_ns_of(pid: u32) -> anyhow::Result<u64> {
+    let dir = format!("/proc/{pid}/task");
+    let mut total = 0u64;
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {dir}"))? {
+        let path = entry?.path().join("schedstat");
+        // A thread may exit between listing and reading.
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let ns: u64 = text
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("bad {}: {text:?}", path.display()))?;
+        total += ns;
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,5 +297,16 @@ mod tests {
     fn reads_our_own_rss() {
         let r = rss_of(std::process::id()).unwrap();
         assert!(r.current > 0 && r.peak >= r.current);
+    }
+
+    #[test]
+    fn reads_our_own_cpu_time() {
+        let a = cpu_ns_of(std::process::id()).unwrap();
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        assert!(x != 1);
+        assert!(cpu_ns_of(std::process::id()).unwrap() >= a);
     }
 }

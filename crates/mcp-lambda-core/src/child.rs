@@ -619,7 +619,12 @@ async fn stderr_loop(shared: Arc<Shared>, stderr: tokio::process::ChildStderr) {
                 String::from_utf8_lossy(&head[..head.len().min(EDGE)])
             ),
         };
-        info!(target: "mcp_lambda::child_stderr", "{text}");
+        match current_request() {
+            Some(request_id) => {
+                info!(target: "mcp_lambda::child_stderr", %request_id, "{text}")
+            }
+            None => info!(target: "mcp_lambda::child_stderr", "{text}"),
+        }
         if let Ok(mut tail) = shared.stderr_tail.lock() {
             if tail.len() == STDERR_TAIL {
                 tail.pop_front();
@@ -647,6 +652,22 @@ fn process_running(pid: u32) -> bool {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(_) => true,
     }
+}
+
+/// The request a single-concurrency host (Lambda: one invocation at a time per sandbox) is
+/// serving now; stderr lines of shared children are tagged with it.
+static CURRENT_REQUEST: Mutex<Option<String>> = Mutex::new(None);
+
+/// Sets (or clears) the request id put on shared children's stderr lines. Only meaningful where
+/// requests do not overlap (Lambda); the local server never sets it.
+pub fn set_current_request(id: Option<String>) {
+    if let Ok(mut c) = CURRENT_REQUEST.lock() {
+        *c = id;
+    }
+}
+
+fn current_request() -> Option<String> {
+    CURRENT_REQUEST.lock().ok().and_then(|c| c.clone())
 }
 
 /// Describes an exit status the way a user reads it.

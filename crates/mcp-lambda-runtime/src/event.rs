@@ -353,11 +353,13 @@ pub fn envelope(origin: Origin, response: Response<Bytes>) -> Value {
         multi.insert(name.as_str().to_owned(), json!(values));
     }
     match origin {
+        // `cookies` is optional for Lambda itself but required by some emulators' decoders.
         Origin::HttpV2 => json!({
             "statusCode": status.as_u16(),
             "headers": single,
             "body": body,
             "isBase64Encoded": is_base64,
+            "cookies": [],
         }),
         Origin::RestV1 => json!({
             "statusCode": status.as_u16(),

@@ -69,6 +69,7 @@ impl Handler {
             request_id: Some(ctx.request_id.clone()).filter(|s| !s.is_empty()),
             stats: Some(stats.clone()),
         };
+        mcp_lambda_core::child::set_current_request(rctx.request_id.clone());
         let (source, out) = match classify(event, tool) {
             Inbound::Http(h) => {
                 let source = match h.origin {
@@ -87,6 +88,7 @@ impl Handler {
                 ("unknown", error_value(jsonrpc::INVALID_REQUEST, &why))
             }
         };
+        mcp_lambda_core::child::set_current_request(None);
         if self.cfg.metrics {
             eprintln!(
                 "{}",

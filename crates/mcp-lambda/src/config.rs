@@ -85,14 +85,9 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) lifecycle: Lifecycle,
 
-    /// Session support: none or memory.
-    #[arg(
-        long,
-        env = "MCP_LAMBDA_SESSIONS",
-        value_enum,
-        default_value = "memory"
-    )]
-    pub(crate) sessions: Sessions,
+    /// Session support: none or memory [default: memory for serve, none on Lambda].
+    #[arg(long, env = "MCP_LAMBDA_SESSIONS", value_enum)]
+    pub(crate) sessions: Option<Sessions>,
 
     /// How long an unused session lives (e.g. 30m, 1h).
     #[arg(long, env = "MCP_LAMBDA_SESSION_TTL", default_value = "1h")]
@@ -138,22 +133,32 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "MCP_LAMBDA_MAX_MESSAGE_BYTES", default_value_t = 6 * 1024 * 1024)]
     pub(crate) max_message_bytes: usize,
 
-    /// Time between SIGTERM and SIGKILL when stopping a child (e.g. 2s, 300ms).
-    #[arg(long, env = "MCP_LAMBDA_KILL_GRACE", default_value = "2s")]
-    pub(crate) kill_grace: String,
+    /// Time between SIGTERM and SIGKILL when stopping a child (e.g. 2s, 300ms)
+    /// [default: 2s for serve, 300ms on Lambda, whose shutdown budget is 500 ms].
+    #[arg(long, env = "MCP_LAMBDA_KILL_GRACE")]
+    pub(crate) kill_grace: Option<String>,
 
-    /// Log format: text or json.
-    #[arg(
-        long,
-        env = "MCP_LAMBDA_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
-    pub(crate) log_format: LogFormat,
+    /// Start and initialize the `reuse` child before the first request (during Lambda's INIT
+    /// phase) [default: true on Lambda, false for serve].
+    #[arg(long, env = "MCP_LAMBDA_PREWARM")]
+    pub(crate) prewarm: Option<bool>,
 
-    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter).
-    #[arg(long, env = "MCP_LAMBDA_LOG_LEVEL", default_value = "info")]
-    pub(crate) log_level: String,
+    /// Lambda: time kept back from the invocation's deadline to send the answer.
+    #[arg(long, env = "MCP_LAMBDA_DEADLINE_MARGIN", default_value = "500ms")]
+    pub(crate) deadline_margin: String,
+
+    /// Lambda: one CloudWatch Embedded Metric Format line per invocation.
+    #[arg(long, env = "MCP_LAMBDA_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub(crate) metrics: bool,
+
+    /// Log format: text or json [default: text; on Lambda, AWS_LAMBDA_LOG_FORMAT].
+    #[arg(long, env = "MCP_LAMBDA_LOG_FORMAT", value_enum)]
+    pub(crate) log_format: Option<LogFormat>,
+
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter)
+    /// [default: info; on Lambda, AWS_LAMBDA_LOG_LEVEL].
+    #[arg(long, env = "MCP_LAMBDA_LOG_LEVEL")]
+    pub(crate) log_level: Option<String>,
 
     /// The stdio server to run and its arguments.
     #[arg(last = true, value_name = "CMD")]
@@ -187,6 +192,12 @@ pub(crate) struct Config {
     pub(crate) max_message_bytes: usize,
     /// SIGTERM → SIGKILL grace.
     pub(crate) kill_grace: Duration,
+    /// Start the reuse child before the first request.
+    pub(crate) prewarm: bool,
+    /// Lambda: kept back from the invocation deadline.
+    pub(crate) deadline_margin: Duration,
+    /// Lambda: EMF line per invocation.
+    pub(crate) metrics: bool,
 }
 
 /// One `mcpServers` entry.
@@ -222,12 +233,32 @@ fn duration(field: &str, value: &str) -> Result<Duration, ConfigError> {
     Ok(d)
 }
 
+/// Where the binary runs: the local server, or the Lambda Runtime API loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `serve`: a long-lived HTTP server.
+    Serve,
+    /// `AWS_LAMBDA_RUNTIME_API` is set: a Lambda custom runtime.
+    Lambda,
+}
+
 /// Validates `args` against our own environment `ours`; `self_exe` runs the bundled example.
 pub(crate) fn resolve(
     args: &ServeArgs,
     ours: &[(String, String)],
     self_exe: &Path,
+    mode: Mode,
 ) -> Result<Config, ConfigError> {
+    let lambda = mode == Mode::Lambda;
+    let sessions = args.sessions.unwrap_or(if lambda {
+        Sessions::None
+    } else {
+        Sessions::Memory
+    });
+    let kill_grace = args
+        .kill_grace
+        .clone()
+        .unwrap_or_else(|| if lambda { "300ms".into() } else { "2s".into() });
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
         err(
             "--listen (MCP_LAMBDA_LISTEN)",
@@ -240,7 +271,7 @@ pub(crate) fn resolve(
             format!("{:?} must start with / and not be /healthz", args.path),
         ));
     }
-    if args.lifecycle == Lifecycle::PerSession && args.sessions == Sessions::None {
+    if args.lifecycle == Lifecycle::PerSession && sessions == Sessions::None {
         return Err(err(
             "--lifecycle (MCP_LAMBDA_LIFECYCLE)",
             "per-session needs sessions: use --sessions memory",
@@ -294,7 +325,13 @@ pub(crate) fn resolve(
         listen,
         path: args.path.clone(),
         lifecycle: args.lifecycle,
-        sessions: args.sessions,
+        sessions,
+        prewarm: args.prewarm.unwrap_or(lambda) && args.lifecycle == Lifecycle::Reuse,
+        deadline_margin: duration_or_zero(
+            "--deadline-margin (MCP_LAMBDA_DEADLINE_MARGIN)",
+            &args.deadline_margin,
+        )?,
+        metrics: args.metrics,
         session_ttl: duration("--session-ttl (MCP_LAMBDA_SESSION_TTL)", &args.session_ttl)?,
         idle_timeout: duration(
             "--idle-timeout (MCP_LAMBDA_IDLE_TIMEOUT)",
@@ -308,7 +345,19 @@ pub(crate) fn resolve(
         server,
         server_name,
         max_message_bytes: args.max_message_bytes,
-        kill_grace: duration("--kill-grace (MCP_LAMBDA_KILL_GRACE)", &args.kill_grace)?,
+        kill_grace: duration("--kill-grace (MCP_LAMBDA_KILL_GRACE)", &kill_grace)?,
+    })
+}
+
+fn duration_or_zero(field: &str, value: &str) -> Result<Duration, ConfigError> {
+    if value.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(value.trim()).map_err(|e| {
+        err(
+            field,
+            format!("{value:?} is not a duration ({e}); use e.g. 500ms, 1s"),
+        )
     })
 }
 
@@ -460,6 +509,33 @@ mod tests {
             .a
     }
 
+    fn resolve_serve(
+        a: &ServeArgs,
+        ours: &[(String, String)],
+        exe: &Path,
+    ) -> Result<Config, ConfigError> {
+        resolve(a, ours, exe, Mode::Serve)
+    }
+
+    #[test]
+    fn lambda_defaults_differ_where_lambda_needs_them() {
+        let c = resolve(&args(&[]), &ours(), Path::new("x"), Mode::Lambda).unwrap();
+        assert_eq!(c.sessions, Sessions::None);
+        assert_eq!(c.kill_grace, Duration::from_millis(300));
+        assert!(c.prewarm);
+        let c = resolve_serve(&args(&[]), &ours(), Path::new("x")).unwrap();
+        assert_eq!(c.sessions, Sessions::Memory);
+        assert!(!c.prewarm);
+        let c = resolve(
+            &args(&["--lifecycle", "per-request"]),
+            &ours(),
+            Path::new("x"),
+            Mode::Lambda,
+        )
+        .unwrap();
+        assert!(!c.prewarm, "prewarm only applies to reuse");
+    }
+
     fn ours() -> Vec<(String, String)> {
         vec![
             ("PATH".into(), "/bin".into()),
@@ -469,7 +545,7 @@ mod tests {
 
     #[test]
     fn defaults_serve_the_bundled_example() {
-        let c = resolve(&args(&[]), &ours(), Path::new("/x/mcp-lambda")).unwrap();
+        let c = resolve_serve(&args(&[]), &ours(), Path::new("/x/mcp-lambda")).unwrap();
         assert_eq!(c.server.program, "/x/mcp-lambda");
         assert_eq!(c.server.args, ["example-server"]);
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
@@ -480,7 +556,7 @@ mod tests {
 
     #[test]
     fn command_line_after_dashes_and_shell_quoted_command() {
-        let c = resolve(
+        let c = resolve_serve(
             &args(&["--", "uvx", "mcp-server-time", "--local-timezone", "UTC"]),
             &ours(),
             Path::new("x"),
@@ -491,7 +567,7 @@ mod tests {
             c.server.args,
             ["mcp-server-time", "--local-timezone", "UTC"]
         );
-        let c = resolve(
+        let c = resolve_serve(
             &args(&["--command", "node 'my server.js' --x=\"a b\""]),
             &ours(),
             Path::new("x"),
@@ -499,7 +575,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.server.program, "node");
         assert_eq!(c.server.args, ["my server.js", "--x=a b"]);
-        let e = resolve(&args(&["--command", "node 'oops"]), &ours(), Path::new("x")).unwrap_err();
+        let e = resolve_serve(&args(&["--command", "node 'oops"]), &ours(), Path::new("x"))
+            .unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("--command (MCP_LAMBDA_COMMAND): "),
@@ -523,14 +600,14 @@ mod tests {
             (vec!["--server", "a"], "--server"),
             (vec!["--command", "a", "--", "b"], "server"),
         ] {
-            let e = resolve(&args(&argv), &ours(), Path::new("x")).unwrap_err();
+            let e = resolve_serve(&args(&argv), &ours(), Path::new("x")).unwrap_err();
             assert!(e.field.starts_with(field), "{argv:?}: {e}");
         }
     }
 
     #[test]
     fn env_and_pass_env_reach_the_child_and_credentials_do_not() {
-        let c = resolve(
+        let c = resolve_serve(
             &args(&["--env", "A=1", "--env", "B=x=y", "--", "s"]),
             &ours(),
             Path::new("x"),
@@ -543,7 +620,7 @@ mod tests {
                 .iter()
                 .any(|(k, _)| k == "AWS_SECRET_ACCESS_KEY")
         );
-        let c = resolve(
+        let c = resolve_serve(
             &args(&["--pass-env", "AWS_SECRET_ACCESS_KEY", "--", "s"]),
             &ours(),
             Path::new("x"),
@@ -577,7 +654,7 @@ mod tests {
         let p = file(
             r#"{"mcpServers":{"time":{"command":"uvx","args":["mcp-server-time"],"env":{"TZ":"UTC"},"disabled":false}}}"#,
         );
-        let c = resolve(
+        let c = resolve_serve(
             &args(&["--config", p.to_str().unwrap()]),
             &ours(),
             Path::new("x"),
@@ -588,21 +665,21 @@ mod tests {
         assert!(c.server.env.contains(&("TZ".into(), "UTC".into())));
 
         let p = file(r#"{"mcpServers":{"a":{"command":"x"},"b":{"command":"y"}}}"#);
-        let e = resolve(
+        let e = resolve_serve(
             &args(&["--config", p.to_str().unwrap()]),
             &ours(),
             Path::new("x"),
         )
         .unwrap_err();
         assert!(e.to_string().contains("defines 2 servers (a, b)"), "{e}");
-        let c = resolve(
+        let c = resolve_serve(
             &args(&["--config", p.to_str().unwrap(), "--server", "b"]),
             &ours(),
             Path::new("x"),
         )
         .unwrap();
         assert_eq!(c.server.program, "y");
-        let e = resolve(
+        let e = resolve_serve(
             &args(&["--config", p.to_str().unwrap(), "--server", "zz"]),
             &ours(),
             Path::new("x"),
@@ -611,7 +688,7 @@ mod tests {
         assert!(e.to_string().contains("\"zz\" is not in"), "{e}");
 
         let p = file(r#"{"mcpServers":{"r":{"url":"https://x"}}}"#);
-        let e = resolve(
+        let e = resolve_serve(
             &args(&["--config", p.to_str().unwrap()]),
             &ours(),
             Path::new("x"),
@@ -619,7 +696,7 @@ mod tests {
         .unwrap_err();
         assert!(e.field.ends_with("mcpServers.r.command"), "{e}");
         let p = file(r#"{"mcpServers":{"r":{"command":"x","args":"notalist"}}}"#);
-        let e = resolve(
+        let e = resolve_serve(
             &args(&["--config", p.to_str().unwrap()]),
             &ours(),
             Path::new("x"),
@@ -627,7 +704,7 @@ mod tests {
         .unwrap_err();
         assert!(e.field.ends_with("mcpServers.r"), "{e}");
         let p = file("{not json");
-        let e = resolve(
+        let e = resolve_serve(
             &args(&["--config", p.to_str().unwrap()]),
             &ours(),
             Path::new("x"),

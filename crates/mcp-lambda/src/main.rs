@@ -1,8 +1,11 @@
 //! `mcp-lambda`: serve any stdio MCP server over MCP Streamable HTTP.
 //!
-//! `mcp-lambda serve [OPTIONS] [-- CMD ARGS...]` (or just `mcp-lambda`, configured by
-//! `MCP_LAMBDA_*` variables) runs the local HTTP host. Configuration errors print one line naming
-//! the field and exit with status 2.
+//! - On AWS Lambda (`AWS_LAMBDA_RUNTIME_API` set, no subcommand) it is the function's `bootstrap`:
+//!   configured by `MCP_LAMBDA_*` variables, it polls the Runtime API and serves every front door
+//!   through the same core gateway as the local server.
+//! - Elsewhere, `mcp-lambda [serve] [OPTIONS] [-- CMD ARGS...]` runs the local HTTP host.
+//!
+//! Configuration errors print one line naming the field and exit with status 2.
 
 mod config;
 mod serve;
@@ -12,18 +15,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use config::{Config, Lifecycle, LogFormat, ServeArgs, Sessions};
-use mcp_lambda_core::gateway::DEFAULT_MAX_BODY;
+use config::{Config, Lifecycle, LogFormat, Mode, ServeArgs, Sessions};
 use mcp_lambda_core::{
     ChildConfig, Gateway, GatewayConfig, MemoryStore, PerRequest, PerSession, Reuse, SessionStore,
-    Upstream,
+    Upstream, protocol,
 };
+use mcp_lambda_runtime::{Handler, HandlerConfig};
 
 #[derive(Parser)]
 #[command(
     name = "mcp-lambda",
     version,
-    about = "Serve any stdio MCP server over MCP Streamable HTTP",
+    about = "Serve any stdio MCP server over MCP Streamable HTTP, locally or as an AWS Lambda function",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -35,8 +38,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve a stdio MCP server over HTTP (the default).
+    /// Serve a stdio MCP server over HTTP (the default outside Lambda).
     Serve(Box<ServeArgs>),
+    /// Run as a Lambda custom runtime (the default when AWS_LAMBDA_RUNTIME_API is set).
+    Lambda(Box<ServeArgs>),
     /// Run the bundled example stdio MCP server on stdin/stdout.
     #[command(hide = true)]
     ExampleServer,
@@ -44,7 +49,8 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let args = match cli.command {
+    let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    let (args, mode) = match cli.command {
         Some(Command::ExampleServer) => {
             return match mcp_lambda_example_server::run() {
                 Ok(()) => std::process::ExitCode::SUCCESS,
@@ -54,19 +60,22 @@ fn main() -> std::process::ExitCode {
                 }
             };
         }
-        Some(Command::Serve(a)) => *a,
-        None => cli.serve,
+        Some(Command::Serve(a)) => (*a, Mode::Serve),
+        Some(Command::Lambda(a)) => (*a, Mode::Lambda),
+        None if on_lambda => (cli.serve, Mode::Lambda),
+        None => (cli.serve, Mode::Serve),
     };
     let ours: Vec<(String, String)> = std::env::vars().collect();
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mcp-lambda"));
-    let config = match config::resolve(&args, &ours, &exe) {
+    let config = match config::resolve(&args, &ours, &exe, mode) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mcp-lambda: error: {e}");
             return std::process::ExitCode::from(2);
         }
     };
-    if let Err(e) = init_logging(args.log_format, &args.log_level) {
+    let (format, level) = log_settings(&args, mode);
+    if let Err(e) = init_logging(format, &level) {
         eprintln!("mcp-lambda: error: --log-level (MCP_LAMBDA_LOG_LEVEL): {e}");
         return std::process::ExitCode::from(2);
     }
@@ -80,14 +89,45 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve_main(config)) {
+    let result = match mode {
+        Mode::Serve => runtime.block_on(serve_main(config)),
+        Mode::Lambda => runtime.block_on(lambda_main(config)),
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            eprintln!("mcp-lambda: error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Log format and level: our flags/variables first; on Lambda, then the function's own
+/// logging configuration (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`).
+fn log_settings(args: &ServeArgs, mode: Mode) -> (LogFormat, String) {
+    let lambda = mode == Mode::Lambda;
+    let format = args.log_format.unwrap_or_else(|| {
+        let json = lambda
+            && std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+        if json {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        }
+    });
+    let level = args.log_level.clone().unwrap_or_else(|| {
+        let aws = if lambda {
+            std::env::var("AWS_LAMBDA_LOG_LEVEL").ok()
+        } else {
+            None
+        };
+        match aws.map(|l| l.to_ascii_lowercase()).as_deref() {
+            Some("fatal") => "error".into(),
+            Some(l @ ("trace" | "debug" | "info" | "warn" | "error")) => l.into(),
+            _ => "info".into(),
+        }
+    });
+    (format, level)
 }
 
 fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
@@ -100,20 +140,30 @@ fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            .with_span_list(false)
             .init(),
         LogFormat::Text => builder.with_ansi(false).init(),
     }
     Ok(())
 }
 
-async fn serve_main(config: Config) -> anyhow::Result<()> {
+/// The gateway every host serves: upstream by lifecycle, session store by setting.
+fn build_gateway(
+    config: &Config,
+    allow_loopback_origins: bool,
+) -> (Arc<Gateway>, Option<Arc<Reuse>>) {
     let child = ChildConfig {
         command: config.server.clone(),
         max_message: config.max_message_bytes,
         kill_grace: config.kill_grace,
     };
+    let mut reuse = None;
     let upstream: Arc<dyn Upstream> = match config.lifecycle {
-        Lifecycle::Reuse => Arc::new(Reuse::new(child)),
+        Lifecycle::Reuse => {
+            let r = Arc::new(Reuse::new(child));
+            reuse = Some(r.clone());
+            r
+        }
         Lifecycle::PerRequest => Arc::new(PerRequest::new(child)),
         Lifecycle::PerSession => PerSession::new(child, config.idle_timeout),
     };
@@ -121,6 +171,38 @@ async fn serve_main(config: Config) -> anyhow::Result<()> {
         Sessions::None => None,
         Sessions::Memory => Some(Arc::new(MemoryStore::new(config.session_ttl))),
     };
+    let gateway = Arc::new(Gateway::new(
+        GatewayConfig {
+            allowed_origins: config.allow_origin.clone(),
+            allow_loopback_origins,
+            max_body: config.max_message_bytes,
+            request_timeout: config.request_timeout,
+        },
+        upstream,
+        sessions,
+    ));
+    (gateway, reuse)
+}
+
+fn command_line(config: &Config) -> String {
+    std::iter::once(config.server.program.as_str())
+        .chain(config.server.args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Starts the reuse child ahead of the first request, logging (not failing) on error: a broken
+/// server then reports its error on the first request, as it would without prewarm.
+async fn prewarm(reuse: &Reuse, within: Duration) {
+    let started = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + within;
+    match reuse.prewarm(protocol::LATEST_VERSION, deadline).await {
+        Ok(pid) => tracing::info!(pid, took = ?started.elapsed(), "prewarmed the MCP server"),
+        Err(e) => tracing::warn!(error = %e, "prewarm failed; the first request will try again"),
+    }
+}
+
+async fn serve_main(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| {
@@ -130,25 +212,13 @@ async fn serve_main(config: Config) -> anyhow::Result<()> {
             )
         })?;
     let local = listener.local_addr()?;
-    let gateway = Arc::new(Gateway::new(
-        GatewayConfig {
-            allowed_origins: config.allow_origin.clone(),
-            allow_loopback_origins: local.ip().is_loopback(),
-            max_body: config
-                .max_message_bytes
-                .max(DEFAULT_MAX_BODY.min(config.max_message_bytes)),
-            request_timeout: config.request_timeout,
-        },
-        upstream,
-        sessions,
-    ));
-    let cmdline = std::iter::once(config.server.program.as_str())
-        .chain(config.server.args.iter().map(String::as_str))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let (gateway, reuse) = build_gateway(&config, local.ip().is_loopback());
+    if let (true, Some(r)) = (config.prewarm, &reuse) {
+        prewarm(r, config.request_timeout).await;
+    }
     tracing::info!(
         server = %config.server_name,
-        command = %cmdline,
+        command = %command_line(&config),
         lifecycle = ?config.lifecycle,
         sessions = ?config.sessions,
         "listening on http://{local}{}",
@@ -162,4 +232,32 @@ async fn serve_main(config: Config) -> anyhow::Result<()> {
         config.request_timeout + Duration::from_secs(1),
     )
     .await
+}
+
+async fn lambda_main(config: Config) -> anyhow::Result<()> {
+    // Behind a front door the caller's Origin is a browser's concern of the API in front; the
+    // loopback shortcut never applies.
+    let (gateway, reuse) = build_gateway(&config, false);
+    if let (true, Some(r)) = (config.prewarm, &reuse) {
+        // INIT phase: Lambda allows 10 s; keep well inside it.
+        prewarm(r, config.request_timeout.min(Duration::from_secs(8))).await;
+    }
+    tracing::info!(
+        server = %config.server_name,
+        command = %command_line(&config),
+        lifecycle = ?config.lifecycle,
+        sessions = ?config.sessions,
+        "serving the Lambda Runtime API"
+    );
+    let handler = Arc::new(Handler::new(
+        gateway,
+        HandlerConfig {
+            path: config.path.clone(),
+            margin: config.deadline_margin,
+            metrics: config.metrics,
+        },
+    ));
+    mcp_lambda_runtime::run(handler, Duration::from_millis(450))
+        .await
+        .map_err(|e| anyhow::anyhow!("Lambda runtime: {e}"))
 }

@@ -1,0 +1,232 @@
+//! The table, the ratios that matter and the PASS/MISS verdicts — on stdout and as JSON.
+//!
+//! Contract: ratios are computed only from modes measured in this run; a ratio whose inputs
+//! did not run is left out (never guessed). Targets: reuse adds ≤ 500 µs at p50 over the bare
+//! initialized child; per-request p50 ≤ 1.03 × spawn-floor p50; supergateway p50 / reuse p50
+//! > 1; wrapper RSS ≤ 10 MB (10⁶ bytes) after each lifecycle's run.
+
+use serde_json::{Value, json};
+
+use crate::Options;
+use crate::modes::Results;
+use crate::stats::{round1, round3};
+
+/// One line of the ratio section.
+struct Figure {
+    key: &'static str,
+    label: String,
+    value: f64,
+    unit: &'static str,
+    /// (text, passed) when this figure has a target.
+    target: Option<(&'static str, bool)>,
+}
+
+const MB: f64 = 1e6;
+
+fn figures(r: &Results) -> Vec<Figure> {
+    let mut out = Vec::new();
+    let p50 = |m: &str| r.get(m).map(|s| s.p50);
+    if let (Some(reuse), Some(bare)) = (p50("reuse"), p50("bare-initialized")) {
+        let added = reuse - bare;
+        out.push(Figure {
+            key: "reuse_added_p50_us",
+            label: "reuse p50 − bare-initialized p50".into(),
+            value: added,
+            unit: "µs",
+            target: Some(("≤ 500 µs", added <= 500.0)),
+        });
+        out.push(Figure {
+            key: "reuse_over_bare_p50",
+            label: "reuse p50 / bare-initialized p50".into(),
+            value: reuse / bare,
+            unit: "×",
+            target: None,
+        });
+    }
+    if let (Some(reuse), Some(h)) = (p50("reuse"), p50("healthz-raw")) {
+        out.push(Figure {
+            key: "reuse_minus_healthz_p50_us",
+            label: "reuse p50 − healthz p50 (wrapper work beyond HTTP)".into(),
+            value: reuse - h,
+            unit: "µs",
+            target: None,
+        });
+    }
+    if let (Some(pr), Some(floor)) = (p50("per-request"), p50("spawn-floor")) {
+        let ratio = pr / floor;
+        out.push(Figure {
+            key: "per_request_over_spawn_floor_p50",
+            label: "per-request p50 / spawn-floor p50".into(),
+            value: ratio,
+            unit: "×",
+            target: Some(("≤ 1.03", ratio <= 1.03)),
+        });
+        out.push(Figure {
+            key: "per_request_added_p50_us",
+            label: "per-request p50 − spawn-floor p50".into(),
+            value: pr - floor,
+            unit: "µs",
+            target: None,
+        });
+    }
+    if let (Some(sg), Some(reuse)) = (p50("supergateway"), p50("reuse")) {
+        let ratio = sg / reuse;
+        out.push(Figure {
+            key: "supergateway_over_reuse_p50",
+            label: "supergateway p50 / reuse p50".into(),
+            value: ratio,
+            unit: "×",
+            target: Some(("> 1 (faster than the peer)", ratio > 1.0)),
+        });
+    }
+    if let (Some(sg), Some(bare)) = (p50("supergateway"), p50("bare-initialized")) {
+        out.push(Figure {
+            key: "supergateway_added_p50_us",
+            label: "supergateway p50 − bare-initialized p50".into(),
+            value: sg - bare,
+            unit: "µs",
+            target: None,
+        });
+    }
+    let cpu = |m: &str| r.rows.iter().find(|x| x.mode == m)?.server_cpu_us;
+    if let (Some(sg), Some(reuse)) = (cpu("supergateway"), cpu("reuse")) {
+        out.push(Figure {
+            key: "supergateway_over_reuse_cpu",
+            label: "server CPU per request: supergateway / reuse".into(),
+            value: sg / reuse,
+            unit: "×",
+            target: None,
+        });
+    }
+    for (what, key) in [
+        ("mcp-lambda after reuse", "rss_reuse_mb"),
+        ("mcp-lambda after per-request", "rss_per_request_mb"),
+    ] {
+        if let Some(rss) = r.rss_of(what) {
+            let mb = rss.current as f64 / MB;
+            out.push(Figure {
+                key,
+                label: format!("RSS {what} (peak {:.1} MB)", rss.peak as f64 / MB),
+                value: mb,
+                unit: "MB",
+                target: Some(("≤ 10 MB", mb <= 10.0)),
+            });
+        }
+    }
+    if let Some(rss) = r.rss_of("supergateway (node)") {
+        out.push(Figure {
+            key: "rss_supergateway_mb",
+            label: format!("RSS supergateway node process (peak {:.1} MB)", {
+                rss.peak as f64 / MB
+            }),
+            value: rss.current as f64 / MB,
+            unit: "MB",
+            target: None,
+        });
+    }
+    out
+}
+
+/// Prints the table and the ratios to stdout.
+pub(crate) fn print(o: &Options, r: &Results) {
+    println!();
+    println!(
+        "child: {} (tool {}), HTTP client: {}, mcp-lambda --log-level {}, supergateway --logLevel {}",
+        o.target.name,
+        o.target.tool,
+        o.client.name(),
+        o.wrapper_log_level,
+        o.peer_log_level
+    );
+    println!();
+    println!(
+        "{:<18} {:>6} {:>10} {:>10} {:>10} {:>10} {:>16}",
+        "mode", "n", "p50 µs", "p90 µs", "p99 µs", "mean µs", "server CPU µs/req"
+    );
+    for row in &r.rows {
+        let s = &row.summary;
+        let cpu = row
+            .server_cpu_us
+            .map(|c| format!("{c:.1}"))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<18} {:>6} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>16}",
+            row.mode, s.n, s.p50, s.p90, s.p99, s.mean, cpu
+        );
+    }
+    println!();
+    for f in figures(r) {
+        let value = match f.unit {
+            "×" => format!("{:.3}×", f.value),
+            unit => format!("{:.1} {unit}", f.value),
+        };
+        let verdict = match f.target {
+            Some((text, true)) => format!("PASS (target {text})"),
+            Some((text, false)) => format!("MISS (target {text})"),
+            None => String::new(),
+        };
+        println!("{:<58} {:>12}  {verdict}", f.label, value);
+    }
+}
+
+/// The results as one JSON document.
+pub(crate) fn to_json(o: &Options, r: &Results) -> Value {
+    let modes: serde_json::Map<String, Value> = r
+        .rows
+        .iter()
+        .map(|row| {
+            let mut v = row.summary.to_json();
+            if let (Some(cpu), Some(obj)) = (row.server_cpu_us, v.as_object_mut()) {
+                obj.insert("server_cpu_us_per_request".into(), json!(round1(cpu)));
+            }
+            (row.mode.to_owned(), v)
+        })
+        .collect();
+    let rss: serde_json::Map<String, Value> = r
+        .rss
+        .iter()
+        .map(|(what, rss)| {
+            (
+                (*what).to_owned(),
+                json!({
+                    "vm_rss_mb": round3(rss.current as f64 / MB),
+                    "vm_hwm_mb": round3(rss.peak as f64 / MB),
+                }),
+            )
+        })
+        .collect();
+    let figs = figures(r);
+    let ratios: serde_json::Map<String, Value> = figs
+        .iter()
+        .map(|f| {
+            let v = if f.unit == "×" {
+                round3(f.value)
+            } else {
+                round1(f.value)
+            };
+            (f.key.to_owned(), json!(v))
+        })
+        .collect();
+    let targets: Vec<Value> = figs
+        .iter()
+        .filter_map(|f| {
+            let (text, pass) = f.target?;
+            Some(json!({"figure": f.key, "target": text, "pass": pass}))
+        })
+        .collect();
+    json!({
+        "child": o.target.name,
+        "command": o.target.shell_command(),
+        "tool": o.target.tool,
+        "client": o.client.name(),
+        "iterations": o.iterations,
+        "spawn_iterations": o.spawn_iterations,
+        "warmup": o.warmup,
+        "wrapper_log_level": o.wrapper_log_level,
+        "peer_log_level": o.peer_log_level,
+        "modes": modes,
+        "rss": rss,
+        "ratios": ratios,
+        "targets": targets,
+    })
+}
