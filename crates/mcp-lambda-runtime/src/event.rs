@@ -60,6 +60,14 @@ pub enum Inbound {
         /// The tool's arguments (the event itself).
         arguments: Value,
     },
+    /// An HTTP event of a known front door that cannot be read (bad base64, bad method...):
+    /// answered with a 400 in that front door's envelope.
+    BadHttp {
+        /// The front door, for the response shape.
+        origin: Origin,
+        /// What is wrong.
+        message: String,
+    },
     /// Not an event shape we accept.
     Unknown(String),
 }
@@ -87,20 +95,24 @@ pub fn classify(event: Value, agentcore_tool: Option<&str>) -> Inbound {
         return Inbound::Unknown(format!("the event is not a JSON object; {ACCEPTED_SHAPES}"));
     };
     let rc = obj.get("requestContext").and_then(Value::as_object);
-    let shape = if rc.is_some_and(|rc| rc.contains_key("http"))
+    let (origin, shape) = if rc.is_some_and(|rc| rc.contains_key("http"))
         && obj.get("version").and_then(Value::as_str) == Some("2.0")
     {
-        parse_v2(event)
+        (Origin::HttpV2, parse_v2(event))
     } else if rc.is_some_and(|rc| rc.contains_key("elb")) {
-        parse_v1_or_alb(event, true)
+        let multi_value = obj.contains_key("multiValueHeaders");
+        (Origin::Alb { multi_value }, parse_v1_or_alb(event, true))
     } else if obj.contains_key("httpMethod") && rc.is_some() {
-        parse_v1_or_alb(event, false)
+        (Origin::RestV1, parse_v1_or_alb(event, false))
     } else {
         return Inbound::Unknown(format!("unrecognised event; {ACCEPTED_SHAPES}"));
     };
     match shape {
         Ok(h) => Inbound::Http(Box::new(h)),
-        Err(e) => Inbound::Unknown(format!("malformed HTTP event: {e}")),
+        Err(e) => Inbound::BadHttp {
+            origin,
+            message: format!("malformed HTTP event: {e}"),
+        },
     }
 }
 
@@ -190,7 +202,13 @@ fn parse_v2(event: Value) -> Result<HttpEvent, String> {
     let body = decode_body(e.body, e.is_base64_encoded)?;
     Ok(HttpEvent {
         origin: Origin::HttpV2,
-        request: build(&e.request_context.http.method, &path, &query, headers, body)?,
+        request: build(
+            &e.request_context.http.method,
+            &encode_path(&path, false),
+            &query,
+            headers,
+            body,
+        )?,
         principal,
     })
 }
@@ -218,12 +236,12 @@ fn parse_v1_or_alb(event: Value, alb: bool) -> Result<HttpEvent, String> {
     ) {
         (Some(m), _) if !m.is_empty() => m
             .iter()
-            .flat_map(|(k, vs)| vs.iter().flatten().map(move |v| encode_pair(k, v)))
+            .flat_map(|(k, vs)| vs.iter().flatten().map(move |v| query_pair(k, v, alb)))
             .collect::<Vec<_>>()
             .join("&"),
         (_, Some(q)) => q
             .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| encode_pair(k, v)))
+            .filter_map(|(k, v)| v.as_ref().map(|v| query_pair(k, v, alb)))
             .collect::<Vec<_>>()
             .join("&"),
         _ => String::new(),
@@ -263,7 +281,13 @@ fn parse_v1_or_alb(event: Value, alb: bool) -> Result<HttpEvent, String> {
     };
     Ok(HttpEvent {
         origin,
-        request: build(&e.http_method, &path, &query, headers, body)?,
+        request: build(
+            &e.http_method,
+            &encode_path(&path, alb),
+            &query,
+            headers,
+            body,
+        )?,
         principal,
     })
 }
@@ -275,8 +299,35 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-fn encode_pair(k: &str, v: &str) -> String {
-    format!("{}={}", pct(k), pct(v))
+/// A `k=v` query pair. REST delivers parameters decoded (encode them); ALB passes them as the
+/// client sent them, still encoded (keep them).
+fn query_pair(k: &str, v: &str, already_encoded: bool) -> String {
+    if already_encoded {
+        format!("{k}={v}")
+    } else {
+        format!("{}={}", pct(k), pct(v))
+    }
+}
+
+/// Makes a path valid in a URI. API Gateway (1.0 and 2.0) delivers paths decoded (a space, `?`
+/// or `%` may appear literally): everything outside the path character set is percent-encoded,
+/// `%` included. ALB delivers the path as sent (`already_encoded`): existing `%XX` escapes are
+/// kept, anything invalid is still encoded.
+fn encode_path(path: &str, already_encoded: bool) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape_kept = b == b'%'
+            && already_encoded
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) || escape_kept {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn pct(s: &str) -> String {

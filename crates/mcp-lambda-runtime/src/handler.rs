@@ -83,6 +83,13 @@ impl Handler {
             Inbound::AgentCore { tool, arguments } => {
                 ("agentcore", self.agentcore(&tool, arguments, rctx).await)
             }
+            Inbound::BadHttp { origin, message } => {
+                tracing::warn!(request_id = %ctx.request_id, "{message}");
+                let body = jsonrpc::error_response(None, jsonrpc::INVALID_REQUEST, &message);
+                let mut r = simple(StatusCode::BAD_REQUEST, "");
+                *r.body_mut() = body;
+                ("bad-http", envelope(origin, r))
+            }
             Inbound::Unknown(why) => {
                 tracing::warn!(request_id = %ctx.request_id, "{why}");
                 ("unknown", error_value(jsonrpc::INVALID_REQUEST, &why))
@@ -193,3 +200,6 @@ fn simple(status: StatusCode, body: &str) -> Response<Bytes> {
 fn error_value(code: i64, message: &str) -> Value {
     serde_json::from_slice(&jsonrpc::error_response(None, code, message)).unwrap_or(Value::Null)
 }
+
+#[cfg(test)]
+mod tests;
