@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 
 fn handler() -> Handler {
     let command = ServerCommand {
-        program: bin("mcp-lambda-example-server").to_string_lossy().into_owned(),
+        program: bin("mcp-lambda-example-server")
+            .to_string_lossy()
+            .into_owned(),
         args: vec![],
         env: vec![("PATH".into(), std::env::var("PATH").unwrap_or_default())],
         cwd: None,
@@ -62,22 +64,37 @@ fn call(tool: &str, args: Value) -> Value {
 async fn a_request_longer_than_the_remaining_time_times_out_before_the_invocation_ends() {
     let h = handler();
     // Warm up: the child starts and answers.
-    let ok = h.handle(call("echo", json!({"message": "warm"})), &ctx(Duration::from_secs(30))).await;
+    let ok = h
+        .handle(
+            call("echo", json!({"message": "warm"})),
+            &ctx(Duration::from_secs(30)),
+        )
+        .await;
     assert_eq!(ok["result"]["content"][0]["text"], "warm", "{ok}");
-    let pid = h.handle(call("pid", json!({})), &ctx(Duration::from_secs(30))).await;
+    let pid = h
+        .handle(call("pid", json!({})), &ctx(Duration::from_secs(30)))
+        .await;
 
     // 2 s left in the invocation, a 10 s tool: the answer must come before the 2 s are up.
     let started = Instant::now();
     let out = h
-        .handle(call("slow", json!({"ms": 10_000})), &ctx(Duration::from_secs(2)))
+        .handle(
+            call("slow", json!({"ms": 10_000})),
+            &ctx(Duration::from_secs(2)),
+        )
         .await;
     let took = started.elapsed();
     assert_eq!(out["error"]["code"], -32001, "{out}");
     assert!(took >= Duration::from_millis(1_300), "{took:?}");
-    assert!(took < Duration::from_millis(2_000), "answered before the invocation deadline: {took:?}");
+    assert!(
+        took < Duration::from_millis(2_000),
+        "answered before the invocation deadline: {took:?}"
+    );
 
     // The next invocation is served by the same warm child (it was cancelled, not killed).
-    let again = h.handle(call("pid", json!({})), &ctx(Duration::from_secs(30))).await;
+    let again = h
+        .handle(call("pid", json!({})), &ctx(Duration::from_secs(30)))
+        .await;
     assert_eq!(again["result"], pid["result"]);
     h.gateway().upstream().shutdown().await;
 }

@@ -134,6 +134,8 @@ impl Server {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                // Keep the line before signalling readiness, so the log is complete then.
+                l.lock().unwrap().push(line.clone());
                 if let Some(i) = line.find("listening on http://") {
                     let url: String = line[i + "listening on ".len()..]
                         .split_whitespace()
@@ -147,7 +149,6 @@ impl Server {
                 if std::env::var_os("E2E_ECHO_LOG").is_some() {
                     eprintln!("[mcp-lambda] {line}");
                 }
-                l.lock().unwrap().push(line);
             }
         });
         match rx.recv_timeout(Duration::from_secs(30)) {
@@ -462,4 +463,533 @@ pub fn run(cmd: &mut Command, within: Duration) -> (bool, String, String) {
         std::thread::sleep(Duration::from_millis(20));
     };
     (status.success(), o.join().unwrap(), e.join().unwrap())
+}
+
+// ---------------------------------------------------------------------------------- Lambda
+
+/// PyPI `cargo-lambda` (the `cargo lambda` subcommands as one binary, run as
+/// `cargo-lambda lambda <sub>`): `watch --only-lambda-apis` is the Lambda Runtime API emulator
+/// (with Function URLs), `invoke` sends it raw events.
+pub fn cargo_lambda() -> Option<PathBuf> {
+    require(
+        root().join(".tools/venv-lambda/bin/cargo-lambda"),
+        "cargo-lambda (the Lambda Runtime API emulator)",
+    )
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether something accepts TCP connections on `127.0.0.1:port` (connects only: an HTTP request
+/// to the emulator would be queued as an invocation).
+fn accepts(port: u16) -> bool {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+/// Collects `stream` line by line into `log` (echoed with `E2E_ECHO_LOG`); the receiver gets
+/// `()` the first time a line contains `needle`.
+fn collect_lines(
+    stream: impl std::io::Read + Send + 'static,
+    tag: &'static str,
+    needle: Option<&'static str>,
+    log: Arc<Mutex<Vec<String>>>,
+) -> std::sync::mpsc::Receiver<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if std::env::var_os("E2E_ECHO_LOG").is_some() {
+                eprintln!("[{tag}] {line}");
+            }
+            let ready = needle.is_some_and(|n| line.contains(n));
+            // Logged first, so whoever waits for the line finds it in the log.
+            log.lock().unwrap().push(line);
+            if ready && let Some(tx) = tx.take() {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx
+}
+
+/// `cargo lambda watch --only-lambda-apis` on a port of its own: the Runtime API a custom runtime
+/// polls (`runtime_api`), Function URLs (`function_url`) and the Invoke API (`invoke`). Killed
+/// when dropped. Use one per test: an invocation nobody waits for can linger in its queue.
+pub struct Emulator {
+    child: Child,
+    exe: PathBuf,
+    pub port: u16,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Emulator {
+    /// Starts the emulator with `exe` (from [`cargo_lambda`]) in a Cargo project directory, as
+    /// `cargo lambda` expects, and waits until it accepts connections.
+    pub fn start(exe: &Path) -> Emulator {
+        let mut last = String::new();
+        // The port was free when chosen; another test may take it first, so retry with another.
+        for _ in 0..3 {
+            let port = free_port();
+            let mut child = Command::new(exe)
+                .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1"])
+                .arg("-P")
+                .arg(port.to_string())
+                .current_dir(root().join("crates/mcp-lambda"))
+                .env("NO_COLOR", "1")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+            let log = Arc::new(Mutex::new(Vec::new()));
+            collect_lines(child.stdout.take().unwrap(), "emulator", None, log.clone());
+            collect_lines(child.stderr.take().unwrap(), "emulator", None, log.clone());
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(20) {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if accepts(port) {
+                    return Emulator {
+                        child,
+                        exe: exe.to_path_buf(),
+                        port,
+                        log,
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(50));
+            last = log.lock().unwrap().join("\n");
+        }
+        panic!("cargo lambda watch did not start; log:\n{last}");
+    }
+
+    /// `AWS_LAMBDA_RUNTIME_API` for a runtime served by this emulator.
+    pub fn runtime_api(&self) -> String {
+        format!("http://127.0.0.1:{}/.rt", self.port)
+    }
+
+    /// The Function URL of the (default) function for `path`, e.g. `/mcp`.
+    pub fn function_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/lambda-url/_{path}", self.port)
+    }
+
+    /// `cargo lambda invoke _ <args>` against this emulator: (success, stdout, stderr).
+    pub fn invoke(&self, args: &[&str], within: Duration) -> (bool, String, String) {
+        run(
+            Command::new(&self.exe)
+                .args(["lambda", "invoke", "_", "-A", "127.0.0.1"])
+                .arg("-P")
+                .arg(self.port.to_string())
+                .args(args)
+                .env("NO_COLOR", "1")
+                .current_dir(root()),
+            within,
+        )
+    }
+
+    /// Everything the emulator printed so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The environment Lambda gives a custom runtime, pointing at `runtime_api`.
+pub fn lambda_env(runtime_api: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api),
+        ("AWS_LAMBDA_FUNCTION_NAME", "_"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "1"),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "s"),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "g"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// The real `mcp-lambda` binary as a Lambda custom runtime: started with no arguments and
+/// `AWS_LAMBDA_RUNTIME_API` set, configured by `MCP_LAMBDA_*` variables. Its stderr (logs and
+/// one EMF metrics line per invocation) is collected. Stopped (SIGTERM, then SIGKILL) when
+/// dropped.
+pub struct LambdaRuntime {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl LambdaRuntime {
+    /// Starts `mcp-lambda` against `runtime_api` with extra environment `env` (which wins over
+    /// the defaults: Lambda's variables, debug logging) and waits until it logs that it serves
+    /// the Runtime API (after prewarm).
+    pub fn start(runtime_api: &str, env: &[(&str, &str)]) -> LambdaRuntime {
+        let mut cmd = Command::new(bin("mcp-lambda"));
+        cmd.envs(lambda_env(runtime_api));
+        cmd.env(
+            "MCP_LAMBDA_LOG_LEVEL",
+            "info,mcp_lambda=debug,mcp_lambda_core=debug,mcp_lambda_runtime=debug",
+        );
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let ready = collect_lines(
+            child.stderr.take().unwrap(),
+            "mcp-lambda",
+            Some("serving the Lambda Runtime API"),
+            log.clone(),
+        );
+        if ready.recv_timeout(Duration::from_secs(30)).is_err() {
+            let _ = child.kill();
+            let status = child.wait().ok();
+            std::thread::sleep(Duration::from_millis(100));
+            panic!(
+                "mcp-lambda did not start as a Lambda runtime (status {status:?}); log:\n{}",
+                log.lock().unwrap().join("\n")
+            );
+        }
+        LambdaRuntime { child, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything it logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Waits until the log contains `needle` (or panics after `within`).
+    pub fn wait_for_log(&self, needle: &str, within: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if self.log().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("log never contained {needle:?}:\n{}", self.log());
+    }
+
+    /// The EMF metrics lines logged so far, in order, parsed.
+    pub fn emf(&self) -> Vec<Value> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with('{') && l.contains("\"_aws\""))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad EMF ({e}): {l}")))
+            .collect()
+    }
+
+    /// Waits until there are more than `seen` EMF lines and returns line number `seen`: the
+    /// metrics of the next invocation (the line is written after the answer is handed back).
+    pub fn emf_after(&self, seen: usize, within: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            if let Some(v) = self.emf().into_iter().nth(seen) {
+                return v;
+            }
+            assert!(
+                start.elapsed() < within,
+                "no EMF line #{seen} within {within:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for the process to exit (`None` if it is still running after `within`).
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return Some(st);
+            }
+            if start.elapsed() > within {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for LambdaRuntime {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            signal(self.child.id(), "TERM");
+            if self.wait_exit(Duration::from_secs(5)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+/// One invocation as Lambda's Runtime API delivers it.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The event.
+    pub payload: Value,
+    /// `Lambda-Runtime-Client-Context`, sent as JSON as Lambda does (AgentCore Gateway puts the
+    /// tool name there).
+    pub client_context: Option<Value>,
+    /// `Lambda-Runtime-Deadline-Ms` is set this far after delivery, in epoch milliseconds.
+    pub deadline_in: Duration,
+}
+
+#[derive(Default)]
+struct MiniState {
+    queue: Mutex<std::collections::VecDeque<(String, Invocation)>>,
+    queued: std::sync::Condvar,
+    /// request id → (posted to `/error`, body)
+    answers: Mutex<std::collections::HashMap<String, (bool, String)>>,
+    answered: std::sync::Condvar,
+    next_id: std::sync::atomic::AtomicU64,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+/// A minimal Lambda Runtime API (the 2018-06-01 runtime interface and extension registration)
+/// for what the emulator cannot show: `cargo lambda watch` passes a client context on
+/// base64-encoded where Lambda sends JSON, and sends a relative deadline where Lambda sends an
+/// absolute one. Point `AWS_LAMBDA_RUNTIME_API` at [`addr`](Self::addr).
+pub struct MiniRuntimeApi {
+    pub addr: String,
+    state: Arc<MiniState>,
+}
+
+impl MiniRuntimeApi {
+    pub fn start() -> MiniRuntimeApi {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let state = Arc::new(MiniState::default());
+        let s = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if s.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let s = s.clone();
+                std::thread::spawn(move || mini_connection(stream, &s));
+            }
+        });
+        MiniRuntimeApi { addr, state }
+    }
+
+    /// Delivers `inv` to the runtime and waits for its answer: `Ok(response)` or `Err(body)` of
+    /// an invocation error. Panics after `within`.
+    pub fn invoke(&self, inv: Invocation, within: Duration) -> Result<Value, String> {
+        let n = self
+            .state
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let id = format!("mini-{n}");
+        self.state
+            .queue
+            .lock()
+            .unwrap()
+            .push_back((id.clone(), inv));
+        self.state.queued.notify_all();
+        let start = Instant::now();
+        let mut answers = self.state.answers.lock().unwrap();
+        loop {
+            if let Some((is_error, body)) = answers.remove(&id) {
+                return if is_error {
+                    Err(body)
+                } else {
+                    Ok(serde_json::from_str(&body)
+                        .unwrap_or_else(|e| panic!("response is not JSON ({e}): {body}")))
+                };
+            }
+            let left = within
+                .checked_sub(start.elapsed())
+                .unwrap_or_else(|| panic!("invocation {id} not answered within {within:?}"));
+            answers = self.state.answered.wait_timeout(answers, left).unwrap().0;
+        }
+    }
+}
+
+impl Drop for MiniRuntimeApi {
+    fn drop(&mut self) {
+        self.state
+            .stop
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.state.queued.notify_all();
+        // Wake the accept loop so it sees the flag.
+        let _ = std::net::TcpStream::connect(&self.addr);
+    }
+}
+
+/// Serves one keep-alive connection of the runtime (or its extension).
+fn mini_connection(stream: std::net::TcpStream, s: &MiniState) {
+    use std::io::{Read, Write};
+    let stopped = || s.stop.load(std::sync::atomic::Ordering::SeqCst);
+    let mut out = match stream.try_clone() {
+        Ok(o) => o,
+        Err(_) => return,
+    };
+    let mut r = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, path) = (
+            parts.next().unwrap_or("").to_string(),
+            parts.next().unwrap_or("").to_string(),
+        );
+        let (mut length, mut chunked) = (0usize, false);
+        loop {
+            let mut h = String::new();
+            if r.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+                if k == "content-length" {
+                    length = v.parse().unwrap_or(0);
+                } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
+                    chunked = true;
+                }
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                let mut size = String::new();
+                if r.read_line(&mut size).unwrap_or(0) == 0 {
+                    return;
+                }
+                let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
+                    .unwrap_or(0);
+                let mut chunk = vec![0; n + 2];
+                if r.read_exact(&mut chunk).is_err() {
+                    return;
+                }
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+        } else {
+            body.resize(length, 0);
+            if r.read_exact(&mut body).is_err() {
+                return;
+            }
+        }
+        let body = String::from_utf8_lossy(&body).into_owned();
+        let reply =
+            |out: &mut std::net::TcpStream, status: &str, headers: &[(&str, String)], b: &str| {
+                let mut text = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\n", b.len());
+                for (k, v) in headers {
+                    text.push_str(&format!("{k}: {v}\r\n"));
+                }
+                text.push_str("\r\n");
+                text.push_str(b);
+                out.write_all(text.as_bytes()).is_ok()
+            };
+        let ok = match (method.as_str(), path.as_str()) {
+            ("POST", "/2020-01-01/extension/register") => reply(
+                &mut out,
+                "200 OK",
+                &[
+                    ("lambda-extension-identifier", "mini-extension".into()),
+                    ("content-type", "application/json".into()),
+                ],
+                r#"{"functionName":"_","functionVersion":"1","handler":"bootstrap"}"#,
+            ),
+            // No events were subscribed to: Lambda never answers this.
+            ("GET", "/2020-01-01/extension/event/next") => {
+                while !stopped() {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                return;
+            }
+            ("GET", "/2018-06-01/runtime/invocation/next") => {
+                let mut queue = s.queue.lock().unwrap();
+                let (id, inv) = loop {
+                    if stopped() {
+                        return;
+                    }
+                    if let Some(next) = queue.pop_front() {
+                        break next;
+                    }
+                    queue = s
+                        .queued
+                        .wait_timeout(queue, Duration::from_millis(100))
+                        .unwrap()
+                        .0;
+                };
+                drop(queue);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap();
+                let deadline = (now + inv.deadline_in).as_millis();
+                let mut headers = vec![
+                    ("lambda-runtime-aws-request-id", id),
+                    ("lambda-runtime-deadline-ms", deadline.to_string()),
+                    (
+                        "lambda-runtime-invoked-function-arn",
+                        "arn:aws:lambda:us-east-1:123456789012:function:_".into(),
+                    ),
+                    (
+                        "lambda-runtime-trace-id",
+                        "Root=1-00000000-000000000000000000000000;Sampled=0".into(),
+                    ),
+                    ("content-type", "application/json".into()),
+                ];
+                if let Some(cc) = &inv.client_context {
+                    headers.push(("lambda-runtime-client-context", cc.to_string()));
+                }
+                reply(&mut out, "200 OK", &headers, &inv.payload.to_string())
+            }
+            ("POST", p) if p.starts_with("/2018-06-01/runtime/invocation/") => {
+                let rest = &p["/2018-06-01/runtime/invocation/".len()..];
+                let (id, kind) = rest.split_once('/').unwrap_or((rest, ""));
+                s.answers
+                    .lock()
+                    .unwrap()
+                    .insert(id.to_string(), (kind == "error", body));
+                s.answered.notify_all();
+                reply(&mut out, "202 Accepted", &[], r#"{"status":"OK"}"#)
+            }
+            ("POST", "/2018-06-01/runtime/init/error") => {
+                eprintln!("[mini runtime api] init error: {body}");
+                reply(&mut out, "202 Accepted", &[], r#"{"status":"OK"}"#)
+            }
+            _ => reply(&mut out, "404 Not Found", &[], "{}"),
+        };
+        if !ok {
+            return;
+        }
+    }
 }
