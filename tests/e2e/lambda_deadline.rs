@@ -29,6 +29,7 @@ fn handler() -> Handler {
         command,
         max_message: 6 * 1024 * 1024,
         kill_grace: Duration::from_millis(300),
+        verify_process: true,
     }));
     let gateway = Arc::new(Gateway::new(
         GatewayConfig {

@@ -29,7 +29,7 @@ pub(crate) const PROTOCOL_VERSION: &str = "2025-06-18";
 const USAGE: &str = "\
 usage: mcp-lambda-bench --mcp-lambda PATH [--example-server PATH] [--time-server PATH]
                         [--supergateway PATH] [--child example|time] [--iterations N]
-                        [--spawn-iterations N] [--warmup N] [--client raw|ureq]
+                        [--spawn-iterations N] [--warmup N] [--blocks N] [--client raw|ureq]
                         [--modes LIST] [--wrapper-log-level LEVEL] [--peer-log-level LEVEL]
                         [--json FILE]
 
@@ -37,9 +37,11 @@ usage: mcp-lambda-bench --mcp-lambda PATH [--example-server PATH] [--time-server
   --spawn-iterations N    timed requests per spawn mode: spawn-floor, per-request
                           (default 100 for example, 20 for time)
   --warmup N              untimed requests before each call mode (default min(200, N/10), >= 20)
+  --blocks N              interleave the modes in N rounds, each doing 1/N of every mode's
+                          requests, so load drifts on a shared host hit all modes alike (default 10)
   --client raw|ureq       HTTP client for the MCP modes (default raw; healthz measures both)
   --modes LIST            comma-separated subset of: bare,spawn,reuse,per-request,
-                          supergateway,healthz (default all)
+                          per-request-idle,supergateway,healthz (default all)
   --wrapper-log-level L   mcp-lambda --log-level (default info, its own default)
   --peer-log-level L      supergateway --logLevel: debug|info|none (default info, its default)
   --json FILE             also write the results as JSON";
@@ -53,6 +55,7 @@ pub(crate) struct Options {
     pub(crate) iterations: usize,
     pub(crate) spawn_iterations: usize,
     pub(crate) warmup: usize,
+    pub(crate) blocks: usize,
     pub(crate) client: Kind,
     pub(crate) modes: Vec<String>,
     pub(crate) wrapper_log_level: String,
@@ -67,11 +70,12 @@ impl Options {
     }
 }
 
-const ALL_MODES: [&str; 6] = [
+const ALL_MODES: [&str; 7] = [
     "bare",
     "spawn",
     "reuse",
     "per-request",
+    "per-request-idle",
     "supergateway",
     "healthz",
 ];
@@ -85,6 +89,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
     let mut iterations = 2000usize;
     let mut spawn_iterations = None;
     let mut warmup = None;
+    let mut blocks = 10usize;
     let mut client = Kind::Raw;
     let mut modes: Vec<String> = ALL_MODES.iter().map(|s| (*s).to_owned()).collect();
     let mut wrapper_log_level = "info".to_owned();
@@ -108,6 +113,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
                 spawn_iterations = Some(value()?.parse().context("--spawn-iterations")?)
             }
             "--warmup" => warmup = Some(value()?.parse().context("--warmup")?),
+            "--blocks" => blocks = value()?.parse().context("--blocks")?,
             "--client" => {
                 client = match value()?.as_str() {
                     "raw" => Kind::Raw,
@@ -157,6 +163,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
         iterations,
         spawn_iterations,
         warmup: warmup.unwrap_or((iterations / 10).clamp(20, 200)),
+        blocks: blocks.max(1),
         client,
         modes,
         wrapper_log_level,

@@ -43,11 +43,13 @@ fn figures(r: &Results) -> Vec<Figure> {
             target: None,
         });
     }
-    if let (Some(reuse), Some(h)) = (p50("reuse"), p50("healthz-raw")) {
+    if let (Some(reuse), Some(h), Some(bare)) =
+        (p50("reuse"), p50("healthz-raw"), p50("bare-initialized"))
+    {
         out.push(Figure {
-            key: "reuse_minus_healthz_p50_us",
-            label: "reuse p50 − healthz p50 (wrapper work beyond HTTP)".into(),
-            value: reuse - h,
+            key: "reuse_own_work_p50_us",
+            label: "≈ wrapper's own work: reuse − healthz − bare (p50s)".into(),
+            value: reuse - h - bare,
             unit: "µs",
             target: None,
         });
@@ -64,6 +66,23 @@ fn figures(r: &Results) -> Vec<Figure> {
         out.push(Figure {
             key: "per_request_added_p50_us",
             label: "per-request p50 − spawn-floor p50".into(),
+            value: pr - floor,
+            unit: "µs",
+            target: None,
+        });
+    }
+    if let (Some(pr), Some(floor)) = (p50("per-request-idle"), p50("spawn-floor")) {
+        let ratio = pr / floor;
+        out.push(Figure {
+            key: "per_request_idle_over_spawn_floor_p50",
+            label: "per-request-idle p50 / spawn-floor p50".into(),
+            value: ratio,
+            unit: "×",
+            target: Some(("≤ 1.03", ratio <= 1.03)),
+        });
+        out.push(Figure {
+            key: "per_request_idle_added_p50_us",
+            label: "per-request-idle p50 − spawn-floor p50".into(),
             value: pr - floor,
             unit: "µs",
             target: None,
@@ -129,7 +148,12 @@ fn figures(r: &Results) -> Vec<Figure> {
 
 /// Prints the table and the ratios to stdout.
 pub(crate) fn print(o: &Options, r: &Results) {
+    let m = &r.machine;
     println!();
+    println!(
+        "machine: {} CPUs ({}), Linux {}; load average before {} / after {}",
+        m.cpus, m.cpu_model, m.kernel, m.load_before, m.load_after
+    );
     println!(
         "child: {} (tool {}), HTTP client: {}, mcp-lambda --log-level {}, supergateway --logLevel {}",
         o.target.name,
@@ -214,7 +238,16 @@ pub(crate) fn to_json(o: &Options, r: &Results) -> Value {
             Some(json!({"figure": f.key, "target": text, "pass": pass}))
         })
         .collect();
+    let m = &r.machine;
     json!({
+        "machine": {
+            "cpus": m.cpus,
+            "cpu_model": m.cpu_model,
+            "kernel": m.kernel,
+            "loadavg_before": m.load_before,
+            "loadavg_after": m.load_after,
+        },
+        "blocks": o.blocks,
         "child": o.target.name,
         "command": o.target.shell_command(),
         "tool": o.target.tool,

@@ -177,11 +177,6 @@ impl Server {
         rss_of(self.pid())
     }
 
-    /// CPU time the server process has used so far, all its threads, in nanoseconds.
-    pub(crate) fn cpu_ns(&self) -> anyhow::Result<u64> {
-        cpu_ns_of(self.pid())
-    }
-
     /// The last lines it wrote (stdout and stderr interleaved).
     pub(crate) fn tail(&self) -> String {
         self.tail
@@ -245,6 +240,49 @@ fn free_port() -> anyhow::Result<SocketAddr> {
     Ok(l.local_addr()?)
 }
 
+/// How many live processes have `pid` as parent (a scan of `/proc/*/stat`; zombies count
+/// until reaped).
+pub(crate) fn children_of(pid: u32) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for entry in std::fs::read_dir("/proc").context("reading /proc")? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        // A process may exit between listing and reading.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the command name (which may contain spaces and parentheses):
+        // state, ppid, ...
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let ppid = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Waits (up to 5 s) until `pid` has no child processes.
+pub(crate) fn wait_childless(pid: u32) -> anyhow::Result<()> {
+    let until = Instant::now() + Duration::from_secs(5);
+    while children_of(pid)? > 0 {
+        if Instant::now() > until {
+            bail!("process {pid} still has children after 5 s");
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    Ok(())
+}
+
 /// `VmRSS` and `VmHWM` of `pid`.
 pub(crate) fn rss_of(pid: u32) -> anyhow::Result<Rss> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -297,6 +335,16 @@ mod tests {
     fn reads_our_own_rss() {
         let r = rss_of(std::process::id()).unwrap();
         assert!(r.current > 0 && r.peak >= r.current);
+    }
+
+    #[test]
+    fn counts_children() {
+        let me = std::process::id();
+        let before = children_of(me).unwrap();
+        let mut c = Command::new("sleep").arg("5").spawn().unwrap();
+        assert!(children_of(me).unwrap() > before);
+        c.kill().unwrap();
+        c.wait().unwrap();
     }
 
     #[test]

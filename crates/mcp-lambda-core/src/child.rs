@@ -271,11 +271,16 @@ impl ChildProcess {
         self.shared.pid
     }
 
-    /// `true` while the child can take requests. Besides our own bookkeeping this looks at the
-    /// process itself (`/proc`), so a child that died while the sandbox was frozen (Lambda
-    /// freeze/thaw), before our exit watcher ran, is already reported dead.
+    /// `true` while the child can take requests, as far as our own bookkeeping knows (cheap).
     pub fn is_alive(&self) -> bool {
-        !self.shared.is_closed() && process_running(self.shared.pid)
+        !self.shared.is_closed()
+    }
+
+    /// [`is_alive`](Self::is_alive), and the process itself is not gone or a zombie (`/proc`).
+    /// Catches a child that died while the sandbox was frozen (Lambda freeze/thaw) before our
+    /// exit watcher ran. Costs a file read (~20 µs), so hosts that never freeze skip it.
+    pub fn is_running(&self) -> bool {
+        self.is_alive() && process_running(self.shared.pid)
     }
 
     /// Writes `request` (a JSON-RPC request object) with a fresh wire id and returns the ticket
@@ -296,7 +301,7 @@ impl ChildProcess {
             }
             p.waiting.insert(wire_id, tx);
         }
-        if let Err(e) = self.send_line(Bytes::from(line.get().to_owned())).await {
+        if let Err(e) = self.send_line(line.get().as_bytes().to_vec()).await {
             self.shared
                 .pending
                 .lock()
@@ -352,15 +357,19 @@ impl ChildProcess {
             "method": "notifications/cancelled",
             "params": { "requestId": wire_id, "reason": reason }
         });
-        let _ = self.send_line(Bytes::from(note.to_string())).await;
+        let _ = self.send_line(note.to_string().into_bytes()).await;
     }
 
     /// Writes a notification (or any message that expects no answer) as it is.
     pub async fn notify(&self, message: &RawValue) -> Result<(), ChildError> {
-        self.send_line(Bytes::from(message.get().to_owned())).await
+        self.send_line(message.get().as_bytes().to_vec()).await
     }
 
-    async fn send_line(&self, line: Bytes) -> Result<(), ChildError> {
+    /// Queues one message for the child's stdin; the newline is added here, so the writer
+    /// needs one write per message.
+    async fn send_line(&self, mut line: Vec<u8>) -> Result<(), ChildError> {
+        line.push(b'\n');
+        let line = Bytes::from(line);
         let closed = || {
             self.shared
                 .pending
@@ -390,7 +399,7 @@ impl ChildProcess {
                 }
                 _ => return,
             }
-            let ping = format!("{{\"jsonrpc\":\"2.0\",\"id\":{wire_id},\"method\":\"ping\"}}");
+            let ping = format!("{{\"jsonrpc\":\"2.0\",\"id\":{wire_id},\"method\":\"ping\"}}\n");
             if tx.send(Bytes::from(ping)).await.is_err() {
                 return;
             }
@@ -452,7 +461,6 @@ async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<Bytes>) {
     while let Some(line) = rx.recv().await {
         let ok = async {
             stdin.write_all(&line).await?;
-            stdin.write_all(b"\n").await?;
             stdin.flush().await
         }
         .await;
@@ -605,7 +613,9 @@ async fn answer_server_request(shared: &Shared, msg: &jsonrpc::Message) {
         )
     };
     if let Some(tx) = shared.sender() {
-        let _ = tx.send(reply).await;
+        let mut line = reply.to_vec();
+        line.push(b'\n');
+        let _ = tx.send(Bytes::from(line)).await;
     }
 }
 

@@ -151,11 +151,14 @@ fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
 fn build_gateway(
     config: &Config,
     allow_loopback_origins: bool,
+    on_lambda: bool,
 ) -> (Arc<Gateway>, Option<Arc<Reuse>>) {
     let child = ChildConfig {
         command: config.server.clone(),
         max_message: config.max_message_bytes,
         kill_grace: config.kill_grace,
+        // Lambda freezes the sandbox between invocations: a child may die unseen.
+        verify_process: on_lambda,
     };
     let mut reuse = None;
     let upstream: Arc<dyn Upstream> = match config.lifecycle {
@@ -212,7 +215,7 @@ async fn serve_main(config: Config) -> anyhow::Result<()> {
             )
         })?;
     let local = listener.local_addr()?;
-    let (gateway, reuse) = build_gateway(&config, local.ip().is_loopback());
+    let (gateway, reuse) = build_gateway(&config, local.ip().is_loopback(), false);
     if let (true, Some(r)) = (config.prewarm, &reuse) {
         prewarm(r, config.request_timeout).await;
     }
@@ -237,7 +240,7 @@ async fn serve_main(config: Config) -> anyhow::Result<()> {
 async fn lambda_main(config: Config) -> anyhow::Result<()> {
     // Behind a front door the caller's Origin is a browser's concern of the API in front; the
     // loopback shortcut never applies.
-    let (gateway, reuse) = build_gateway(&config, false);
+    let (gateway, reuse) = build_gateway(&config, false, true);
     if let (true, Some(r)) = (config.prewarm, &reuse) {
         // INIT phase: Lambda allows 10 s; keep well inside it.
         prewarm(r, config.request_timeout.min(Duration::from_secs(8))).await;

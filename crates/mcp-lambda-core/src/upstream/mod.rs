@@ -117,9 +117,21 @@ pub struct ChildConfig {
     pub max_message: usize,
     /// SIGTERM → SIGKILL grace period.
     pub kill_grace: Duration,
+    /// Check the process itself (`/proc`) before each use, not only our bookkeeping: needed
+    /// where the host can be frozen (Lambda), costly (~20 µs a request) where it cannot.
+    pub verify_process: bool,
 }
 
 impl ChildConfig {
+    /// Whether `child` can take a request now (see [`ChildConfig::verify_process`]).
+    pub(crate) fn usable(&self, child: &ChildProcess) -> bool {
+        if self.verify_process {
+            child.is_running()
+        } else {
+            child.is_alive()
+        }
+    }
+
     /// A child that serves one request (its logs carry that request's span).
     pub(crate) fn spawn(&self, stats: &Stats) -> Result<Arc<ChildProcess>, ChildError> {
         let t = std::time::Instant::now();

@@ -164,7 +164,7 @@ impl Upstream for PerSession {
         entry.busy.fetch_add(1, Ordering::SeqCst);
         let child = {
             let mut guard = entry.child.lock().await;
-            match guard.as_ref().filter(|c| c.is_alive()) {
+            match guard.as_ref().filter(|c| self.cfg.usable(c)) {
                 Some(c) => Ok(c.clone()),
                 None => {
                     if guard.is_some() {
@@ -218,7 +218,7 @@ impl Upstream for PerSession {
                 };
                 let entry = self.entry(session);
                 let child = entry.child.lock().await.clone();
-                if let Some(child) = child.filter(|c| c.is_alive()) {
+                if let Some(child) = child.filter(|c| self.cfg.usable(c)) {
                     let _ = child.notify(msg.raw()).await;
                 }
             }

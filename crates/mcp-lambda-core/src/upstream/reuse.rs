@@ -66,8 +66,8 @@ impl Reuse {
         }
     }
 
-    fn alive(slot: &Option<Arc<Slot>>) -> Option<Arc<Slot>> {
-        slot.as_ref().filter(|s| s.child.is_alive()).cloned()
+    fn alive(&self, slot: &Option<Arc<Slot>>) -> Option<Arc<Slot>> {
+        slot.as_ref().filter(|s| self.cfg.usable(&s.child)).cloned()
     }
 
     /// Starts and initializes the child for `version` now (synthesized params), so the first
@@ -98,7 +98,7 @@ impl Reuse {
     ) -> Result<Arc<Slot>, Bytes> {
         let cell = self.cell(&ex.protocol_version);
         let mut guard = cell.lock().await;
-        if let Some(slot) = Self::alive(&guard) {
+        if let Some(slot) = self.alive(&guard) {
             return Ok(slot);
         }
         if let Some(old) = guard.take() {
@@ -154,7 +154,7 @@ impl Upstream for Reuse {
             .ok()
             .and_then(|m| m.get(&requested).cloned())
             .unwrap_or_else(|| requested.clone());
-        let existing = Self::alive(&*self.cell(&key).lock().await);
+        let existing = self.alive(&*self.cell(&key).lock().await);
         if let Some(slot) = existing {
             return InitOutcome {
                 response: jsonrpc::result_response(msg.id(), &slot.result),
@@ -185,7 +185,7 @@ impl Upstream for Reuse {
         let negotiated = init.negotiated.clone();
         let cell = self.cell(&negotiated);
         let mut guard = cell.lock().await;
-        let result = match Self::alive(&guard) {
+        let result = match self.alive(&guard) {
             // Another child already serves this version (it was asked for by another name):
             // keep it and let this one go.
             Some(existing) => {
@@ -229,7 +229,7 @@ impl Upstream for Reuse {
             Some("notifications/cancelled") => self.inflight.cancel(ex, msg).await,
             _ => {
                 let cell = self.cell(&ex.protocol_version);
-                let slot = Self::alive(&*cell.lock().await);
+                let slot = self.alive(&*cell.lock().await);
                 match slot {
                     Some(slot) => {
                         if let Err(e) = slot.child.notify(msg.raw()).await {
