@@ -2,7 +2,7 @@
 //!
 //! Contract: [`StdioChild::spawn`] starts the server with piped stdin/stdout (stderr discarded)
 //! and nothing else between us and it. [`StdioChild::handshake`] sends `initialize` and
-//! `notifications/initialized` exactly as a wrapper must; [`StdioChild::call`] writes one
+//! `notifications/initialized` exactly as a wrapper must; [`StdioChild::roundtrip`] writes one
 //! request line and reads lines until the response with that id (anything else the server
 //! writes, e.g. notifications, is skipped). [`StdioChild::close`] closes stdin, waits up to 5 s
 //! for exit, then kills.
