@@ -140,7 +140,7 @@ fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(true)
             .init(),
         LogFormat::Text => builder.with_ansi(false).init(),
     }
