@@ -160,7 +160,7 @@ impl Gateway {
                     self.sessions.is_some(),
                     "GET: this server offers no server-initiated SSE stream",
                 ),
-                _ => method_not_allowed(self.sessions.is_some(), "method not allowed"),
+                _ => method_not_allowed(self.deletable(), "method not allowed"),
             };
             if let Some(o) = origin {
                 cors(answer.headers_mut(), o);
@@ -169,6 +169,11 @@ impl Gateway {
         }
         .instrument(span)
         .await
+    }
+
+    /// Whether DELETE can end sessions here (sessions on, and not sealed tokens).
+    fn deletable(&self) -> bool {
+        self.sessions.as_ref().is_some_and(|s| s.can_delete())
     }
 
     fn origin_allowed(&self, origin: &HeaderValue) -> bool {
@@ -363,21 +368,24 @@ impl Gateway {
             last_seen: now,
             expires_at: now + store.idle_ttl(),
         };
-        if let Err(e) = store.create(&session).await {
-            tracing::error!(error = %e, "could not save the session");
-            self.upstream.end_session(&id).await;
-            return json(
-                StatusCode::SERVICE_UNAVAILABLE,
-                jsonrpc::error_response(
-                    msg.id(),
-                    jsonrpc::INTERNAL_ERROR,
-                    "the session could not be saved; try again",
-                ),
-                None,
-            );
-        }
+        let handle = match store.create(&session).await {
+            Ok(handle) => handle,
+            Err(e) => {
+                tracing::error!(error = %e, "could not save the session");
+                self.upstream.end_session(&id).await;
+                return json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    jsonrpc::error_response(
+                        msg.id(),
+                        jsonrpc::INTERNAL_ERROR,
+                        "the session could not be saved; try again",
+                    ),
+                    None,
+                );
+            }
+        };
         tracing::info!(session = %&id[..8], version = %session.protocol_version, "session opened");
-        json(StatusCode::OK, outcome.response, Some(id))
+        json(StatusCode::OK, outcome.response, Some(handle))
     }
 
     async fn lookup(
@@ -388,7 +396,10 @@ impl Gateway {
     ) -> Result<Session, Answer> {
         match store.get(id).await {
             Ok(Some(s)) if s.principal == ctx.principal => {
-                let _ = store.touch(id, SystemTime::now()).await;
+                if let Err(e) = store.touch(id, &s, SystemTime::now()).await {
+                    // The session is valid; a missed last-seen update only shortens its life.
+                    tracing::warn!(error = %e, "could not refresh the session's last-seen time");
+                }
                 Ok(s)
             }
             Ok(_) => Err(error(
@@ -422,13 +433,25 @@ impl Gateway {
                 "Bad Request: Mcp-Session-Id header is required",
             );
         };
-        if let Err(answer) = self.lookup(store.as_ref(), id, ctx).await {
-            return answer;
+        if !store.can_delete() {
+            return method_not_allowed(
+                false,
+                "DELETE: these sessions are sealed tokens and end when they expire",
+            );
         }
-        match store.delete(id).await {
-            Ok(_) => {
-                self.upstream.end_session(id).await;
-                tracing::info!(session = %&id[..id.len().min(8)], "session closed by the client");
+        let session = match self.lookup(store.as_ref(), id, ctx).await {
+            Ok(s) => s,
+            Err(answer) => return answer,
+        };
+        match store.delete(id, &session).await {
+            Ok(false) => error(
+                StatusCode::NOT_FOUND,
+                jsonrpc::INVALID_REQUEST,
+                "Not Found: unknown or expired session (initialize again)",
+            ),
+            Ok(true) => {
+                self.upstream.end_session(&session.id).await;
+                tracing::info!(session = %&session.id[..session.id.len().min(8)], "session closed by the client");
                 let mut r = Response::new(Body::Empty);
                 *r.status_mut() = StatusCode::OK;
                 r

@@ -40,16 +40,32 @@ pub enum StoreError {
 }
 
 /// Where sessions live.
+///
+/// A client holds a *handle* (the `Mcp-Session-Id` value): the session id itself for stores
+/// that keep state (memory, DynamoDB), or a sealed token carrying the whole session for
+/// stateless stores. Inside the wrapper a session is always known by [`Session::id`].
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Saves a new session.
-    async fn create(&self, session: &Session) -> Result<(), StoreError>;
-    /// The live session with this id, if any.
-    async fn get(&self, id: &str) -> Result<Option<Session>, StoreError>;
-    /// Marks the session used now (and extends its expiry).
-    async fn touch(&self, id: &str, now: SystemTime) -> Result<(), StoreError>;
-    /// Ends the session; `false` if there was none.
-    async fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    /// Saves a new session; returns the handle to send as `Mcp-Session-Id`.
+    async fn create(&self, session: &Session) -> Result<String, StoreError>;
+    /// The live (unexpired) session a handle designates, if any. Expired, unknown, tampered
+    /// or foreign handles are all `Ok(None)`.
+    async fn get(&self, handle: &str) -> Result<Option<Session>, StoreError>;
+    /// Marks the session used at `now` (stores may skip writes that come too soon after the
+    /// last one).
+    async fn touch(
+        &self,
+        handle: &str,
+        session: &Session,
+        now: SystemTime,
+    ) -> Result<(), StoreError>;
+    /// Ends the session (the client's DELETE); `false` if there was none.
+    async fn delete(&self, handle: &str, session: &Session) -> Result<bool, StoreError>;
+    /// Whether sessions can be ended before they expire. Sealed tokens cannot be revoked
+    /// without shared state: their DELETE is answered 405, as the spec allows.
+    fn can_delete(&self) -> bool {
+        true
+    }
     /// How long a session lives without being used.
     fn idle_ttl(&self) -> Duration;
 }
@@ -87,33 +103,38 @@ impl MemoryStore {
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn create(&self, session: &Session) -> Result<(), StoreError> {
+    async fn create(&self, session: &Session) -> Result<String, StoreError> {
         let mut map = self.lock()?;
         let now = SystemTime::now();
         map.retain(|_, s| s.expires_at > now);
         map.insert(session.id.clone(), session.clone());
-        Ok(())
+        Ok(session.id.clone())
     }
 
-    async fn get(&self, id: &str) -> Result<Option<Session>, StoreError> {
+    async fn get(&self, handle: &str) -> Result<Option<Session>, StoreError> {
         let map = self.lock()?;
         Ok(map
-            .get(id)
+            .get(handle)
             .filter(|s| s.expires_at > SystemTime::now())
             .cloned())
     }
 
-    async fn touch(&self, id: &str, now: SystemTime) -> Result<(), StoreError> {
+    async fn touch(
+        &self,
+        handle: &str,
+        _session: &Session,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
         let mut map = self.lock()?;
-        if let Some(s) = map.get_mut(id) {
+        if let Some(s) = map.get_mut(handle) {
             s.last_seen = now;
             s.expires_at = now + self.ttl;
         }
         Ok(())
     }
 
-    async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.lock()?.remove(id).is_some())
+    async fn delete(&self, handle: &str, _session: &Session) -> Result<bool, StoreError> {
+        Ok(self.lock()?.remove(handle).is_some())
     }
 
     fn idle_ttl(&self) -> Duration {
@@ -150,10 +171,8 @@ mod tests {
     #[tokio::test]
     async fn memory_store_round_trip_expiry_and_delete() {
         let store = MemoryStore::new(Duration::from_secs(60));
-        store
-            .create(&session("a", Duration::from_secs(60)))
-            .await
-            .unwrap();
+        let a = session("a", Duration::from_secs(60));
+        assert_eq!(store.create(&a).await.unwrap(), "a", "the handle is the id");
         store.create(&session("old", Duration::ZERO)).await.unwrap();
         assert!(store.get("a").await.unwrap().is_some());
         assert!(
@@ -162,10 +181,10 @@ mod tests {
         );
         assert!(store.get("nope").await.unwrap().is_none());
         let later = SystemTime::now() + Duration::from_secs(30);
-        store.touch("a", later).await.unwrap();
+        store.touch("a", &a, later).await.unwrap();
         assert_eq!(store.get("a").await.unwrap().unwrap().last_seen, later);
-        assert!(store.delete("a").await.unwrap());
-        assert!(!store.delete("a").await.unwrap());
+        assert!(store.delete("a", &a).await.unwrap());
+        assert!(!store.delete("a", &a).await.unwrap());
         assert!(store.get("a").await.unwrap().is_none());
     }
 }

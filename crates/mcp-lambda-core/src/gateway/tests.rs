@@ -159,16 +159,21 @@ struct BrokenStore;
 
 #[async_trait]
 impl SessionStore for BrokenStore {
-    async fn create(&self, _: &Session) -> Result<(), StoreError> {
+    async fn create(&self, _: &Session) -> Result<String, StoreError> {
         Err(StoreError::Unavailable("fake outage".into()))
     }
     async fn get(&self, _: &str) -> Result<Option<Session>, StoreError> {
         Err(StoreError::Unavailable("fake outage".into()))
     }
-    async fn touch(&self, _: &str, _: std::time::SystemTime) -> Result<(), StoreError> {
+    async fn touch(
+        &self,
+        _: &str,
+        _: &Session,
+        _: std::time::SystemTime,
+    ) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("fake outage".into()))
     }
-    async fn delete(&self, _: &str) -> Result<bool, StoreError> {
+    async fn delete(&self, _: &str, _: &Session) -> Result<bool, StoreError> {
         Err(StoreError::Unavailable("fake outage".into()))
     }
     fn idle_ttl(&self) -> Duration {
