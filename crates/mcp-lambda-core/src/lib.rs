@@ -7,7 +7,8 @@
 //! - [`upstream`]: the child lifecycles (`reuse`, `per-request`, `per-session`) and the
 //!   initialize handshake on the client's behalf.
 //! - [`child`]: one supervised stdio process (framing, id rewriting, timeouts, termination).
-//! - [`jsonrpc`], [`framing`], [`protocol`], [`command`], [`session`]: the pieces they share.
+//! - [`session`] and [`token`]: session stores (in memory; sealed client-carried tokens).
+//! - [`jsonrpc`], [`framing`], [`protocol`], [`command`]: the pieces they share.
 
 pub mod child;
 pub mod command;
@@ -16,10 +17,12 @@ pub mod gateway;
 pub mod jsonrpc;
 pub mod protocol;
 pub mod session;
+pub mod token;
 pub mod upstream;
 
 pub use child::{ChildError, ChildProcess};
 pub use command::ServerCommand;
 pub use gateway::{Body, Gateway, GatewayConfig, RequestContext};
 pub use session::{MemoryStore, Session, SessionStore};
+pub use token::TokenStore;
 pub use upstream::{ChildConfig, Exchange, PerRequest, PerSession, Reuse, Stats, Upstream};

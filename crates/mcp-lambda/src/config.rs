@@ -52,8 +52,12 @@ pub(crate) enum Lifecycle {
 pub(crate) enum Sessions {
     /// No sessions: no `Mcp-Session-Id` is issued.
     None,
-    /// In this process's memory.
+    /// In this process's memory (not shared between instances).
     Memory,
+    /// Sealed client-carried tokens (no database; keys in MCP_LAMBDA_SESSION_KEYS).
+    Token,
+    /// A DynamoDB table (MCP_LAMBDA_SESSION_TABLE), shared by every instance.
+    Dynamodb,
 }
 
 /// Log line format.
@@ -85,11 +89,23 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) lifecycle: Lifecycle,
 
-    /// Session support: none or memory [default: memory for serve, none on Lambda].
+    /// Session support: none, memory, token or dynamodb [default: memory for serve, none on
+    /// Lambda].
     #[arg(long, env = "MCP_LAMBDA_SESSIONS", value_enum)]
     pub(crate) sessions: Option<Sessions>,
 
-    /// How long an unused session lives (e.g. 30m, 1h).
+    /// Session token keys (token sessions): 32-byte keys as 64 hex characters or base64,
+    /// comma-separated, or `file:PATH`; the first seals, all open (rotation).
+    #[arg(long, env = "MCP_LAMBDA_SESSION_KEYS", hide_env_values = true)]
+    pub(crate) session_keys: Option<String>,
+
+    /// DynamoDB table for sessions (dynamodb sessions); endpoint, region and credentials come
+    /// from the AWS SDK's own configuration (e.g. AWS_ENDPOINT_URL_DYNAMODB).
+    #[arg(long, env = "MCP_LAMBDA_SESSION_TABLE")]
+    pub(crate) session_table: Option<String>,
+
+    /// How long an unused session lives (e.g. 30m, 1h); for token sessions, the token's whole
+    /// lifetime (tokens cannot be refreshed or revoked: keep it short).
     #[arg(long, env = "MCP_LAMBDA_SESSION_TTL", default_value = "1h")]
     pub(crate) session_ttl: String,
 
@@ -178,6 +194,10 @@ pub(crate) struct Config {
     pub(crate) sessions: Sessions,
     /// Session idle lifetime.
     pub(crate) session_ttl: Duration,
+    /// Token keys (token sessions).
+    pub(crate) session_keys: Vec<[u8; 32]>,
+    /// DynamoDB table (dynamodb sessions).
+    pub(crate) session_table: Option<String>,
     /// per-session child idle timeout.
     pub(crate) idle_timeout: Duration,
     /// Request timeout.
@@ -333,6 +353,26 @@ pub(crate) fn resolve(
         )?,
         metrics: args.metrics,
         session_ttl: duration("--session-ttl (MCP_LAMBDA_SESSION_TTL)", &args.session_ttl)?,
+        session_keys: match (sessions, &args.session_keys) {
+            (Sessions::Token, None) => {
+                return Err(err(
+                    "--session-keys (MCP_LAMBDA_SESSION_KEYS)",
+                    "token sessions need at least one 32-byte key (e.g. `openssl rand -hex 32`)",
+                ));
+            }
+            (_, Some(spec)) => mcp_lambda_core::token::parse_keys(spec)
+                .map_err(|e| err("--session-keys (MCP_LAMBDA_SESSION_KEYS)", e.to_string()))?,
+            (_, None) => Vec::new(),
+        },
+        session_table: match (sessions, &args.session_table) {
+            (Sessions::Dynamodb, None) => {
+                return Err(err(
+                    "--session-table (MCP_LAMBDA_SESSION_TABLE)",
+                    "dynamodb sessions need a table name",
+                ));
+            }
+            (_, t) => t.clone(),
+        },
         idle_timeout: duration(
             "--idle-timeout (MCP_LAMBDA_IDLE_TIMEOUT)",
             &args.idle_timeout,

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 use config::{Config, Lifecycle, LogFormat, Mode, ServeArgs, Sessions};
 use mcp_lambda_core::{
     ChildConfig, Gateway, GatewayConfig, MemoryStore, PerRequest, PerSession, Reuse, SessionStore,
-    Upstream, protocol,
+    TokenStore, Upstream, protocol,
 };
 use mcp_lambda_runtime::{Handler, HandlerConfig};
 
@@ -148,11 +148,11 @@ fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
 }
 
 /// The gateway every host serves: upstream by lifecycle, session store by setting.
-fn build_gateway(
+async fn build_gateway(
     config: &Config,
     allow_loopback_origins: bool,
     on_lambda: bool,
-) -> (Arc<Gateway>, Option<Arc<Reuse>>) {
+) -> anyhow::Result<(Arc<Gateway>, Option<Arc<Reuse>>)> {
     let child = ChildConfig {
         command: config.server.clone(),
         max_message: config.max_message_bytes,
@@ -173,6 +173,11 @@ fn build_gateway(
     let sessions: Option<Arc<dyn SessionStore>> = match config.sessions {
         Sessions::None => None,
         Sessions::Memory => Some(Arc::new(MemoryStore::new(config.session_ttl))),
+        Sessions::Token => Some(Arc::new(
+            TokenStore::new(&config.session_keys, config.session_ttl)
+                .map_err(|e| anyhow::anyhow!("--session-keys (MCP_LAMBDA_SESSION_KEYS): {e}"))?,
+        )),
+        Sessions::Dynamodb => Some(dynamodb_store(config).await?),
     };
     let gateway = Arc::new(Gateway::new(
         GatewayConfig {
@@ -184,7 +189,7 @@ fn build_gateway(
         upstream,
         sessions,
     ));
-    (gateway, reuse)
+    Ok((gateway, reuse))
 }
 
 fn command_line(config: &Config) -> String {
@@ -192,6 +197,12 @@ fn command_line(config: &Config) -> String {
         .chain(config.server.args.iter().map(String::as_str))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The DynamoDB session store named by the configuration.
+async fn dynamodb_store(config: &Config) -> anyhow::Result<Arc<dyn SessionStore>> {
+    let _ = config;
+    anyhow::bail!("--sessions dynamodb is not available in this build yet")
 }
 
 /// Starts the reuse child ahead of the first request, logging (not failing) on error: a broken
@@ -215,7 +226,7 @@ async fn serve_main(config: Config) -> anyhow::Result<()> {
             )
         })?;
     let local = listener.local_addr()?;
-    let (gateway, reuse) = build_gateway(&config, local.ip().is_loopback(), false);
+    let (gateway, reuse) = build_gateway(&config, local.ip().is_loopback(), false).await?;
     if let (true, Some(r)) = (config.prewarm, &reuse) {
         prewarm(r, config.request_timeout).await;
     }
@@ -240,7 +251,7 @@ async fn serve_main(config: Config) -> anyhow::Result<()> {
 async fn lambda_main(config: Config) -> anyhow::Result<()> {
     // Behind a front door the caller's Origin is a browser's concern of the API in front; the
     // loopback shortcut never applies.
-    let (gateway, reuse) = build_gateway(&config, false, true);
+    let (gateway, reuse) = build_gateway(&config, false, true).await?;
     if let (true, Some(r)) = (config.prewarm, &reuse) {
         // INIT phase: Lambda allows 10 s; keep well inside it.
         prewarm(r, config.request_timeout.min(Duration::from_secs(8))).await;
