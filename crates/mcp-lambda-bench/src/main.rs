@@ -1,7 +1,9 @@
 //! `mcp-lambda-bench`: per-request latency of a bare stdio MCP server vs the same server behind
 //! `mcp-lambda serve` (lifecycles `reuse` and `per-request`) vs npm `supergateway`, plus the
 //! HTTP client's own floor and the wrappers' resident memory — all in one run, so every ratio
-//! compares numbers taken on the same machine at the same time.
+//! compares numbers taken on the same machine at the same time. With `--lambda` it measures
+//! `mcp-lambda` as a Lambda custom runtime instead ([`lambda`]: cold start with and without
+//! prewarm, first and warm invocations, RSS, binary size) against a stand-in Runtime API.
 //!
 //! Contract: run by `scripts/bench`, which builds with the `bench-fast` profile and passes the
 //! binaries' paths. Every mode times one request from the client's side (write → last response
@@ -11,8 +13,10 @@
 //! non-zero only when a mode could not be run, never because a target was missed.
 
 mod http;
+mod lambda;
 mod modes;
 mod report;
+mod runtime_api;
 mod servers;
 mod stats;
 mod stdio;
@@ -32,6 +36,10 @@ usage: mcp-lambda-bench --mcp-lambda PATH [--example-server PATH] [--time-server
                         [--spawn-iterations N] [--warmup N] [--blocks N] [--client raw|ureq]
                         [--modes LIST] [--wrapper-log-level LEVEL] [--peer-log-level LEVEL]
                         [--json FILE]
+       mcp-lambda-bench --lambda --mcp-lambda PATH [--example-server PATH] [--time-server PATH]
+                        [--child example|time] [--cold-runs N] [--lambda-metrics true|false]
+                        [--release-binary PATH] [--iterations N] [--spawn-iterations N]
+                        [--warmup N] [--blocks N] [--wrapper-log-level LEVEL] [--json FILE]
 
   --iterations N          timed requests per call mode (default 2000)
   --spawn-iterations N    timed requests per spawn mode: spawn-floor, per-request
@@ -44,7 +52,16 @@ usage: mcp-lambda-bench --mcp-lambda PATH [--example-server PATH] [--time-server
                           per-request-idle,supergateway,healthz (default all)
   --wrapper-log-level L   mcp-lambda --log-level (default info, its own default)
   --peer-log-level L      supergateway --logLevel: debug|info|none (default info, its default)
-  --json FILE             also write the results as JSON";
+  --json FILE             also write the results as JSON
+
+  --lambda                measure mcp-lambda as a Lambda custom runtime against a stand-in
+                          Runtime API instead of the serve modes (--modes, --client and
+                          supergateway do not apply): cold start with prewarm off and on, first
+                          invocation, warm reuse (--iterations) and per-request
+                          (--spawn-iterations) invocations, RSS, binary sizes
+  --cold-runs N           cold starts per prewarm setting and first-event version (default 20)
+  --lambda-metrics B      MCP_LAMBDA_METRICS for the runtime: true (Lambda's default) or false
+  --release-binary PATH   also report the size of this (stripped release) binary";
 
 /// Parsed command line.
 #[derive(Debug, Clone)]
@@ -61,6 +78,14 @@ pub(crate) struct Options {
     pub(crate) wrapper_log_level: String,
     pub(crate) peer_log_level: String,
     pub(crate) json: Option<String>,
+    /// Run the Lambda benchmark instead of the serve modes.
+    pub(crate) lambda: bool,
+    /// Lambda: cold runs per prewarm setting and first-event version.
+    pub(crate) cold_runs: usize,
+    /// Lambda: `MCP_LAMBDA_METRICS`.
+    pub(crate) lambda_metrics: bool,
+    /// A binary whose size is reported (the stripped release build).
+    pub(crate) release_binary: Option<String>,
 }
 
 impl Options {
@@ -95,6 +120,10 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
     let mut wrapper_log_level = "info".to_owned();
     let mut peer_log_level = "info".to_owned();
     let mut json = None;
+    let mut lambda = false;
+    let mut cold_runs = 20usize;
+    let mut lambda_metrics = true;
+    let mut release_binary = None;
 
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
@@ -137,6 +166,16 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
             "--wrapper-log-level" => wrapper_log_level = value()?,
             "--peer-log-level" => peer_log_level = value()?,
             "--json" => json = Some(value()?),
+            "--lambda" => lambda = true,
+            "--cold-runs" => cold_runs = value()?.parse().context("--cold-runs")?,
+            "--lambda-metrics" => {
+                lambda_metrics = match value()?.as_str() {
+                    "true" | "on" => true,
+                    "false" | "off" => false,
+                    other => bail!("--lambda-metrics: {other:?} is not true or false"),
+                }
+            }
+            "--release-binary" => release_binary = Some(value()?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -156,6 +195,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
     if spawn_iterations == 0 {
         bail!("--spawn-iterations must be at least 1");
     }
+    if cold_runs == 0 {
+        bail!("--cold-runs must be at least 1");
+    }
     let options = Options {
         mcp_lambda: mcp_lambda.context("--mcp-lambda PATH is required")?,
         supergateway,
@@ -169,8 +211,12 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
         wrapper_log_level,
         peer_log_level,
         json,
+        lambda,
+        cold_runs,
+        lambda_metrics,
+        release_binary,
     };
-    if options.wants("supergateway") && options.supergateway.is_none() {
+    if !options.lambda && options.wants("supergateway") && options.supergateway.is_none() {
         bail!("mode supergateway needs --supergateway PATH (or leave it out of --modes)");
     }
     Ok(options)
@@ -178,6 +224,17 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
 
 fn main() -> anyhow::Result<()> {
     let options = parse_args(std::env::args().skip(1))?;
+    if options.lambda {
+        let results = lambda::run(&options)?;
+        lambda::print(&options, &results);
+        if let Some(path) = &options.json {
+            let doc = lambda::to_json(&options, &results);
+            std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+                .with_context(|| format!("writing {path}"))?;
+            eprintln!("bench: wrote {path}");
+        }
+        return Ok(());
+    }
     let results = modes::run_all(&options)?;
     report::print(&options, &results);
     if let Some(path) = &options.json {
@@ -221,5 +278,21 @@ mod tests {
         assert!(parse_args(args("--mcp-lambda m --example-server e")).is_err()); // supergateway
         assert!(parse_args(args("--mcp-lambda m --child time --modes bare")).is_err());
         assert!(parse_args(args("--mcp-lambda m --example-server e --iterations 0")).is_err());
+        assert!(
+            parse_args(args(
+                "--mcp-lambda m --example-server e --lambda --cold-runs 0"
+            ))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn lambda_options() {
+        let o = parse_args(args(
+            "--mcp-lambda m --example-server e --lambda --cold-runs 5 --lambda-metrics false --release-binary r",
+        ))
+        .unwrap();
+        assert!(o.lambda && !o.lambda_metrics);
+        assert_eq!((o.cold_runs, o.release_binary.as_deref()), (5, Some("r")));
     }
 }

@@ -35,7 +35,7 @@ use crate::stdio::{self, StdioChild};
 use crate::target::{Target, check_call};
 
 /// Untimed requests before the timed ones in spawn-based modes.
-const SPAWN_WARMUP: usize = 3;
+pub(crate) const SPAWN_WARMUP: usize = 3;
 
 /// One measured mode.
 #[derive(Debug, Clone)]
@@ -68,7 +68,8 @@ pub(crate) struct Machine {
 }
 
 impl Machine {
-    fn now() -> Self {
+    /// The host now, with its load average as `load_before`.
+    pub(crate) fn now() -> Self {
         let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
         let cpu_model = read("/proc/cpuinfo")
             .lines()
@@ -86,7 +87,7 @@ impl Machine {
 }
 
 /// The 1-, 5- and 15-minute load averages.
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
         .split_whitespace()

@@ -8,20 +8,23 @@
 use serde_json::{Value, json};
 
 use crate::Options;
-use crate::modes::Results;
+use crate::modes::{Machine, Results, Row};
+use crate::servers::Rss;
 use crate::stats::{round1, round3};
 
 /// One line of the ratio section.
-struct Figure {
-    key: &'static str,
-    label: String,
-    value: f64,
-    unit: &'static str,
+pub(crate) struct Figure {
+    pub(crate) key: &'static str,
+    pub(crate) label: String,
+    pub(crate) value: f64,
+    /// `×` for ratios (three decimals); anything else is printed with one decimal.
+    pub(crate) unit: &'static str,
     /// (text, passed) when this figure has a target.
-    target: Option<(&'static str, bool)>,
+    pub(crate) target: Option<(&'static str, bool)>,
 }
 
-const MB: f64 = 1e6;
+/// 1 MB = 10⁶ bytes.
+pub(crate) const MB: f64 = 1e6;
 
 fn figures(r: &Results) -> Vec<Figure> {
     let mut out = Vec::new();
@@ -148,12 +151,7 @@ fn figures(r: &Results) -> Vec<Figure> {
 
 /// Prints the table and the ratios to stdout.
 pub(crate) fn print(o: &Options, r: &Results) {
-    let m = &r.machine;
-    println!();
-    println!(
-        "machine: {} CPUs ({}), Linux {}; load average before {} / after {}",
-        m.cpus, m.cpu_model, m.kernel, m.load_before, m.load_after
-    );
+    print_machine(&r.machine);
     println!(
         "child: {} (tool {}), HTTP client: {}, mcp-lambda --log-level {}, supergateway --logLevel {}",
         o.target.name,
@@ -163,23 +161,49 @@ pub(crate) fn print(o: &Options, r: &Results) {
         o.peer_log_level
     );
     println!();
+    print_rows(&r.rows, "server CPU µs/req");
+    println!();
+    print_figures(&figures(r));
+}
+
+/// The machine and its load, after a blank line.
+pub(crate) fn print_machine(m: &Machine) {
+    println!();
     println!(
-        "{:<18} {:>6} {:>10} {:>10} {:>10} {:>10} {:>16}",
-        "mode", "n", "p50 µs", "p90 µs", "p99 µs", "mean µs", "server CPU µs/req"
+        "machine: {} CPUs ({}), Linux {}; load average before {} / after {}",
+        m.cpus, m.cpu_model, m.kernel, m.load_before, m.load_after
     );
-    for row in &r.rows {
+}
+
+/// One line per mode: n, p50, p90, p99, mean and the CPU column headed `cpu_label`.
+pub(crate) fn print_rows(rows: &[Row], cpu_label: &str) {
+    let width = rows.iter().map(|r| r.mode.len()).max().unwrap_or(0).max(18);
+    println!(
+        "{:<width$} {:>6} {:>10} {:>10} {:>10} {:>10} {:>17}",
+        "mode", "n", "p50 µs", "p90 µs", "p99 µs", "mean µs", cpu_label
+    );
+    for row in rows {
         let s = &row.summary;
         let cpu = row
             .server_cpu_us
             .map(|c| format!("{c:.1}"))
             .unwrap_or_else(|| "-".into());
         println!(
-            "{:<18} {:>6} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>16}",
+            "{:<width$} {:>6} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>17}",
             row.mode, s.n, s.p50, s.p90, s.p99, s.mean, cpu
         );
     }
-    println!();
-    for f in figures(r) {
+}
+
+/// One line per figure, with PASS/MISS when it has a target.
+pub(crate) fn print_figures(figs: &[Figure]) {
+    let width = figs
+        .iter()
+        .map(|f| f.label.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(58);
+    for f in figs {
         let value = match f.unit {
             "×" => format!("{:.3}×", f.value),
             unit => format!("{:.1} {unit}", f.value),
@@ -189,15 +213,14 @@ pub(crate) fn print(o: &Options, r: &Results) {
             Some((text, false)) => format!("MISS (target {text})"),
             None => String::new(),
         };
-        println!("{:<58} {:>12}  {verdict}", f.label, value);
+        let pad = width - f.label.chars().count();
+        println!("{}{:pad$} {:>14}  {verdict}", f.label, "", value);
     }
 }
 
-/// The results as one JSON document.
-pub(crate) fn to_json(o: &Options, r: &Results) -> Value {
-    let modes: serde_json::Map<String, Value> = r
-        .rows
-        .iter()
+/// The rows as a JSON object keyed by mode (µs; CPU under `server_cpu_us_per_request`).
+pub(crate) fn rows_to_json(rows: &[Row]) -> serde_json::Map<String, Value> {
+    rows.iter()
         .map(|row| {
             let mut v = row.summary.to_json();
             if let (Some(cpu), Some(obj)) = (row.server_cpu_us, v.as_object_mut()) {
@@ -205,22 +228,12 @@ pub(crate) fn to_json(o: &Options, r: &Results) -> Value {
             }
             (row.mode.to_owned(), v)
         })
-        .collect();
-    let rss: serde_json::Map<String, Value> = r
-        .rss
-        .iter()
-        .map(|(what, rss)| {
-            (
-                (*what).to_owned(),
-                json!({
-                    "vm_rss_mb": round3(rss.current as f64 / MB),
-                    "vm_hwm_mb": round3(rss.peak as f64 / MB),
-                }),
-            )
-        })
-        .collect();
-    let figs = figures(r);
-    let ratios: serde_json::Map<String, Value> = figs
+        .collect()
+}
+
+/// The figures as (`ratios` object, `targets` list).
+pub(crate) fn figures_to_json(figs: &[Figure]) -> (serde_json::Map<String, Value>, Vec<Value>) {
+    let ratios = figs
         .iter()
         .map(|f| {
             let v = if f.unit == "×" {
@@ -231,22 +244,49 @@ pub(crate) fn to_json(o: &Options, r: &Results) -> Value {
             (f.key.to_owned(), json!(v))
         })
         .collect();
-    let targets: Vec<Value> = figs
+    let targets = figs
         .iter()
         .filter_map(|f| {
             let (text, pass) = f.target?;
             Some(json!({"figure": f.key, "target": text, "pass": pass}))
         })
         .collect();
-    let m = &r.machine;
+    (ratios, targets)
+}
+
+/// Resident memory readings as a JSON object keyed by what was measured (MB).
+pub(crate) fn rss_to_json(rss: &[(&'static str, Rss)]) -> serde_json::Map<String, Value> {
+    rss.iter()
+        .map(|(what, rss)| {
+            (
+                (*what).to_owned(),
+                json!({
+                    "vm_rss_mb": round3(rss.current as f64 / MB),
+                    "vm_hwm_mb": round3(rss.peak as f64 / MB),
+                }),
+            )
+        })
+        .collect()
+}
+
+/// The machine as JSON.
+pub(crate) fn machine_to_json(m: &Machine) -> Value {
     json!({
-        "machine": {
-            "cpus": m.cpus,
-            "cpu_model": m.cpu_model,
-            "kernel": m.kernel,
-            "loadavg_before": m.load_before,
-            "loadavg_after": m.load_after,
-        },
+        "cpus": m.cpus,
+        "cpu_model": m.cpu_model,
+        "kernel": m.kernel,
+        "loadavg_before": m.load_before,
+        "loadavg_after": m.load_after,
+    })
+}
+
+/// The results as one JSON document.
+pub(crate) fn to_json(o: &Options, r: &Results) -> Value {
+    let modes = rows_to_json(&r.rows);
+    let rss = rss_to_json(&r.rss);
+    let (ratios, targets) = figures_to_json(&figures(r));
+    json!({
+        "machine": machine_to_json(&r.machine),
         "blocks": o.blocks,
         "child": o.target.name,
         "command": o.target.shell_command(),

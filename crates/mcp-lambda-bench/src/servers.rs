@@ -204,7 +204,7 @@ impl Server {
 
 /// Keeps reading `stream` line by line: keeps the last lines in `tail` and reports the first
 /// address `announce` finds.
-fn drain(
+pub(crate) fn drain(
     stream: impl Read + Send + 'static,
     tail: Arc<Mutex<VecDeque<String>>>,
     tx: mpsc::Sender<SocketAddr>,

@@ -201,8 +201,10 @@ fn command_line(config: &Config) -> String {
 
 /// The DynamoDB session store named by the configuration.
 async fn dynamodb_store(config: &Config) -> anyhow::Result<Arc<dyn SessionStore>> {
-    let _ = config;
-    anyhow::bail!("--sessions dynamodb is not available in this build yet")
+    anyhow::bail!(
+        "--sessions dynamodb (table {:?}) is not available in this build yet",
+        config.session_table
+    )
 }
 
 /// Starts the reuse child ahead of the first request, logging (not failing) on error: a broken
