@@ -99,3 +99,53 @@ fn per_session_children_follow_the_token_across_instances() {
         "each instance has its own"
     );
 }
+
+#[test]
+fn real_clients_keep_one_token_session_across_two_instances() {
+    let a = token_server(KEY, &[]);
+    let b = token_server(KEY, &[]);
+    let proxy = mcp_lambda_tests::RoundRobin::start(vec![a.base.clone(), b.base.clone()], "/mcp");
+    if let Some(py) = mcp_lambda_tests::python_client() {
+        let script = mcp_lambda_tests::root().join("tests/clients/py_client.py");
+        let (ok, out, err) = mcp_lambda_tests::run(
+            std::process::Command::new(py).arg(&script).args([
+                proxy.url.as_str(),
+                "legacy",
+                "echo",
+                r#"{"message":"across instances"}"#,
+            ]),
+            Duration::from_secs(60),
+        );
+        assert!(ok, "python client failed: {err}");
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["result"]["content"][0]["text"], "across instances");
+    }
+    if let (Some(node), Some(_)) = (
+        mcp_lambda_tests::node(),
+        mcp_lambda_tests::node_module("@modelcontextprotocol/sdk/package.json"),
+    ) {
+        let dir = mcp_lambda_tests::root().join("tests/clients");
+        let (ok, out, err) = mcp_lambda_tests::run(
+            std::process::Command::new(node).current_dir(&dir).args([
+                "ts_client.mjs",
+                proxy.url.as_str(),
+                "echo",
+                r#"{"message":"ts across"}"#,
+            ]),
+            Duration::from_secs(60),
+        );
+        assert!(ok, "ts client failed: {err}");
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["result"]["content"][0]["text"], "ts across");
+        assert!(v["sessionId"].as_str().unwrap().starts_with("mlt1."));
+    }
+    // Both instances served requests of those sessions.
+    let served = proxy.served.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(served >= 6, "{served}");
+    assert!(a.log().contains("request"), "A served some requests");
+    assert!(
+        b.log().contains("MCP server started and initialized"),
+        "B started its own child:\n{}",
+        b.log()
+    );
+}

@@ -993,3 +993,106 @@ fn mini_connection(stream: std::net::TcpStream, s: &MiniState) {
         }
     }
 }
+
+/// A tiny HTTP/1.1 reverse proxy on loopback that sends each request to the next backend in
+/// turn (round robin), so one client session alternates between instances. Each exchange is
+/// one connection (`Connection: close` both ways); bodies are read by `Content-Length`, and the
+/// response is relayed until the backend closes. Stops when dropped.
+pub struct RoundRobin {
+    pub url: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    pub served: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl RoundRobin {
+    /// Proxies `http://127.0.0.1:PORT<path>` to `backends` (base URLs like `http://127.0.0.1:1234`).
+    pub fn start(backends: Vec<String>, path: &str) -> RoundRobin {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicUsize::new(0));
+        let (s, n) = (stop.clone(), served.clone());
+        let hosts: Vec<String> = backends
+            .iter()
+            .map(|b| b.trim_start_matches("http://").to_string())
+            .collect();
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let (mut client, _) = match listener.accept() {
+                    Ok(c) => c,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    }
+                };
+                let _ = client.set_nonblocking(false);
+                let host = hosts[n.fetch_add(1, Ordering::Relaxed) % hosts.len()].clone();
+                std::thread::spawn(move || {
+                    let _ = client.set_read_timeout(Some(Duration::from_secs(60)));
+                    // Read the head.
+                    let mut buf = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !buf.ends_with(b"\r\n\r\n") {
+                        match client.read(&mut byte) {
+                            Ok(1) => buf.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf).to_string();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    let mut body = vec![0u8; len];
+                    if client.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let mut lines: Vec<String> = head
+                        .trim_end()
+                        .lines()
+                        .filter(|l| {
+                            let k = l.split(':').next().unwrap_or("").to_ascii_lowercase();
+                            k != "connection" && k != "host" && k != "keep-alive"
+                        })
+                        .map(str::to_string)
+                        .collect();
+                    lines.push(format!("Host: {host}"));
+                    lines.push("Connection: close".into());
+                    let Ok(mut upstream) = std::net::TcpStream::connect(&host) else {
+                        return;
+                    };
+                    let mut out = lines.join("\r\n").into_bytes();
+                    out.extend_from_slice(b"\r\n\r\n");
+                    out.extend_from_slice(&body);
+                    if upstream.write_all(&out).is_err() {
+                        return;
+                    }
+                    // Relay the response; the client sees Connection: close from the backend
+                    // or simply the end of the stream.
+                    let mut resp = Vec::new();
+                    let _ = upstream.read_to_end(&mut resp);
+                    let _ = client.write_all(&resp);
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        RoundRobin {
+            url: format!("http://127.0.0.1:{port}{path}"),
+            stop,
+            served,
+        }
+    }
+}
+
+impl Drop for RoundRobin {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
