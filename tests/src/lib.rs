@@ -1096,3 +1096,55 @@ impl Drop for RoundRobin {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// A DynamoDB wire-compatible server (PyPI `moto[server]`) on a free loopback port, killed
+/// when dropped. `None` (skip) when moto is not installed, except under `CI=true` (panic).
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Option<Moto> {
+        let bin = require(
+            root().join(".tools/venv-moto/bin/moto_server"),
+            "moto_server",
+        )?;
+        let port = free_port();
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "moto did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Moto { child, endpoint })
+    }
+
+    /// The environment that points the AWS SDK at this server with dummy credentials.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL_DYNAMODB", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ]
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -20,6 +20,7 @@ use mcp_lambda_core::{
     ChildConfig, Gateway, GatewayConfig, MemoryStore, PerRequest, PerSession, Reuse, SessionStore,
     TokenStore, Upstream, protocol,
 };
+use mcp_lambda_dynamodb::{DynamoOptions, DynamoStore};
 use mcp_lambda_runtime::{Handler, HandlerConfig};
 
 #[derive(Parser)]
@@ -42,9 +43,26 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Run as a Lambda custom runtime (the default when AWS_LAMBDA_RUNTIME_API is set).
     Lambda(Box<ServeArgs>),
+    /// Manage the session store.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
     /// Run the bundled example stdio MCP server on stdin/stdout.
     #[command(hide = true)]
     ExampleServer,
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// Create the DynamoDB session table (on-demand, TTL on `expires_at`); does nothing if it
+    /// exists. Endpoint, region and credentials come from the AWS SDK's configuration (e.g.
+    /// AWS_ENDPOINT_URL_DYNAMODB for a local server). In the cloud the table comes from IaC.
+    CreateTable {
+        /// The table name.
+        #[arg(long, env = "MCP_LAMBDA_SESSION_TABLE")]
+        table: String,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +78,9 @@ fn main() -> std::process::ExitCode {
                 }
             };
         }
+        Some(Command::Sessions {
+            command: SessionsCommand::CreateTable { table },
+        }) => return create_table(table),
         Some(Command::Serve(a)) => (*a, Mode::Serve),
         Some(Command::Lambda(a)) => (*a, Mode::Lambda),
         None if on_lambda => (cli.serve, Mode::Lambda),
@@ -201,10 +222,44 @@ fn command_line(config: &Config) -> String {
 
 /// The DynamoDB session store named by the configuration.
 async fn dynamodb_store(config: &Config) -> anyhow::Result<Arc<dyn SessionStore>> {
-    anyhow::bail!(
-        "--sessions dynamodb (table {:?}) is not available in this build yet",
-        config.session_table
-    )
+    let table = config
+        .session_table
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("--session-table (MCP_LAMBDA_SESSION_TABLE) is required"))?;
+    let store = DynamoStore::from_env(table, config.session_ttl, DynamoOptions::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("--sessions dynamodb: {e}"))?;
+    Ok(Arc::new(store))
+}
+
+/// `mcp-lambda sessions create-table`.
+fn create_table(table: String) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mcp-lambda: error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let store =
+            DynamoStore::from_env(table, Duration::from_secs(3600), DynamoOptions::default())
+                .await?;
+        store.create_table().await
+    });
+    match outcome {
+        Ok(o) => {
+            println!("{o}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mcp-lambda: error: sessions create-table: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// Starts the reuse child ahead of the first request, logging (not failing) on error: a broken
