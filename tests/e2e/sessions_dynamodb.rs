@@ -181,3 +181,73 @@ fn real_clients_keep_one_dynamodb_session_across_two_instances() {
     }
     assert!(proxy.served.load(std::sync::atomic::Ordering::Relaxed) >= 6);
 }
+
+/// A Function URL event from IAM caller `arn`, carrying `body` and maybe a session id.
+fn function_url_event(arn: &str, body: &Value, session: Option<&str>) -> Value {
+    let text =
+        std::fs::read_to_string(mcp_lambda_tests::root().join("tests/data/function-url-iam.json"))
+            .unwrap();
+    let mut e: Value = serde_json::from_str(&text).unwrap();
+    e["requestContext"]["authorizer"]["iam"]["userArn"] = json!(arn);
+    e["body"] = json!(body.to_string());
+    if let Some(s) = session {
+        e["headers"]["mcp-session-id"] = json!(s);
+    }
+    e
+}
+
+#[test]
+fn two_lambda_instances_share_sessions_bound_to_their_principal() {
+    use mcp_lambda_tests::{Invocation, LambdaRuntime, MiniRuntimeApi};
+    let Some(moto) = Moto::start() else { return };
+    create_table(&moto, "sessions-lambda");
+    let example = bin("mcp-lambda-example-server")
+        .to_string_lossy()
+        .into_owned();
+    let mut env: Vec<(&str, String)> = moto.env();
+    env.push(("MCP_LAMBDA_SESSIONS", "dynamodb".into()));
+    env.push(("MCP_LAMBDA_SESSION_TABLE", "sessions-lambda".into()));
+    env.push(("MCP_LAMBDA_COMMAND", example));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (api_a, api_b) = (MiniRuntimeApi::start(), MiniRuntimeApi::start());
+    let _a = LambdaRuntime::start(&format!("http://{}", api_a.addr), &env);
+    let _b = LambdaRuntime::start(&format!("http://{}", api_b.addr), &env);
+    let invoke = |api: &MiniRuntimeApi, e: Value| {
+        api.invoke(
+            Invocation {
+                payload: e,
+                client_context: None,
+                deadline_in: Duration::from_secs(30),
+            },
+            Duration::from_secs(30),
+        )
+        .unwrap()
+    };
+    let alice = "arn:aws:iam::123456789012:user/alice";
+    let bob = "arn:aws:iam::123456789012:user/bob";
+    let init: Value = serde_json::from_str(INIT).unwrap();
+    let opened = invoke(&api_a, function_url_event(alice, &init, None));
+    assert_eq!(opened["statusCode"], 200, "{opened}");
+    let session = opened["headers"]["mcp-session-id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let call = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"alice on B"}}});
+    let on_b = invoke(&api_b, function_url_event(alice, &call, Some(&session)));
+    assert_eq!(on_b["statusCode"], 200, "{on_b}");
+    assert!(on_b["body"].as_str().unwrap().contains("alice on B"));
+    let bob_on_b = invoke(&api_b, function_url_event(bob, &call, Some(&session)));
+    assert_eq!(
+        bob_on_b["statusCode"], 404,
+        "another principal's session is unknown"
+    );
+    // Bob cannot delete it either; alice can, and then it is gone on A too.
+    let mut del = function_url_event(bob, &json!({}), Some(&session));
+    del["requestContext"]["http"]["method"] = json!("DELETE");
+    del["body"] = json!("");
+    assert_eq!(invoke(&api_b, del.clone())["statusCode"], 404);
+    del["requestContext"]["authorizer"]["iam"]["userArn"] = json!(alice);
+    assert_eq!(invoke(&api_b, del)["statusCode"], 200);
+    let after = invoke(&api_a, function_url_event(alice, &call, Some(&session)));
+    assert_eq!(after["statusCode"], 404, "deleted on B, gone on A");
+}
