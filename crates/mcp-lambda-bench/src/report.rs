@@ -161,7 +161,7 @@ pub(crate) fn print(o: &Options, r: &Results) {
         o.peer_log_level
     );
     println!();
-    print_rows(&r.rows, "server CPU µs/req");
+    print_rows(&r.rows, "server CPU µs/req", false);
     println!();
     print_figures(&figures(r));
 }
@@ -175,11 +175,16 @@ pub(crate) fn print_machine(m: &Machine) {
     );
 }
 
-/// One line per mode: n, p50, p90, p99, mean and the CPU column headed `cpu_label`.
-pub(crate) fn print_rows(rows: &[Row], cpu_label: &str) {
+/// One line per mode: n, (min,) p50, p90, p99, mean and the CPU column headed `cpu_label`.
+pub(crate) fn print_rows(rows: &[Row], cpu_label: &str, with_min: bool) {
     let width = rows.iter().map(|r| r.mode.len()).max().unwrap_or(0).max(18);
+    let min_head = if with_min {
+        format!(" {:>10}", "min µs")
+    } else {
+        String::new()
+    };
     println!(
-        "{:<width$} {:>6} {:>10} {:>10} {:>10} {:>10} {:>17}",
+        "{:<width$} {:>6}{min_head} {:>10} {:>10} {:>10} {:>10} {:>17}",
         "mode", "n", "p50 µs", "p90 µs", "p99 µs", "mean µs", cpu_label
     );
     for row in rows {
@@ -188,8 +193,13 @@ pub(crate) fn print_rows(rows: &[Row], cpu_label: &str) {
             .server_cpu_us
             .map(|c| format!("{c:.1}"))
             .unwrap_or_else(|| "-".into());
+        let min = if with_min {
+            format!(" {:>10.1}", s.min)
+        } else {
+            String::new()
+        };
         println!(
-            "{:<width$} {:>6} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>17}",
+            "{:<width$} {:>6}{min} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>17}",
             row.mode, s.n, s.p50, s.p90, s.p99, s.mean, cpu
         );
     }
