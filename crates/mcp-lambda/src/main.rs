@@ -100,15 +100,8 @@ fn main() -> std::process::ExitCode {
         eprintln!("mcp-lambda: error: --log-level (MCP_LAMBDA_LOG_LEVEL): {e}");
         return std::process::ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("mcp-lambda: error: cannot start the async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+    let Some(runtime) = async_runtime(tokio::runtime::Builder::new_multi_thread()) else {
+        return std::process::ExitCode::FAILURE;
     };
     let result = match mode {
         Mode::Serve => runtime.block_on(serve_main(config)),
@@ -232,17 +225,21 @@ async fn dynamodb_store(config: &Config) -> anyhow::Result<Arc<dyn SessionStore>
     Ok(Arc::new(store))
 }
 
-/// `mcp-lambda sessions create-table`.
-fn create_table(table: String) -> std::process::ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
+/// Builds the tokio runtime, or says why it could not (start-up failure).
+fn async_runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runtime::Runtime> {
+    match builder.enable_all().build() {
+        Ok(r) => Some(r),
         Err(e) => {
             eprintln!("mcp-lambda: error: cannot start the async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
+            None
         }
+    }
+}
+
+/// `mcp-lambda sessions create-table`.
+fn create_table(table: String) -> std::process::ExitCode {
+    let Some(runtime) = async_runtime(tokio::runtime::Builder::new_current_thread()) else {
+        return std::process::ExitCode::FAILURE;
     };
     let outcome = runtime.block_on(async {
         let store =
