@@ -38,7 +38,7 @@ usage: mcp-lambda-bench --mcp-lambda PATH [--example-server PATH] [--time-server
                         [--json FILE]
        mcp-lambda-bench --lambda --mcp-lambda PATH [--example-server PATH] [--time-server PATH]
                         [--child example|time] [--cold-runs N] [--lambda-metrics true|false]
-                        [--release-binary PATH] [--iterations N] [--spawn-iterations N]
+                        [--release-binary PATH] [--build-info TEXT] [--iterations N] [--spawn-iterations N]
                         [--warmup N] [--blocks N] [--wrapper-log-level LEVEL] [--json FILE]
 
   --iterations N          timed requests per call mode (default 2000)
@@ -61,7 +61,8 @@ usage: mcp-lambda-bench --mcp-lambda PATH [--example-server PATH] [--time-server
                           (--spawn-iterations) invocations, RSS, binary sizes
   --cold-runs N           cold starts per prewarm setting and first-event version (default 20)
   --lambda-metrics B      MCP_LAMBDA_METRICS for the runtime: true (Lambda's default) or false
-  --release-binary PATH   also report the size of this (stripped release) binary";
+  --release-binary PATH   also report the size of this (stripped release) binary
+  --build-info TEXT       what was built (e.g. the commit), printed and kept in the JSON";
 
 /// Parsed command line.
 #[derive(Debug, Clone)]
@@ -86,6 +87,8 @@ pub(crate) struct Options {
     pub(crate) lambda_metrics: bool,
     /// A binary whose size is reported (the stripped release build).
     pub(crate) release_binary: Option<String>,
+    /// What was built (e.g. the commit), printed and written to the JSON.
+    pub(crate) build_info: Option<String>,
 }
 
 impl Options {
@@ -124,6 +127,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
     let mut cold_runs = 20usize;
     let mut lambda_metrics = true;
     let mut release_binary = None;
+    let mut build_info = None;
 
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
@@ -176,6 +180,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
                 }
             }
             "--release-binary" => release_binary = Some(value()?),
+            "--build-info" => build_info = Some(value()?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -215,6 +220,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
         cold_runs,
         lambda_metrics,
         release_binary,
+        build_info,
     };
     if !options.lambda && options.wants("supergateway") && options.supergateway.is_none() {
         bail!("mode supergateway needs --supergateway PATH (or leave it out of --modes)");

@@ -152,6 +152,9 @@ fn figures(r: &Results) -> Vec<Figure> {
 /// Prints the table and the ratios to stdout.
 pub(crate) fn print(o: &Options, r: &Results) {
     print_machine(&r.machine);
+    if let Some(b) = &o.build_info {
+        println!("build: {b}");
+    }
     println!(
         "child: {} (tool {}), HTTP client: {}, mcp-lambda --log-level {}, supergateway --logLevel {}",
         o.target.name,
@@ -273,6 +276,7 @@ pub(crate) fn rss_to_json(rss: &[(&'static str, Rss)]) -> serde_json::Map<String
                 json!({
                     "vm_rss_mb": round3(rss.current as f64 / MB),
                     "vm_hwm_mb": round3(rss.peak as f64 / MB),
+                    "rss_anon_mb": round3(rss.anon as f64 / MB),
                 }),
             )
         })
@@ -297,6 +301,7 @@ pub(crate) fn to_json(o: &Options, r: &Results) -> Value {
     let (ratios, targets) = figures_to_json(&figures(r));
     json!({
         "machine": machine_to_json(&r.machine),
+        "build": o.build_info,
         "blocks": o.blocks,
         "child": o.target.name,
         "command": o.target.shell_command(),

@@ -30,6 +30,9 @@ pub(crate) struct Rss {
     pub(crate) current: u64,
     /// `VmHWM`: peak resident.
     pub(crate) peak: u64,
+    /// `RssAnon`: the anonymous part of `current` (heap, stacks); the rest is mostly the
+    /// mapped pages of the executable and its libraries.
+    pub(crate) anon: u64,
 }
 
 /// A running HTTP server process.
@@ -283,7 +286,7 @@ pub(crate) fn wait_childless(pid: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `VmRSS` and `VmHWM` of `pid`.
+/// `VmRSS`, `VmHWM` and `RssAnon` of `pid`.
 pub(crate) fn rss_of(pid: u32) -> anyhow::Result<Rss> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading /proc/{pid}/status"))?;
@@ -302,6 +305,7 @@ pub(crate) fn rss_of(pid: u32) -> anyhow::Result<Rss> {
     Ok(Rss {
         current: field("VmRSS:")?,
         peak: field("VmHWM:")?,
+        anon: field("RssAnon:")?,
     })
 }
 
@@ -334,7 +338,7 @@ mod tests {
     #[test]
     fn reads_our_own_rss() {
         let r = rss_of(std::process::id()).unwrap();
-        assert!(r.current > 0 && r.peak >= r.current);
+        assert!(r.current > 0 && r.peak >= r.current && r.anon <= r.current);
     }
 
     #[test]
