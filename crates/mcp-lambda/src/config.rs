@@ -159,6 +159,16 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "MCP_LAMBDA_PREWARM")]
     pub(crate) prewarm: Option<bool>,
 
+    /// Protocol versions to prewarm a child for (one child each; comma-separated). Clients
+    /// whose `MCP-Protocol-Version` is not among them start their own child on first use.
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_PREWARM_VERSIONS",
+        value_delimiter = ',',
+        default_value = "2025-11-25"
+    )]
+    pub(crate) prewarm_versions: Vec<String>,
+
     /// Lambda: time kept back from the invocation's deadline to send the answer.
     #[arg(long, env = "MCP_LAMBDA_DEADLINE_MARGIN", default_value = "500ms")]
     pub(crate) deadline_margin: String,
@@ -214,6 +224,8 @@ pub(crate) struct Config {
     pub(crate) kill_grace: Duration,
     /// Start the reuse child before the first request.
     pub(crate) prewarm: bool,
+    /// Versions to prewarm.
+    pub(crate) prewarm_versions: Vec<String>,
     /// Lambda: kept back from the invocation deadline.
     pub(crate) deadline_margin: Duration,
     /// Lambda: EMF line per invocation.
@@ -347,6 +359,20 @@ pub(crate) fn resolve(
         lifecycle: args.lifecycle,
         sessions,
         prewarm: args.prewarm.unwrap_or(lambda) && args.lifecycle == Lifecycle::Reuse,
+        prewarm_versions: {
+            for v in &args.prewarm_versions {
+                if !mcp_lambda_core::protocol::is_supported(v) {
+                    return Err(err(
+                        "--prewarm-versions (MCP_LAMBDA_PREWARM_VERSIONS)",
+                        format!(
+                            "{v:?} is not a protocol version this endpoint serves ({})",
+                            mcp_lambda_core::protocol::LEGACY_VERSIONS.join(", ")
+                        ),
+                    ));
+                }
+            }
+            args.prewarm_versions.clone()
+        },
         deadline_margin: duration_or_zero(
             "--deadline-margin (MCP_LAMBDA_DEADLINE_MARGIN)",
             &args.deadline_margin,
@@ -637,6 +663,10 @@ mod tests {
                 "--lifecycle",
             ),
             (vec!["--path", "mcp"], "--path"),
+            (
+                vec!["--prewarm-versions", "2026-07-28"],
+                "--prewarm-versions",
+            ),
             (vec!["--server", "a"], "--server"),
             (vec!["--command", "a", "--", "b"], "server"),
         ] {

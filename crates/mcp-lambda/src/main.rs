@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 use config::{Config, Lifecycle, LogFormat, Mode, ServeArgs, Sessions};
 use mcp_lambda_core::{
     ChildConfig, Gateway, GatewayConfig, MemoryStore, PerRequest, PerSession, Reuse, SessionStore,
-    TokenStore, Upstream, protocol,
+    TokenStore, Upstream,
 };
 use mcp_lambda_dynamodb::{DynamoOptions, DynamoStore};
 use mcp_lambda_runtime::{Handler, HandlerConfig};
@@ -268,12 +268,18 @@ fn create_table(table: String) -> std::process::ExitCode {
 
 /// Starts the reuse child ahead of the first request, logging (not failing) on error: a broken
 /// server then reports its error on the first request, as it would without prewarm.
-async fn prewarm(reuse: &Reuse, within: Duration) {
-    let started = std::time::Instant::now();
+async fn prewarm(reuse: &Reuse, versions: &[String], within: Duration) {
     let deadline = tokio::time::Instant::now() + within;
-    match reuse.prewarm(protocol::LATEST_VERSION, deadline).await {
-        Ok(pid) => tracing::info!(pid, took = ?started.elapsed(), "prewarmed the MCP server"),
-        Err(e) => tracing::warn!(error = %e, "prewarm failed; the first request will try again"),
+    for version in versions {
+        let started = std::time::Instant::now();
+        match reuse.prewarm(version, deadline).await {
+            Ok(pid) => {
+                tracing::info!(pid, %version, took = ?started.elapsed(), "prewarmed the MCP server")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %version, "prewarm failed; the first request will try again")
+            }
+        }
     }
 }
 
@@ -289,7 +295,7 @@ async fn serve_main(config: Config) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let (gateway, reuse) = build_gateway(&config, local.ip().is_loopback(), false).await?;
     if let (true, Some(r)) = (config.prewarm, &reuse) {
-        prewarm(r, config.request_timeout).await;
+        prewarm(r, &config.prewarm_versions, config.request_timeout).await;
     }
     tracing::info!(
         server = %config.server_name,
@@ -315,7 +321,12 @@ async fn lambda_main(config: Config) -> anyhow::Result<()> {
     let (gateway, reuse) = build_gateway(&config, false, true).await?;
     if let (true, Some(r)) = (config.prewarm, &reuse) {
         // INIT phase: Lambda allows 10 s; keep well inside it.
-        prewarm(r, config.request_timeout.min(Duration::from_secs(8))).await;
+        prewarm(
+            r,
+            &config.prewarm_versions,
+            config.request_timeout.min(Duration::from_secs(8)),
+        )
+        .await;
     }
     tracing::info!(
         server = %config.server_name,
