@@ -8,6 +8,7 @@
 //! Configuration errors print one line naming the field and exit with status 2.
 
 mod config;
+mod dynamo;
 mod serve;
 
 use std::path::PathBuf;
@@ -20,7 +21,6 @@ use mcp_lambda_core::{
     ChildConfig, Gateway, GatewayConfig, MemoryStore, PerRequest, PerSession, Reuse, SessionStore,
     TokenStore, Upstream,
 };
-use mcp_lambda_dynamodb::{DynamoOptions, DynamoStore};
 use mcp_lambda_runtime::{Handler, HandlerConfig};
 
 #[derive(Parser)]
@@ -80,7 +80,7 @@ fn main() -> std::process::ExitCode {
         }
         Some(Command::Sessions {
             command: SessionsCommand::CreateTable { table },
-        }) => return create_table(table),
+        }) => return dynamo::create_table(table),
         Some(Command::Serve(a)) => (*a, Mode::Serve),
         Some(Command::Lambda(a)) => (*a, Mode::Lambda),
         None if on_lambda => (cli.serve, Mode::Lambda),
@@ -198,7 +198,7 @@ async fn build_gateway(
             TokenStore::new(&config.session_keys, config.session_ttl)
                 .map_err(|e| anyhow::anyhow!("--session-keys (MCP_LAMBDA_SESSION_KEYS): {e}"))?,
         )),
-        Sessions::Dynamodb => Some(dynamodb_store(config).await?),
+        Sessions::Dynamodb => Some(dynamo::store(config).await?),
     };
     let gateway = Arc::new(Gateway::new(
         GatewayConfig {
@@ -220,18 +220,6 @@ fn command_line(config: &Config) -> String {
         .join(" ")
 }
 
-/// The DynamoDB session store named by the configuration.
-async fn dynamodb_store(config: &Config) -> anyhow::Result<Arc<dyn SessionStore>> {
-    let table = config
-        .session_table
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("--session-table (MCP_LAMBDA_SESSION_TABLE) is required"))?;
-    let store = DynamoStore::from_env(table, config.session_ttl, DynamoOptions::default())
-        .await
-        .map_err(|e| anyhow::anyhow!("--sessions dynamodb: {e}"))?;
-    Ok(Arc::new(store))
-}
-
 /// Builds the tokio runtime, or says why it could not (start-up failure).
 fn async_runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runtime::Runtime> {
     match builder.enable_all().build() {
@@ -239,29 +227,6 @@ fn async_runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runtime:
         Err(e) => {
             eprintln!("mcp-lambda: error: cannot start the async runtime: {e}");
             None
-        }
-    }
-}
-
-/// `mcp-lambda sessions create-table`.
-fn create_table(table: String) -> std::process::ExitCode {
-    let Some(runtime) = async_runtime(tokio::runtime::Builder::new_current_thread()) else {
-        return std::process::ExitCode::FAILURE;
-    };
-    let outcome = runtime.block_on(async {
-        let store =
-            DynamoStore::from_env(table, Duration::from_secs(3600), DynamoOptions::default())
-                .await?;
-        store.create_table().await
-    });
-    match outcome {
-        Ok(o) => {
-            println!("{o}");
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("mcp-lambda: error: sessions create-table: {e}");
-            std::process::ExitCode::FAILURE
         }
     }
 }
