@@ -7,6 +7,8 @@
 
 pub mod deadline;
 pub mod event;
+#[cfg(test)]
+mod fixtures;
 pub mod handler;
 pub mod metrics;
 

@@ -24,24 +24,11 @@ use crate::event::ACCEPTED_SHAPES;
 // Fixtures
 // ---------------------------------------------------------------------------------------------
 
-const FUNCTION_URL_IAM: &str = include_str!("../../../../tests/data/function-url-iam.json");
-const HTTP_API_JWT_BASE64: &str = include_str!("../../../../tests/data/http-api-jwt-base64.json");
-const HTTP_API_NOTIFICATION: &str =
-    include_str!("../../../../tests/data/http-api-notification.json");
-const REST_API: &str = include_str!("../../../../tests/data/rest-api.json");
-const REST_API_STAGE_IN_PATH: &str =
-    include_str!("../../../../tests/data/rest-api-stage-in-path.json");
-const ALB: &str = include_str!("../../../../tests/data/alb.json");
-const ALB_MULTI_VALUE: &str = include_str!("../../../../tests/data/alb-multi-value.json");
-const ALB_GET: &str = include_str!("../../../../tests/data/alb-get.json");
-const INVOKE_REQUEST: &str = include_str!("../../../../tests/data/invoke-request.json");
-const INVOKE_NOTIFICATION: &str = include_str!("../../../../tests/data/invoke-notification.json");
-const INVOKE_BATCH: &str = include_str!("../../../../tests/data/invoke-batch.json");
-const INVOKE_MALFORMED: &str = include_str!("../../../../tests/data/invoke-malformed.json");
-const AGENTCORE_ARGUMENTS: &str = include_str!("../../../../tests/data/agentcore-arguments.json");
-const AGENTCORE_CLIENT_CONTEXT: &str =
-    include_str!("../../../../tests/data/agentcore-client-context.json");
-const S3_PUT: &str = include_str!("../../../../tests/data/s3-put.json");
+use crate::fixtures::{
+    AGENTCORE_ARGUMENTS, AGENTCORE_CLIENT_CONTEXT, ALB, ALB_GET, ALB_MULTI_VALUE, FUNCTION_URL_IAM,
+    HTTP_API_JWT_BASE64, HTTP_API_NOTIFICATION, INVOKE_BATCH, INVOKE_MALFORMED,
+    INVOKE_NOTIFICATION, INVOKE_REQUEST, REST_API, REST_API_STAGE_IN_PATH, S3_PUT,
+};
 
 const BOB_ARN: &str = "arn:aws:iam::123456789012:user/bob";
 
