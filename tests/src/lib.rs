@@ -126,32 +126,25 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| e.to_string())?;
-        let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let l = log.clone();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                // Keep the line before signalling readiness, so the log is complete then.
-                l.lock().unwrap().push(line.clone());
-                if let Some(i) = line.find("listening on http://") {
-                    let url: String = line[i + "listening on ".len()..]
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or("")
-                        .to_string();
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(url);
-                    }
-                }
-                if std::env::var_os("E2E_ECHO_LOG").is_some() {
-                    eprintln!("[mcp-lambda] {line}");
-                }
-            }
+        const READY: &str = "listening on http://";
+        let ready = collect_lines(
+            child.stderr.take().unwrap(),
+            "mcp-lambda",
+            Some(READY),
+            log.clone(),
+        );
+        let url = ready.recv_timeout(Duration::from_secs(30)).map(|()| {
+            let lines = log.lock().unwrap();
+            let line = lines.iter().find(|l| l.contains(READY)).unwrap();
+            let i = line.find(READY).unwrap() + "listening on ".len();
+            line[i..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string()
         });
-        match rx.recv_timeout(Duration::from_secs(30)) {
+        match url {
             Ok(url) => {
                 let base =
                     url[..url[7..].find('/').map(|i| i + 7).unwrap_or(url.len())].to_string();
