@@ -131,15 +131,20 @@ impl Gateway {
         &self.upstream
     }
 
-    /// Handles one HTTP request. See the module docs for the rules.
-    pub async fn handle(&self, req: Request<Bytes>, ctx: RequestContext) -> Answer {
+    /// The log span of one request: the host's request id, or a local counter (`r0`, `r1`, ...).
+    fn span(&self, ctx: &RequestContext) -> tracing::Span {
         let rid = ctx.request_id.clone().unwrap_or_else(|| {
             let n = self
                 .counter
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             format!("r{n}")
         });
-        let span = tracing::info_span!("request", request_id = %rid);
+        tracing::info_span!("request", request_id = %rid)
+    }
+
+    /// Handles one HTTP request. See the module docs for the rules.
+    pub async fn handle(&self, req: Request<Bytes>, ctx: RequestContext) -> Answer {
+        let span = self.span(&ctx);
         async move {
             let origin = req.headers().get(header::ORIGIN).cloned();
             if let Some(o) = &origin
@@ -236,35 +241,21 @@ impl Gateway {
             Err(e) => return error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
         };
         let is_batch = matches!(payload, Payload::Batch(_));
-        let has_init = payload
-            .messages()
-            .iter()
-            .any(|m| m.method() == Some("initialize") && m.kind() == Kind::Request);
-        if has_init {
-            if is_batch {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    jsonrpc::INVALID_REQUEST,
-                    "initialize must not be part of a JSON-RPC batch",
-                );
-            }
+        if contains_initialize(&payload) {
             if let Payload::Single(msg) = &payload {
                 return self.initialize(msg, header_version, ctx).await;
             }
+            return error(
+                StatusCode::BAD_REQUEST,
+                jsonrpc::INVALID_REQUEST,
+                INIT_IN_BATCH,
+            );
         }
         if let Payload::Single(msg) = &payload
             && msg.method() == Some("server/discover")
             && msg.kind() == Kind::Request
         {
-            return json(
-                StatusCode::OK,
-                jsonrpc::error_response(
-                    msg.id(),
-                    jsonrpc::METHOD_NOT_FOUND,
-                    "Method not found: server/discover (this endpoint speaks the initialize-era protocol; initialize instead)",
-                ),
-                None,
-            );
+            return json(StatusCode::OK, discover_not_found(msg), None);
         }
         // Session lookup.
         let session = match &self.sessions {
@@ -314,11 +305,21 @@ impl Gateway {
             deadline: self.deadline(ctx),
             stats: ctx.stats.clone().unwrap_or_default(),
         };
+        match self.forward_all(&ex, &payload).await {
+            None => accepted(),
+            Some(body) => json(StatusCode::OK, body, None),
+        }
+    }
+
+    /// Sends every message to the upstream in order: requests are answered, notifications
+    /// forwarded, client responses dropped (no server request is ever waiting for one yet).
+    /// Returns the body — one response, or an array for a batch — or `None` if nothing answers.
+    async fn forward_all(&self, ex: &Exchange, payload: &Payload) -> Option<Bytes> {
         let mut responses = Vec::new();
         for msg in payload.messages() {
             match msg.kind() {
-                Kind::Request => responses.push(self.upstream.request(&ex, msg).await),
-                Kind::Notification => self.upstream.notify(&ex, msg).await,
+                Kind::Request => responses.push(self.upstream.request(ex, msg).await),
+                Kind::Notification => self.upstream.notify(ex, msg).await,
                 Kind::Response => {
                     tracing::debug!(
                         "client response with no server request waiting for it; dropped"
@@ -326,10 +327,10 @@ impl Gateway {
                 }
             }
         }
-        match (responses.len(), is_batch) {
-            (0, _) => accepted(),
-            (_, true) => json(StatusCode::OK, jsonrpc::batch_body(&responses), None),
-            (_, false) => json(StatusCode::OK, responses.swap_remove(0), None),
+        match (responses.len(), payload) {
+            (0, _) => None,
+            (_, Payload::Batch(_)) => Some(jsonrpc::batch_body(&responses)),
+            (_, Payload::Single(_)) => Some(responses.swap_remove(0)),
         }
     }
 
@@ -473,8 +474,7 @@ impl Gateway {
     /// Returns the response (an array for a batch), or `None` when nothing answers (only
     /// notifications / responses). Parse and shape errors come back as JSON-RPC errors.
     pub async fn rpc(&self, body: &[u8], ctx: RequestContext) -> Option<Bytes> {
-        let rid = ctx.request_id.clone().unwrap_or_else(|| "rpc".into());
-        let span = tracing::info_span!("request", request_id = %rid);
+        let span = self.span(&ctx);
         async move {
             let payload = match jsonrpc::parse(body) {
                 Ok(p) => p,
@@ -493,36 +493,25 @@ impl Gateway {
                 deadline: self.deadline(&ctx),
                 stats: ctx.stats.clone().unwrap_or_default(),
             };
-            let mut responses = Vec::new();
-            for msg in payload.messages() {
-                match (msg.kind(), msg.method()) {
-                    (Kind::Request, Some("initialize")) if is_batch => {
-                        responses.push(jsonrpc::error_response(
-                            msg.id(),
-                            jsonrpc::INVALID_REQUEST,
-                            "initialize must not be part of a JSON-RPC batch",
-                        ));
+            if let Payload::Single(msg) = &payload
+                && msg.kind() == Kind::Request
+            {
+                match msg.method() {
+                    Some("initialize") => {
+                        return Some(self.upstream.initialize(&ex, msg).await.response);
                     }
-                    (Kind::Request, Some("initialize")) => {
-                        responses.push(self.upstream.initialize(&ex, msg).await.response);
-                    }
-                    (Kind::Request, Some("server/discover")) => {
-                        responses.push(jsonrpc::error_response(
-                            msg.id(),
-                            jsonrpc::METHOD_NOT_FOUND,
-                            "Method not found: server/discover",
-                        ));
-                    }
-                    (Kind::Request, _) => responses.push(self.upstream.request(&ex, msg).await),
-                    (Kind::Notification, _) => self.upstream.notify(&ex, msg).await,
-                    (Kind::Response, _) => {}
+                    Some("server/discover") => return Some(discover_not_found(msg)),
+                    _ => {}
                 }
             }
-            match (responses.len(), is_batch) {
-                (0, _) => None,
-                (_, true) => Some(jsonrpc::batch_body(&responses)),
-                (_, false) => Some(responses.swap_remove(0)),
+            if is_batch && contains_initialize(&payload) {
+                return Some(jsonrpc::error_response(
+                    None,
+                    jsonrpc::INVALID_REQUEST,
+                    INIT_IN_BATCH,
+                ));
             }
+            self.forward_all(&ex, &payload).await
         }
         .instrument(span)
         .await
@@ -535,6 +524,25 @@ impl Gateway {
             _ => configured,
         }
     }
+}
+
+const INIT_IN_BATCH: &str = "initialize must not be part of a JSON-RPC batch";
+
+/// `true` if any message is an `initialize` request.
+fn contains_initialize(payload: &Payload) -> bool {
+    payload
+        .messages()
+        .iter()
+        .any(|m| m.method() == Some("initialize") && m.kind() == Kind::Request)
+}
+
+/// The answer to the 2026-07-28 `server/discover` probe until that era is served.
+fn discover_not_found(msg: &Message) -> Bytes {
+    jsonrpc::error_response(
+        msg.id(),
+        jsonrpc::METHOD_NOT_FOUND,
+        "Method not found: server/discover (this endpoint speaks the initialize-era protocol; initialize instead)",
+    )
 }
 
 fn is_json_content_type(h: &HeaderMap) -> bool {
