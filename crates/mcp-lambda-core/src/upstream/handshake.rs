@@ -77,19 +77,6 @@ pub(crate) fn requested_version(msg: &Message) -> Result<(Arc<str>, String), Byt
     Ok((Arc::from(params.get()), p.protocol_version))
 }
 
-/// [`initialize_child`], recording the time in `stats`.
-pub(crate) async fn initialize_child_timed(
-    child: &ChildProcess,
-    params: &str,
-    deadline: Instant,
-    stats: &super::Stats,
-) -> Result<Initialized, InitFailure> {
-    let t = std::time::Instant::now();
-    let r = initialize_child(child, params, deadline).await;
-    stats.add_initialize(t.elapsed());
-    r
-}
-
 /// Sends `initialize` with `params` (raw JSON) and then `notifications/initialized`.
 pub(crate) async fn initialize_child(
     child: &ChildProcess,

@@ -29,8 +29,8 @@ use crate::child::{ChildError, ChildProcess};
 use crate::command::ServerCommand;
 use crate::jsonrpc::{self, Message};
 
-pub(crate) use handshake::initialize_child_timed;
 pub use handshake::synthesized_params;
+use handshake::{Initialized, initialize_child};
 pub use per_request::PerRequest;
 pub use per_session::PerSession;
 pub use reuse::Reuse;
@@ -132,20 +132,42 @@ impl ChildConfig {
         }
     }
 
-    /// A child that serves one request (its logs carry that request's span).
-    pub(crate) fn spawn(&self, stats: &Stats) -> Result<Arc<ChildProcess>, ChildError> {
+    /// Starts a child and initializes it with `params` (raw initialize params) before the
+    /// exchange's deadline, recording the time spent in the exchange's stats. A `shared` child
+    /// logs under its pid only; otherwise its lines carry the current request's span. On failure
+    /// the child is retired and the error response for `client_id` is returned.
+    pub(crate) async fn start(
+        &self,
+        shared: bool,
+        params: &str,
+        ex: &Exchange,
+        client_id: Option<&RawValue>,
+    ) -> Result<(Arc<ChildProcess>, Initialized), Bytes> {
         let t = std::time::Instant::now();
-        let c = ChildProcess::spawn(&self.command, self.max_message, self.kill_grace, true);
-        stats.add_spawn(t.elapsed());
-        c.map(Arc::new)
+        let spawned =
+            ChildProcess::spawn(&self.command, self.max_message, self.kill_grace, !shared);
+        ex.stats.add_spawn(t.elapsed());
+        let child = Arc::new(spawned.map_err(|e| child_error(client_id, &e))?);
+        let t = std::time::Instant::now();
+        let init = initialize_child(&child, params, ex.deadline).await;
+        ex.stats.add_initialize(t.elapsed());
+        match init {
+            Ok(init) => Ok((child, init)),
+            Err(f) => {
+                retire(child);
+                Err(f.response(client_id))
+            }
+        }
     }
+}
 
-    /// A child shared across requests (its logs carry only its pid).
-    pub(crate) fn spawn_shared(&self, stats: &Stats) -> Result<Arc<ChildProcess>, ChildError> {
-        let t = std::time::Instant::now();
-        let c = ChildProcess::spawn(&self.command, self.max_message, self.kill_grace, false);
-        stats.add_spawn(t.elapsed());
-        c.map(Arc::new)
+impl InitOutcome {
+    /// An initialize that failed with `response`.
+    pub(crate) fn failed(response: Bytes) -> Self {
+        Self {
+            response,
+            negotiated: None,
+        }
     }
 }
 

@@ -12,10 +12,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::handshake::{requested_version, synthesized_params};
-use super::{
-    ChildConfig, Exchange, Inflight, InitOutcome, Upstream, child_error, forward,
-    initialize_child_timed, retire,
-};
+use super::{ChildConfig, Exchange, Inflight, InitOutcome, Upstream, forward, retire};
 use crate::jsonrpc::{self, Message};
 
 /// A child per request.
@@ -47,23 +44,12 @@ impl Upstream for PerRequest {
         let (params, _requested) = match requested_version(msg) {
             Ok(p) => p,
             Err(response) => {
-                return InitOutcome {
-                    response,
-                    negotiated: None,
-                };
+                return InitOutcome::failed(response);
             }
         };
-        let child = match self.cfg.spawn(&ex.stats) {
-            Ok(c) => c,
-            Err(e) => {
-                return InitOutcome {
-                    response: child_error(msg.id(), &e),
-                    negotiated: None,
-                };
-            }
-        };
-        let outcome = match initialize_child_timed(&child, &params, ex.deadline, &ex.stats).await {
-            Ok(init) => {
+        match self.cfg.start(false, &params, ex, msg.id()).await {
+            Ok((child, init)) => {
+                retire(child);
                 if let Ok(mut m) = self.params.lock() {
                     m.insert(init.negotiated.clone(), params);
                 }
@@ -72,31 +58,24 @@ impl Upstream for PerRequest {
                     negotiated: Some(init.negotiated),
                 }
             }
-            Err(f) => InitOutcome {
-                response: f.response(msg.id()),
-                negotiated: None,
-            },
-        };
-        retire(child);
-        outcome
+            Err(response) => InitOutcome::failed(response),
+        }
     }
 
     async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
-        let child = match self.cfg.spawn(&ex.stats) {
-            Ok(c) => c,
-            Err(e) => return child_error(msg.id(), &e),
-        };
         let params = ex
             .init_params
             .clone()
             .or_else(|| self.remembered(&ex.protocol_version))
             .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
-        let response = match initialize_child_timed(&child, &params, ex.deadline, &ex.stats).await {
-            Ok(_) => forward(&child, &self.inflight, ex, msg).await,
-            Err(f) => f.response(msg.id()),
-        };
-        retire(child);
-        response
+        match self.cfg.start(false, &params, ex, msg.id()).await {
+            Ok((child, _)) => {
+                let response = forward(&child, &self.inflight, ex, msg).await;
+                retire(child);
+                response
+            }
+            Err(response) => response,
+        }
     }
 
     async fn notify(&self, ex: &Exchange, msg: &Message) {

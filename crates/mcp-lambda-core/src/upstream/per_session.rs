@@ -15,10 +15,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::handshake::{requested_version, synthesized_params};
-use super::{
-    ChildConfig, Exchange, Inflight, InitOutcome, Upstream, child_error, forward,
-    initialize_child_timed, retire,
-};
+use super::{ChildConfig, Exchange, Inflight, InitOutcome, Upstream, forward, retire};
 use crate::child::ChildProcess;
 use crate::jsonrpc::{self, Message};
 
@@ -102,10 +99,7 @@ impl Upstream for PerSession {
         let (params, _) = match requested_version(msg) {
             Ok(p) => p,
             Err(response) => {
-                return InitOutcome {
-                    response,
-                    negotiated: None,
-                };
+                return InitOutcome::failed(response);
             }
         };
         let Some(session) = &ex.session_id else {
@@ -114,22 +108,10 @@ impl Upstream for PerSession {
                 jsonrpc::INTERNAL_ERROR,
                 "per-session lifecycle needs sessions",
             );
-            return InitOutcome {
-                response,
-                negotiated: None,
-            };
+            return InitOutcome::failed(response);
         };
-        let child = match self.cfg.spawn_shared(&ex.stats) {
-            Ok(c) => c,
-            Err(e) => {
-                return InitOutcome {
-                    response: child_error(msg.id(), &e),
-                    negotiated: None,
-                };
-            }
-        };
-        match initialize_child_timed(&child, &params, ex.deadline, &ex.stats).await {
-            Ok(init) => {
+        match self.cfg.start(true, &params, ex, msg.id()).await {
+            Ok((child, init)) => {
                 let entry = self.entry(session);
                 if let Some(old) = entry.child.lock().await.replace(child) {
                     retire(old);
@@ -142,13 +124,7 @@ impl Upstream for PerSession {
                     negotiated: Some(init.negotiated),
                 }
             }
-            Err(f) => {
-                retire(child);
-                InitOutcome {
-                    response: f.response(msg.id()),
-                    negotiated: None,
-                }
-            }
+            Err(response) => InitOutcome::failed(response),
         }
     }
 
@@ -174,25 +150,15 @@ impl Upstream for PerSession {
                         .init_params
                         .clone()
                         .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
-                    match self.cfg.spawn_shared(&ex.stats) {
-                        Ok(child) => {
-                            match initialize_child_timed(&child, &params, ex.deadline, &ex.stats)
-                                .await
-                            {
-                                Ok(_) => {
-                                    tracing::info!(pid = child.pid(), session = %short(session), "session's MCP server (re)started from stored params");
-                                    if let Some(old) = guard.replace(child.clone()) {
-                                        retire(old);
-                                    }
-                                    Ok(child)
-                                }
-                                Err(f) => {
-                                    retire(child);
-                                    Err(f.response(msg.id()))
-                                }
+                    match self.cfg.start(true, &params, ex, msg.id()).await {
+                        Ok((child, _)) => {
+                            tracing::info!(pid = child.pid(), session = %short(session), "session's MCP server (re)started from stored params");
+                            if let Some(old) = guard.replace(child.clone()) {
+                                retire(old);
                             }
+                            Ok(child)
                         }
-                        Err(e) => Err(child_error(msg.id(), &e)),
+                        Err(response) => Err(response),
                     }
                 }
             }

@@ -17,10 +17,7 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use super::handshake::{requested_version, synthesized_params};
-use super::{
-    ChildConfig, Exchange, Inflight, InitOutcome, Upstream, child_error, forward,
-    initialize_child_timed, retire,
-};
+use super::{ChildConfig, Exchange, Inflight, InitOutcome, Upstream, forward, retire};
 use crate::child::ChildProcess;
 use crate::jsonrpc::{self, Message};
 
@@ -110,26 +107,15 @@ impl Reuse {
             .clone()
             .or_else(|| self.params.lock().ok()?.get(&ex.protocol_version).cloned())
             .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
-        let child = self
-            .cfg
-            .spawn_shared(&ex.stats)
-            .map_err(|e| child_error(client_id, &e))?;
-        match initialize_child_timed(&child, &params, ex.deadline, &ex.stats).await {
-            Ok(init) => {
-                tracing::info!(pid = child.pid(), version = %init.negotiated, "MCP server started and initialized");
-                let slot = Arc::new(Slot {
-                    child,
-                    result: init.result,
-                    negotiated: init.negotiated,
-                });
-                *guard = Some(slot.clone());
-                Ok(slot)
-            }
-            Err(f) => {
-                retire(child);
-                Err(f.response(client_id))
-            }
-        }
+        let (child, init) = self.cfg.start(true, &params, ex, client_id).await?;
+        tracing::info!(pid = child.pid(), version = %init.negotiated, "MCP server started and initialized");
+        let slot = Arc::new(Slot {
+            child,
+            result: init.result,
+            negotiated: init.negotiated,
+        });
+        *guard = Some(slot.clone());
+        Ok(slot)
     }
 }
 
@@ -139,10 +125,7 @@ impl Upstream for Reuse {
         let (params, requested) = match requested_version(msg) {
             Ok(p) => p,
             Err(response) => {
-                return InitOutcome {
-                    response,
-                    negotiated: None,
-                };
+                return InitOutcome::failed(response);
             }
         };
         let _serial = self.init_lock.lock().await;
@@ -163,24 +146,9 @@ impl Upstream for Reuse {
         }
         // No child has answered this version yet: this client's own initialize is what a new
         // child sees.
-        let child = match self.cfg.spawn_shared(&ex.stats) {
-            Ok(c) => c,
-            Err(e) => {
-                return InitOutcome {
-                    response: child_error(msg.id(), &e),
-                    negotiated: None,
-                };
-            }
-        };
-        let init = match initialize_child_timed(&child, &params, ex.deadline, &ex.stats).await {
-            Ok(init) => init,
-            Err(f) => {
-                retire(child);
-                return InitOutcome {
-                    response: f.response(msg.id()),
-                    negotiated: None,
-                };
-            }
+        let (child, init) = match self.cfg.start(true, &params, ex, msg.id()).await {
+            Ok(started) => started,
+            Err(response) => return InitOutcome::failed(response),
         };
         let negotiated = init.negotiated.clone();
         let cell = self.cell(&negotiated);
