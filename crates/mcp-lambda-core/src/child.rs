@@ -301,7 +301,7 @@ impl ChildProcess {
             }
             p.waiting.insert(wire_id, tx);
         }
-        if let Err(e) = self.send_line(line.get().as_bytes().to_vec()).await {
+        if let Err(e) = self.send_line(jsonrpc::into_bytes(line)).await {
             self.shared
                 .pending
                 .lock()

@@ -271,6 +271,11 @@ pub fn replace_id(raw: &RawValue, new_id: &str) -> Result<Box<RawValue>, serde_j
     RawValue::from_string(out)
 }
 
+/// The bytes of an owned raw value, without copying them.
+pub fn into_bytes(raw: Box<RawValue>) -> Vec<u8> {
+    String::from(Box::<str>::from(raw)).into_bytes()
+}
+
 /// Builds a JSON-RPC error response for `id` (`None` → `null`).
 pub fn error_response(id: Option<&RawValue>, code: i64, message: &str) -> Bytes {
     error_response_with_data(id, code, message, None)

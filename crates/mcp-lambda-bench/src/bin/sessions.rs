@@ -50,6 +50,10 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
+#[path = "../stats.rs"]
+mod stats;
+use stats::{Summary, round1 as r1, round3 as r3};
+
 const USAGE: &str = "\
 usage: sessions --mcp-lambda PATH --example-server PATH --moto PATH [options]
 
@@ -819,53 +823,6 @@ impl Mcp {
 
 // ---------------------------------------------------------------------------------------------
 // Statistics
-
-#[derive(Debug, Clone)]
-struct Summary {
-    n: usize,
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    mean: f64,
-}
-
-impl Summary {
-    /// Nearest-rank percentiles, in microseconds.
-    fn of(samples: &[Duration]) -> anyhow::Result<Self> {
-        ensure!(!samples.is_empty(), "no samples");
-        let mut us: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
-        us.sort_by(f64::total_cmp);
-        let rank = |p: f64| {
-            let idx = ((p / 100.0) * us.len() as f64).ceil() as usize;
-            us[idx.clamp(1, us.len()) - 1]
-        };
-        Ok(Self {
-            n: us.len(),
-            p50: rank(50.0),
-            p90: rank(90.0),
-            p99: rank(99.0),
-            mean: us.iter().sum::<f64>() / us.len() as f64,
-        })
-    }
-
-    fn to_json(&self) -> Value {
-        json!({
-            "n": self.n,
-            "p50_us": r1(self.p50),
-            "p90_us": r1(self.p90),
-            "p99_us": r1(self.p99),
-            "mean_us": r1(self.mean),
-        })
-    }
-}
-
-fn r1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
-}
-
-fn r3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
 
 fn median(mut xs: Vec<f64>) -> f64 {
     if xs.is_empty() {

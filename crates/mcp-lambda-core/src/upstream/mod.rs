@@ -273,7 +273,7 @@ pub(crate) fn respond(
         Ok(raw) => {
             let id = client_id.map(RawValue::get).unwrap_or("null");
             match jsonrpc::replace_id(&raw, id) {
-                Ok(out) => Bytes::from(out.get().to_owned()),
+                Ok(out) => Bytes::from(jsonrpc::into_bytes(out)),
                 Err(e) => jsonrpc::error_response(
                     client_id,
                     jsonrpc::INTERNAL_ERROR,
