@@ -16,12 +16,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mcp_lambda_tests::{
     Emulator, Invocation, LambdaRuntime, Mcp, MiniRuntimeApi, alive, bin, cargo_lambda, http,
-    mcp_server_time, node, node_module, post, python_client, root, run, signal, wait_gone,
+    mcp_server_time, node, node_module, post, python_client, root, signal, wait_gone,
 };
 use serde_json::{Value, json};
 
@@ -30,7 +29,6 @@ const LATEST: &str = "2025-11-25";
 
 /// How long one `cargo lambda invoke` or one client run may take.
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A command line as `MCP_LAMBDA_COMMAND` takes it: every word single-quoted for the shell.
 fn shell_quote(words: &[String]) -> String {
@@ -451,26 +449,6 @@ fn the_invocation_deadline_bounds_a_request() {
 
 // ------------------------------------------------------------------- real peers, real clients
 
-/// Runs `py_client.py URL MODE TOOL ARGS` and returns its JSON line.
-fn py_client(python: &Path, url: &str, mode: &str, tool: &str, args: &Value) -> Value {
-    let (ok, out, err) = run(
-        Command::new(python)
-            .arg(root().join("tests/clients/py_client.py"))
-            .arg(url)
-            .arg(mode)
-            .arg(tool)
-            .arg(args.to_string()),
-        CLIENT_TIMEOUT,
-    );
-    assert!(ok, "python client ({mode}) failed:\n{out}\n{err}");
-    let line = out
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {out}\n{err}"))
-}
-
 #[test]
 fn python_client_through_a_function_url_to_mcp_server_time() {
     let Some(python) = python_client() else {
@@ -484,7 +462,7 @@ fn python_client_through_a_function_url_to_mcp_server_time() {
     let (emu, f) = function(&cl, &command, &[]);
     let url = emu.function_url("/mcp");
     for mode in ["auto", "legacy"] {
-        let out = py_client(
+        let out = mcp_lambda_tests::py_client(
             &python,
             &url,
             mode,
@@ -525,7 +503,8 @@ fn python_client_through_a_function_url_to_server_everything() {
     let url = emu.function_url("/mcp");
     for mode in ["auto", "legacy"] {
         let message = format!("{mode} through Lambda");
-        let out = py_client(&python, &url, mode, "echo", &json!({"message": message}));
+        let out =
+            mcp_lambda_tests::py_client(&python, &url, mode, "echo", &json!({"message": message}));
         assert_eq!(out["protocolVersion"], LATEST, "{mode}: {out}");
         assert_eq!(out["serverName"], "mcp-servers/everything", "{mode}: {out}");
         assert!(

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mcp_lambda_tests::{
-    Mcp, Server, alive, bin, mcp_server_time, node, node_module, post, python_client, root, run,
+    Mcp, Server, alive, bin, mcp_server_time, node, node_module, post, python_client, run,
     wait_gone,
 };
 use serde_json::{Value, json};
@@ -400,26 +400,6 @@ fn memory_server_per_request_still_sees_the_graph_through_its_file() {
 
 // ------------------------------------------------------------ Python SDK (mcp 2.x) client
 
-/// Runs `py_client.py URL MODE TOOL ARGS` and returns its JSON line.
-fn py_client(python: &Path, url: &str, mode: &str, tool: &str, args: Value) -> Value {
-    let (ok, out, err) = run(
-        Command::new(python)
-            .arg(root().join("tests/clients/py_client.py"))
-            .arg(url)
-            .arg(mode)
-            .arg(tool)
-            .arg(args.to_string()),
-        CLIENT_TIMEOUT,
-    );
-    assert!(ok, "python client ({mode}) failed:\n{out}\n{err}");
-    let line = out
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {out}\n{err}"))
-}
-
 /// The Python client in `mode` against a fresh mcp-lambda serving `cmd`; returns its output.
 /// Also checks how the handshake went: the gateway numbers every HTTP request (`r0`, `r1`, ...)
 /// and does not log `server/discover`, so the initialize is `r0` in legacy mode and `r1` in auto
@@ -433,7 +413,7 @@ fn py_case(
     args: Value,
 ) -> (Value, Server) {
     let s = serve(opts, cmd);
-    let out = py_client(python, &s.url, mode, tool, args);
+    let out = mcp_lambda_tests::py_client(python, &s.url, mode, tool, &args);
     assert_eq!(out["protocolVersion"], VERSION, "{out}");
     assert_eq!(out["result"]["isError"], false, "{out}");
     let initialize = request_id_of(&s, "session opened");
@@ -549,25 +529,9 @@ fn python_client_through_per_request_with_mcp_server_time() {
 
 // ------------------------------------------------------------------ TypeScript SDK client
 
-/// Runs `node ts_client.mjs URL TOOL ARGS` (from `tests/clients`) and returns its JSON line.
+/// The TypeScript client, checked for a 64-hex session id and the newest version.
 fn ts_client(node: &Path, url: &str, tool: &str, args: Value) -> Value {
-    let (ok, out, err) = run(
-        Command::new(node)
-            .current_dir(root().join("tests/clients"))
-            .arg("ts_client.mjs")
-            .arg(url)
-            .arg(tool)
-            .arg(args.to_string()),
-        CLIENT_TIMEOUT,
-    );
-    assert!(ok, "TypeScript client failed:\n{out}\n{err}");
-    let line = out
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    let v: Value =
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {out}\n{err}"));
+    let v = mcp_lambda_tests::ts_client(node, url, tool, &args);
     assert_eq!(v["protocolVersion"], VERSION, "{v}");
     let sid = v["sessionId"].as_str().unwrap_or_default();
     assert!(

@@ -106,36 +106,20 @@ fn real_clients_keep_one_token_session_across_two_instances() {
     let b = token_server(KEY, &[]);
     let proxy = mcp_lambda_tests::RoundRobin::start(vec![a.base.clone(), b.base.clone()], "/mcp");
     if let Some(py) = mcp_lambda_tests::python_client() {
-        let script = mcp_lambda_tests::root().join("tests/clients/py_client.py");
-        let (ok, out, err) = mcp_lambda_tests::run(
-            std::process::Command::new(py).arg(&script).args([
-                proxy.url.as_str(),
-                "legacy",
-                "echo",
-                r#"{"message":"across instances"}"#,
-            ]),
-            Duration::from_secs(60),
-        );
-        assert!(ok, "python client failed: {err}");
-        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        let msg = json!({"message": "across instances"});
+        let v = mcp_lambda_tests::py_client(&py, &proxy.url, "legacy", "echo", &msg);
         assert_eq!(v["result"]["content"][0]["text"], "across instances");
     }
     if let (Some(node), Some(_)) = (
         mcp_lambda_tests::node(),
         mcp_lambda_tests::node_module("@modelcontextprotocol/sdk/package.json"),
     ) {
-        let dir = mcp_lambda_tests::root().join("tests/clients");
-        let (ok, out, err) = mcp_lambda_tests::run(
-            std::process::Command::new(node).current_dir(&dir).args([
-                "ts_client.mjs",
-                proxy.url.as_str(),
-                "echo",
-                r#"{"message":"ts across"}"#,
-            ]),
-            Duration::from_secs(60),
+        let v = mcp_lambda_tests::ts_client(
+            &node,
+            &proxy.url,
+            "echo",
+            &json!({"message": "ts across"}),
         );
-        assert!(ok, "ts client failed: {err}");
-        let v: Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(v["result"]["content"][0]["text"], "ts across");
         assert!(v["sessionId"].as_str().unwrap().starts_with("mlt1."));
     }

@@ -146,37 +146,20 @@ fn real_clients_keep_one_dynamodb_session_across_two_instances() {
     let b = dynamo_server(&moto, "sessions-rr", &[]);
     let proxy = RoundRobin::start(vec![a.base.clone(), b.base.clone()], "/mcp");
     if let Some(py) = mcp_lambda_tests::python_client() {
-        let script = mcp_lambda_tests::root().join("tests/clients/py_client.py");
-        let (ok, out, err) = run(
-            Command::new(py).arg(&script).args([
-                proxy.url.as_str(),
-                "legacy",
-                "echo",
-                r#"{"message":"py"}"#,
-            ]),
-            Duration::from_secs(60),
+        let v = mcp_lambda_tests::py_client(
+            &py,
+            &proxy.url,
+            "legacy",
+            "echo",
+            &json!({"message": "py"}),
         );
-        assert!(ok, "python client failed: {err}");
-        let v: Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(v["result"]["content"][0]["text"], "py");
     }
     if let (Some(node), Some(_)) = (
         mcp_lambda_tests::node(),
         mcp_lambda_tests::node_module("@modelcontextprotocol/sdk/package.json"),
     ) {
-        let (ok, out, err) = run(
-            Command::new(node)
-                .current_dir(mcp_lambda_tests::root().join("tests/clients"))
-                .args([
-                    "ts_client.mjs",
-                    proxy.url.as_str(),
-                    "echo",
-                    r#"{"message":"ts"}"#,
-                ]),
-            Duration::from_secs(60),
-        );
-        assert!(ok, "ts client failed: {err}");
-        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        let v = mcp_lambda_tests::ts_client(&node, &proxy.url, "echo", &json!({"message": "ts"}));
         assert_eq!(v["result"]["content"][0]["text"], "ts");
     }
     assert!(proxy.served.load(std::sync::atomic::Ordering::Relaxed) >= 6);

@@ -1141,3 +1141,42 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// How long a real client gets for one run.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The last non-empty line of a client's output, as JSON.
+fn last_json_line(out: &str, err: &str) -> Value {
+    let line = out
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {out}\n{err}"))
+}
+
+/// Runs the Python `mcp` client (`tests/clients/py_client.py URL MODE TOOL ARGS`) and returns
+/// its JSON line; panics if it fails.
+pub fn py_client(python: &Path, url: &str, mode: &str, tool: &str, args: &Value) -> Value {
+    let (ok, out, err) = run(
+        Command::new(python)
+            .arg(root().join("tests/clients/py_client.py"))
+            .args([url, mode, tool, &args.to_string()]),
+        CLIENT_TIMEOUT,
+    );
+    assert!(ok, "python client ({mode}) failed:\n{out}\n{err}");
+    last_json_line(&out, &err)
+}
+
+/// Runs the TypeScript SDK client (`node ts_client.mjs URL TOOL ARGS` in `tests/clients`) and
+/// returns its JSON line; panics if it fails.
+pub fn ts_client(node: &Path, url: &str, tool: &str, args: &Value) -> Value {
+    let (ok, out, err) = run(
+        Command::new(node)
+            .current_dir(root().join("tests/clients"))
+            .args(["ts_client.mjs", url, tool, &args.to_string()]),
+        CLIENT_TIMEOUT,
+    );
+    assert!(ok, "TypeScript client failed:\n{out}\n{err}");
+    last_json_line(&out, &err)
+}
