@@ -222,3 +222,39 @@ fn reuse_never_initializes_a_child_twice_even_when_stateless_and_session_clients
     assert_eq!(pid(&mut c), first);
     assert_eq!(c.call_text("init_count", json!({})), "1");
 }
+
+#[test]
+fn per_session_child_is_still_reaped_after_a_client_hangs_up_mid_request() {
+    use std::io::Write;
+    let s = Server::start(
+        &[
+            "--lifecycle",
+            "per-session",
+            "--idle-timeout",
+            "300ms",
+            "--",
+            &example(),
+        ],
+        &[],
+    );
+    let mut a = Mcp::connect(&s.url, "2025-06-18", "hang-up");
+    let child = pid(&mut a);
+    // A slow call whose client disconnects before the answer: the request future is dropped.
+    let body = json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"slow","arguments":{"ms":1500}}}).to_string();
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        conn,
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAccept: application/json\r\nMcp-Session-Id: {}\r\nMCP-Protocol-Version: 2025-06-18\r\nContent-Length: {}\r\n\r\n{body}",
+        a.session.as_deref().unwrap(),
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(conn);
+    // The session's child is no longer counted busy: once idle it is reaped.
+    assert!(
+        wait_gone(child, Duration::from_secs(6)),
+        "reaped after the client hung up"
+    );
+}

@@ -250,18 +250,34 @@ pub(crate) async fn forward(
     let reply = match child.start(msg.raw()).await {
         Ok(ticket) => {
             let key = ex.session_id.as_deref().zip(client_id.map(RawValue::get));
-            if let Some((s, id)) = key {
+            // Registered for the wait only; the guard also unregisters when the client goes
+            // away and this future is dropped mid-wait.
+            let _registered = key.map(|(s, id)| {
                 inflight.insert(s, id, child.clone(), ticket.wire_id);
-            }
-            let reply = child.wait(ticket, ex.deadline).await;
-            if let Some((s, id)) = key {
-                inflight.remove(s, id);
-            }
-            reply
+                Registered {
+                    inflight,
+                    session: s,
+                    client_id: id,
+                }
+            });
+            child.wait(ticket, ex.deadline).await
         }
         Err(e) => Err(e),
     };
     respond(client_id, reply)
+}
+
+/// Removes an in-flight registration when dropped.
+struct Registered<'a> {
+    inflight: &'a Inflight,
+    session: &'a str,
+    client_id: &'a str,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.inflight.remove(self.session, self.client_id);
+    }
 }
 
 /// Turns a child's reply into the client's response (client id restored).

@@ -89,6 +89,26 @@ async fn reap(me: Weak<PerSession>, idle: Duration) {
     }
 }
 
+/// Marks a session's child busy (not reapable) for as long as it lives, and records the last
+/// use when dropped — also when the client goes away and the request future is dropped.
+struct Busy<'a>(&'a Entry);
+
+impl<'a> Busy<'a> {
+    fn new(entry: &'a Entry) -> Self {
+        entry.busy.fetch_add(1, Ordering::SeqCst);
+        Self(entry)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut t) = self.0.last_used.lock() {
+            *t = Some(Instant::now());
+        }
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn short(id: &str) -> &str {
     &id[..id.len().min(8)]
 }
@@ -137,7 +157,7 @@ impl Upstream for PerSession {
             );
         };
         let entry = self.entry(session);
-        entry.busy.fetch_add(1, Ordering::SeqCst);
+        let _busy = Busy::new(&entry);
         let child = {
             let mut guard = entry.child.lock().await;
             match guard.as_ref().filter(|c| self.cfg.usable(c)) {
@@ -163,15 +183,10 @@ impl Upstream for PerSession {
                 }
             }
         };
-        let response = match child {
+        match child {
             Ok(child) => forward(&child, &self.inflight, ex, msg).await,
             Err(r) => r,
-        };
-        if let Ok(mut t) = entry.last_used.lock() {
-            *t = Some(Instant::now());
         }
-        entry.busy.fetch_sub(1, Ordering::SeqCst);
-        response
     }
 
     async fn notify(&self, ex: &Exchange, msg: &Message) {
