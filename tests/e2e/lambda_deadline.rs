@@ -30,6 +30,7 @@ fn handler() -> Handler {
         max_message: 6 * 1024 * 1024,
         kill_grace: Duration::from_millis(300),
         verify_process: true,
+        era: mcp_lambda_core::EraCache::new(mcp_lambda_core::EraPolicy::Auto),
     }));
     let gateway = Arc::new(Gateway::new(
         GatewayConfig {

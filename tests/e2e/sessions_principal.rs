@@ -34,6 +34,7 @@ fn instance(store: Arc<dyn SessionStore>) -> Handler {
         max_message: 1 << 20,
         kill_grace: Duration::from_millis(300),
         verify_process: true,
+        era: mcp_lambda_core::EraCache::new(mcp_lambda_core::EraPolicy::Auto),
     }));
     let gateway = Arc::new(Gateway::new(
         GatewayConfig::default(),

@@ -1,9 +1,12 @@
-//! The gateway: MCP Streamable HTTP (2025-03-26, 2025-06-18, 2025-11-25) on one endpoint.
+//! The gateway: MCP Streamable HTTP of both eras on one endpoint — legacy (2025-03-26,
+//! 2025-06-18, 2025-11-25: initialize, optional sessions) and modern (2026-07-28: stateless).
 //!
 //! Contract: [`Gateway::handle`] takes a whole `http::Request<Bytes>` from any host (the local
 //! server, a Lambda front door) and returns the answer as an [`http::Response<Body>`]; it never
-//! fails and never panics on client input. Every rule maps to a status and, for POST errors, a
-//! JSON-RPC error body:
+//! fails and never panics on client input. A POST is modern when its `MCP-Protocol-Version` is
+//! not a legacy version, or when it has none and its `params._meta` carries a protocol version
+//! (the compatibility rules of 2026-07-28); modern POSTs follow [`modern`]'s table. Every legacy
+//! rule maps to a status and, for POST errors, a JSON-RPC error body:
 //!
 //! | input | answer |
 //! |---|---|
@@ -14,14 +17,15 @@
 //! | POST with Content-Type other than `application/json` | 415 |
 //! | POST whose `Accept` does not admit `application/json` | 406 |
 //! | body over the limit (6 MiB by default, Lambda's payload limit) | 413 |
-//! | unsupported `MCP-Protocol-Version` | 400, -32600 |
+//! | unknown `MCP-Protocol-Version` | 400, -32022 with `data.supported` (the modern rules) |
+//! | GET / DELETE with a 2026-07-28 `MCP-Protocol-Version` | 405 |
 //! | invalid JSON | 400, -32700 |
 //! | not JSON-RPC, batch where the version forbids it, initialize inside a batch | 400, -32600 |
 //! | missing `Mcp-Session-Id` (sessions on, not initialize) | 400 |
 //! | unknown or expired `Mcp-Session-Id` | 404 |
 //! | only notifications / responses | 202, empty body |
 //! | requests | 200, `application/json`: one response, or an array for a batch |
-//! | `server/discover` (2026-07-28 probe) | 200 with -32601 until that era is served (a probe carrying `MCP-Protocol-Version: 2026-07-28`, as Python `mcp` 2.x sends it, gets the 400 above; both make clients fall back to initialize) |
+//! | `server/discover` without the 2026-07-28 envelope | 200 with -32601 (a legacy request; real probes carry `_meta` and get the modern answer) |
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -33,6 +37,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::era::ModernMeta;
 use crate::jsonrpc::{self, Kind, Message, Payload};
 use crate::protocol::{self, SESSION_HEADER, VERSION_HEADER};
 use crate::session::{Session, SessionStore, new_session_id};
@@ -157,8 +162,17 @@ impl Gateway {
                     "Forbidden: Origin not allowed",
                 );
             }
+            let modern_header = req
+                .headers()
+                .get(VERSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(protocol::is_modern);
             let mut answer = match *req.method() {
                 Method::POST => self.post(req, &ctx).await,
+                Method::GET | Method::DELETE if modern_header => method_not_allowed(
+                    false,
+                    "protocol version 2026-07-28 has no GET stream and no sessions",
+                ),
                 Method::DELETE => self.delete(req, &ctx).await,
                 Method::OPTIONS if origin.is_some() => preflight(),
                 Method::GET => method_not_allowed(
@@ -221,21 +235,14 @@ impl Gateway {
                 ),
             );
         }
-        let header_version = match headers.get(VERSION_HEADER).map(|v| v.to_str()) {
-            None => None,
-            Some(Ok(v)) if protocol::is_supported(v) => Some(v.to_owned()),
-            Some(v) => {
-                let shown = v.unwrap_or("(not visible ASCII)");
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    jsonrpc::INVALID_REQUEST,
-                    &format!(
-                        "Bad Request: Unsupported protocol version: {shown} (supported: {})",
-                        protocol::LEGACY_VERSIONS.join(", ")
-                    ),
-                );
-            }
-        };
+        if modern::is_modern_post(headers, req.body()) {
+            return self.post_modern(&req, ctx).await;
+        }
+        // Not modern: any header present names a legacy version (see `is_modern_post`).
+        let header_version = headers
+            .get(VERSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let payload = match jsonrpc::parse(req.body()) {
             Ok(p) => p,
             Err(e) => return error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
@@ -304,11 +311,89 @@ impl Gateway {
             init_params: session.as_ref().map(|s| s.init_params.clone()),
             deadline: self.deadline(ctx),
             stats: ctx.stats.clone().unwrap_or_default(),
+            modern: None,
         };
         match self.forward_all(&ex, &payload).await {
             None => accepted(),
             Some(body) => json(StatusCode::OK, body, None),
         }
+    }
+
+    /// A 2026-07-28 POST: one request, validated by [`modern::validate`], answered statelessly.
+    async fn post_modern(&self, req: &Request<Bytes>, ctx: &RequestContext) -> Answer {
+        // A header naming a version nobody serves is answered first: whatever the body, the
+        // client asked for something this endpoint does not speak.
+        if let Some(v) = req.headers().get(VERSION_HEADER) {
+            let v = v.to_str().unwrap_or("(not visible ASCII)");
+            if !protocol::is_modern(v) {
+                let r = modern::unsupported_version(None, v);
+                return json(r.status, r.body, None);
+            }
+        }
+        let msg = match jsonrpc::parse(req.body()) {
+            Ok(Payload::Single(msg)) => msg,
+            Ok(Payload::Batch(_)) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    jsonrpc::INVALID_REQUEST,
+                    "Bad Request: a protocol 2026-07-28 POST carries one JSON-RPC request or notification, not a batch",
+                );
+            }
+            Err(e) => return error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
+        };
+        match msg.kind() {
+            Kind::Request => {}
+            Kind::Response => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    jsonrpc::INVALID_REQUEST,
+                    "Bad Request: clients do not send JSON-RPC responses in protocol 2026-07-28",
+                );
+            }
+            Kind::Notification => {
+                let version = req
+                    .headers()
+                    .get(VERSION_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if !protocol::is_modern(version) {
+                    let r = modern::unsupported_version(None, version);
+                    return json(r.status, r.body, None);
+                }
+                // 2026-07-28 defines no client notifications over HTTP (closing the response
+                // stream is the cancellation); accepted and dropped.
+                tracing::debug!(
+                    method = msg.method().unwrap_or(""),
+                    "2026-07-28 notification accepted and dropped"
+                );
+                return accepted();
+            }
+        }
+        let body = match modern::validate(Some(req.headers()), &msg) {
+            Ok(meta) => self.modern_request(meta, &msg, ctx).await,
+            Err(r) => return json(r.status, r.body, None),
+        };
+        json(modern::status_of(&body), body, None)
+    }
+
+    /// Forwards a validated modern request.
+    async fn modern_request(&self, meta: ModernMeta, msg: &Message, ctx: &RequestContext) -> Bytes {
+        if msg.method() == Some("subscriptions/listen") {
+            return jsonrpc::error_response(
+                msg.id(),
+                jsonrpc::METHOD_NOT_FOUND,
+                "Method not found: subscriptions/listen (this endpoint answers every request with one JSON response; change notifications are not offered)",
+            );
+        }
+        let ex = Exchange {
+            protocol_version: meta.protocol_version.clone(),
+            session_id: None,
+            init_params: None,
+            deadline: self.deadline(ctx),
+            stats: ctx.stats.clone().unwrap_or_default(),
+            modern: Some(Arc::new(meta)),
+        };
+        self.upstream.request(&ex, msg).await
     }
 
     /// Sends every message to the upstream in order: requests are answered, notifications
@@ -348,6 +433,7 @@ impl Gateway {
             init_params: None,
             deadline: self.deadline(ctx),
             stats: ctx.stats.clone().unwrap_or_default(),
+            modern: None,
         };
         let outcome = self.upstream.initialize(&ex, msg).await;
         let (Some(store), Some(id), Some(negotiated)) =
@@ -469,8 +555,11 @@ impl Gateway {
     }
 
     /// Handles a bare JSON-RPC message (or batch) with no HTTP around it: Lambda direct Invoke
-    /// and other in-process callers. No sessions, no HTTP rules; the protocol version is the
-    /// newest for a single message and 2025-03-26 for a batch (the only era with batches).
+    /// and other in-process callers. No sessions, no HTTP rules; a request whose `params._meta`
+    /// carries the 2026-07-28 envelope is served in that era (the envelope rules of [`modern`]
+    /// without the header ones, errors as JSON-RPC errors); otherwise the protocol version is the
+    /// newest legacy one for a single message and 2025-03-26 for a batch (the only era with
+    /// batches).
     /// Returns the response (an array for a batch), or `None` when nothing answers (only
     /// notifications / responses). Parse and shape errors come back as JSON-RPC errors.
     pub async fn rpc(&self, body: &[u8], ctx: RequestContext) -> Option<Bytes> {
@@ -486,12 +575,24 @@ impl Gateway {
             } else {
                 protocol::LATEST_VERSION
             };
+            if let Payload::Single(msg) = &payload
+                && modern::body_has_modern_meta(msg.raw().get().as_bytes())
+            {
+                if msg.kind() != Kind::Request {
+                    return None;
+                }
+                return Some(match modern::validate(None, msg) {
+                    Ok(meta) => self.modern_request(meta, msg, &ctx).await,
+                    Err(r) => r.body,
+                });
+            }
             let ex = Exchange {
                 protocol_version: version.to_owned(),
                 session_id: None,
                 init_params: None,
                 deadline: self.deadline(&ctx),
                 stats: ctx.stats.clone().unwrap_or_default(),
+                modern: None,
             };
             if let Payload::Single(msg) = &payload
                 && msg.kind() == Kind::Request
@@ -536,12 +637,12 @@ fn contains_initialize(payload: &Payload) -> bool {
         .any(|m| m.method() == Some("initialize") && m.kind() == Kind::Request)
 }
 
-/// The answer to the 2026-07-28 `server/discover` probe until that era is served.
+/// The answer to a `server/discover` that lacks the 2026-07-28 envelope (a legacy request).
 fn discover_not_found(msg: &Message) -> Bytes {
     jsonrpc::error_response(
         msg.id(),
         jsonrpc::METHOD_NOT_FOUND,
-        "Method not found: server/discover (this endpoint speaks the initialize-era protocol; initialize instead)",
+        "Method not found: server/discover needs the protocol 2026-07-28 envelope (params._meta and the MCP-Protocol-Version header); initialize-era clients initialize instead",
     )
 }
 
@@ -659,6 +760,8 @@ fn cors(h: &mut HeaderMap, origin: HeaderValue) {
         HeaderValue::from_static("mcp-session-id, mcp-protocol-version"),
     );
 }
+
+pub mod modern;
 
 #[cfg(test)]
 mod tests;

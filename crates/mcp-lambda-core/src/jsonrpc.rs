@@ -24,6 +24,14 @@ pub const INVALID_PARAMS: i64 = -32602;
 pub const INTERNAL_ERROR: i64 = -32603;
 /// The request timed out (the code the MCP SDKs use for `RequestTimeout`).
 pub const REQUEST_TIMEOUT: i64 = -32001;
+/// 2026-07-28: the HTTP headers do not match the body, or a required one is missing/malformed.
+pub const HEADER_MISMATCH: i64 = -32020;
+/// 2026-07-28: the request needs a client capability the client did not declare.
+pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i64 = -32021;
+/// 2026-07-28: the requested protocol version is not served (`data.supported` lists ours).
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+/// Resource not found in 2025-11-25 and earlier (2026-07-28 uses -32602 instead).
+pub const LEGACY_RESOURCE_NOT_FOUND: i64 = -32002;
 
 /// What a JSON-RPC message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,10 +8,12 @@
 //!   initialize handshake on the client's behalf.
 //! - [`child`]: one supervised stdio process (framing, id rewriting, timeouts, termination).
 //! - [`session`] and [`token`]: session stores (in memory; sealed client-carried tokens).
+//! - [`era`]: the rewrites between the legacy (initialize) and modern (2026-07-28) eras.
 //! - [`jsonrpc`], [`framing`], [`protocol`], [`command`]: the pieces they share.
 
 pub mod child;
 pub mod command;
+pub mod era;
 pub mod framing;
 pub mod gateway;
 pub mod jsonrpc;
@@ -25,4 +27,6 @@ pub use command::ServerCommand;
 pub use gateway::{Body, Gateway, GatewayConfig, RequestContext};
 pub use session::{MemoryStore, Session, SessionStore};
 pub use token::TokenStore;
-pub use upstream::{ChildConfig, Exchange, PerRequest, PerSession, Reuse, Stats, Upstream};
+pub use upstream::{
+    ChildConfig, EraCache, EraPolicy, Exchange, PerRequest, PerSession, Reuse, Stats, Upstream,
+};

@@ -1,7 +1,9 @@
 //! MCP protocol eras and the Streamable HTTP header names.
 //!
 //! Contract: this module is the single list of protocol versions the HTTP endpoint accepts in
-//! `MCP-Protocol-Version`, and of the per-version rules (batches only in 2025-03-26).
+//! `MCP-Protocol-Version`, and of the per-version rules (batches only in 2025-03-26). Versions
+//! come in two eras: *legacy* (initialize handshake, optional sessions: [`LEGACY_VERSIONS`]) and
+//! *modern* (stateless, every request carries its `_meta`: [`MODERN_VERSIONS`]).
 
 /// Versions whose Streamable HTTP transport this endpoint serves (initialize handshake era).
 pub const LEGACY_VERSIONS: &[&str] = &["2025-03-26", "2025-06-18", "2025-11-25"];
@@ -12,6 +14,58 @@ pub const DEFAULT_VERSION: &str = "2025-03-26";
 
 /// The newest version we speak in the initialize era.
 pub const LATEST_VERSION: &str = "2025-11-25";
+
+/// Versions of the stateless era (no initialize; per-request `_meta`; `server/discover`).
+pub const MODERN_VERSIONS: &[&str] = &["2026-07-28"];
+
+/// The newest modern version (what the wrapper speaks to a modern child).
+pub const LATEST_MODERN_VERSION: &str = "2026-07-28";
+
+/// Every version this endpoint serves, newest first: the `supported` list of an
+/// `UnsupportedProtocolVersionError` and of our `server/discover` answers.
+pub const SERVED_VERSIONS: &[&str] = &["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"];
+
+/// `_meta` key: the request's protocol version (modern era).
+pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+/// `_meta` key: the client's capabilities for this request (modern era).
+pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+/// `_meta` key: the client's name and version (modern era, optional).
+pub const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+/// `_meta` key: the minimum log level for this request (modern era, optional).
+pub const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+/// `_meta` key on results: the server's name and version (modern era).
+pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+
+/// `Mcp-Method` header (modern era): mirrors the body's `method`.
+pub const METHOD_HEADER: &str = "mcp-method";
+/// `Mcp-Name` header (modern era): mirrors `params.name` / `params.uri`.
+pub const NAME_HEADER: &str = "mcp-name";
+/// Prefix of the per-parameter headers a tool declares with `x-mcp-header` (modern era).
+pub const PARAM_HEADER_PREFIX: &str = "mcp-param-";
+
+/// `true` if `v` is a version of the stateless era.
+pub fn is_modern(v: &str) -> bool {
+    MODERN_VERSIONS.contains(&v)
+}
+
+/// The `params` member `Mcp-Name` mirrors for `method`, if the method carries a name.
+pub fn name_param(method: &str) -> Option<&'static str> {
+    match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    }
+}
+
+/// Legacy-only methods a modern client must not send (removed in 2026-07-28), answered
+/// `-32601` / 404 on the modern path.
+pub const REMOVED_IN_MODERN: &[&str] = &[
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+];
 
 /// `Mcp-Session-Id` header.
 pub const SESSION_HEADER: &str = "mcp-session-id";
@@ -43,5 +97,12 @@ mod tests {
         assert!(!is_supported("garbage"));
         assert!(allows_batch(DEFAULT_VERSION));
         assert!(!allows_batch(LATEST_VERSION));
+        assert!(is_modern("2026-07-28"));
+        assert!(!is_modern("2025-11-25"));
+        assert_eq!(name_param("resources/read"), Some("uri"));
+        assert_eq!(name_param("tools/list"), None);
+        for v in LEGACY_VERSIONS.iter().chain(MODERN_VERSIONS) {
+            assert!(SERVED_VERSIONS.contains(v));
+        }
     }
 }

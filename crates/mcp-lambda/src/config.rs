@@ -47,6 +47,17 @@ pub(crate) enum Lifecycle {
     PerSession,
 }
 
+/// Which protocol era the wrapped server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ChildEra {
+    /// Probe the first child with `server/discover` (default).
+    Auto,
+    /// Initialize-era server (2025-11-25 and earlier): never probed.
+    Legacy,
+    /// 2026-07-28 server: never initialized.
+    Modern,
+}
+
 /// Where sessions are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Sessions {
@@ -88,6 +99,10 @@ pub(crate) struct ServeArgs {
         default_value = "reuse"
     )]
     pub(crate) lifecycle: Lifecycle,
+
+    /// Protocol era of the wrapped server: auto (probe with server/discover), legacy or modern.
+    #[arg(long, env = "MCP_LAMBDA_CHILD_ERA", value_enum, default_value = "auto")]
+    pub(crate) child_era: ChildEra,
 
     /// Session support: none, memory, token or dynamodb [default: memory for serve, none on
     /// Lambda].
@@ -200,6 +215,8 @@ pub(crate) struct Config {
     pub(crate) path: String,
     /// Child lifecycle.
     pub(crate) lifecycle: Lifecycle,
+    /// The wrapped server's protocol era.
+    pub(crate) child_era: ChildEra,
     /// Session store.
     pub(crate) sessions: Sessions,
     /// Session idle lifetime.
@@ -357,6 +374,7 @@ pub(crate) fn resolve(
         listen,
         path: args.path.clone(),
         lifecycle: args.lifecycle,
+        child_era: args.child_era,
         sessions,
         prewarm: args.prewarm.unwrap_or(lambda) && args.lifecycle == Lifecycle::Reuse,
         prewarm_versions: {

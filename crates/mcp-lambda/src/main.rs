@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use config::{Config, Lifecycle, LogFormat, Mode, ServeArgs, Sessions};
+use config::{ChildEra, Config, Lifecycle, LogFormat, Mode, ServeArgs, Sessions};
 use mcp_lambda_core::{
-    ChildConfig, Gateway, GatewayConfig, MemoryStore, PerRequest, PerSession, Reuse, SessionStore,
-    TokenStore, Upstream,
+    ChildConfig, EraCache, EraPolicy, Gateway, GatewayConfig, MemoryStore, PerRequest, PerSession,
+    Reuse, SessionStore, TokenStore, Upstream,
 };
 use mcp_lambda_runtime::{Handler, HandlerConfig};
 
@@ -180,6 +180,11 @@ async fn build_gateway(
         kill_grace: config.kill_grace,
         // Lambda freezes the sandbox between invocations: a child may die unseen.
         verify_process: on_lambda,
+        era: EraCache::new(match config.child_era {
+            ChildEra::Auto => EraPolicy::Auto,
+            ChildEra::Legacy => EraPolicy::Legacy,
+            ChildEra::Modern => EraPolicy::Modern,
+        }),
     };
     let mut reuse = None;
     let upstream: Arc<dyn Upstream> = match config.lifecycle {

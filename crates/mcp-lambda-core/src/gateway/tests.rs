@@ -898,10 +898,23 @@ fn default_body_limit_is_lambdas() {
 #[tokio::test]
 async fn unsupported_protocol_version_header_is_400() {
     let h = Harness::new(false);
-    for v in ["2026-07-28", "garbage", "", "2025-06-18 ", "2024-10-07"] {
+    for v in ["garbage", "", "2025-06-18 ", "2024-10-07"] {
         let r = h.post(&[("mcp-protocol-version", v)], TOOLS_LIST).await;
-        assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+        assert_error(
+            &r,
+            StatusCode::BAD_REQUEST,
+            jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+        );
+        let data = &r.json()["error"]["data"];
+        assert_eq!(data["requested"], v);
+        assert_eq!(data["supported"][0], "2026-07-28");
     }
+    // A modern version with a legacy body: the 2026-07-28 envelope is missing.
+    let r = h
+        .post(&[("mcp-protocol-version", "2026-07-28")], TOOLS_LIST)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.error_code(), jsonrpc::INVALID_PARAMS);
     // Not visible ASCII.
     let mut req = post(&[], TOOLS_LIST);
     req.headers_mut().insert(
@@ -909,15 +922,19 @@ async fn unsupported_protocol_version_header_is_400() {
         HeaderValue::from_bytes(b"2025-\xff").unwrap(),
     );
     let r = h.send(req).await;
-    assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
-    // Also refused on initialize.
+    assert_error(
+        &r,
+        StatusCode::BAD_REQUEST,
+        jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+    );
+    // An initialize under a 2026-07-28 header: that era has no initialize.
     let r = h
         .post(
             &[("mcp-protocol-version", "2026-07-28")],
             &init_body(1, "2025-06-18"),
         )
         .await;
-    assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(h.calls().is_empty());
 }
 

@@ -9,6 +9,13 @@
 //! - `notifications/initialized` is sent by the wrapper right after it initializes a child; the
 //!   client's own copy is absorbed. `notifications/cancelled` is translated to the child's wire id
 //!   when the request can be told apart (same session).
+//! - Both protocol eras work in front of both kinds of child ([`era`](crate::era) has the
+//!   rewrites): the first child of a command is probed once with `server/discover` (unless
+//!   [`EraPolicy`] says what it speaks) and the answer holds for every later child. A modern
+//!   child is never initialized; a legacy child is initialized on a modern client's behalf from
+//!   the request's `_meta`. Shared children are keyed by the client's capability set
+//!   ([`era::capability_key`](crate::era::capability_key)), so one client's capabilities never
+//!   change what another client's request does.
 
 mod handshake;
 mod per_request;
@@ -27,6 +34,7 @@ use tokio::time::Instant;
 
 use crate::child::{ChildError, ChildProcess};
 use crate::command::ServerCommand;
+use crate::era::{self, ModernMeta};
 use crate::jsonrpc::{self, Message};
 
 pub use handshake::synthesized_params;
@@ -48,6 +56,23 @@ pub struct Exchange {
     pub deadline: Instant,
     /// Where the upstream records what this request cost (spawn, initialize, restarts).
     pub stats: Arc<Stats>,
+    /// The client's per-request envelope when it speaks the modern (2026-07-28) era; `None` for
+    /// legacy clients.
+    pub modern: Option<Arc<ModernMeta>>,
+}
+
+impl Exchange {
+    /// A legacy exchange for `version` with no session, due at `deadline`.
+    pub fn legacy(version: &str, deadline: Instant) -> Self {
+        Self {
+            protocol_version: version.to_owned(),
+            session_id: None,
+            init_params: None,
+            deadline,
+            stats: Default::default(),
+            modern: None,
+        }
+    }
 }
 
 /// What one request cost below the gateway, for metrics. Filled by the upstream.
@@ -108,6 +133,122 @@ pub trait Upstream: Send + Sync {
     async fn shutdown(&self);
 }
 
+/// Which protocol era the server command speaks, as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EraPolicy {
+    /// Probe the first child with `server/discover`; modern evidence → modern, anything else →
+    /// legacy (the stdio backward-compatibility rule of 2026-07-28).
+    #[default]
+    Auto,
+    /// Initialize-era server: never probed.
+    Legacy,
+    /// 2026-07-28 server: probed once for its discover result, never initialized.
+    Modern,
+}
+
+/// What one server command is known to speak, shared by all its children. A probed child that
+/// is not used at once is kept as a spare for the next start.
+#[derive(Debug, Default)]
+pub struct EraCache {
+    policy: EraPolicy,
+    known: Mutex<Option<Era>>,
+    spare: Mutex<Option<Arc<ChildProcess>>>,
+    probe_lock: tokio::sync::Mutex<()>,
+}
+
+/// A command's era, once known.
+#[derive(Debug, Clone)]
+pub(crate) enum Era {
+    /// Initialize handshake.
+    Legacy,
+    /// Stateless; the child's (latest) `server/discover` result.
+    Modern(Arc<RawValue>),
+}
+
+impl EraCache {
+    /// A cache following `policy`.
+    pub fn new(policy: EraPolicy) -> Arc<Self> {
+        Arc::new(Self {
+            policy,
+            ..Default::default()
+        })
+    }
+
+    fn known(&self) -> Option<Era> {
+        if self.policy == EraPolicy::Legacy {
+            return Some(Era::Legacy);
+        }
+        self.known.lock().ok()?.clone()
+    }
+
+    fn set(&self, era: Era) {
+        if let Ok(mut k) = self.known.lock() {
+            *k = Some(era);
+        }
+    }
+
+    fn take_spare(&self) -> Option<Arc<ChildProcess>> {
+        self.spare.lock().ok()?.take()
+    }
+
+    /// Terminates the spare child, if any (shutdown).
+    pub(crate) async fn shutdown(&self) {
+        if let Some(child) = self.take_spare() {
+            child.terminate().await;
+        }
+    }
+}
+
+/// How long a `server/discover` probe may take before the child counts as legacy (bounded by
+/// the request's deadline). Legacy servers answer -32601 at once; the timeout is for servers
+/// that ignore unknown methods.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A started child, ready for requests.
+pub(crate) struct Running {
+    pub(crate) child: Arc<ChildProcess>,
+    pub(crate) ready: Ready,
+}
+
+/// What a started child speaks.
+pub(crate) enum Ready {
+    /// Initialized (its InitializeResult and the `serverInfo` in it).
+    Legacy(Initialized, Option<serde_json::Value>),
+    /// Modern: never initialized; its `server/discover` result.
+    Modern(Arc<RawValue>),
+}
+
+impl Running {
+    /// The answer to a legacy client's `initialize`, from this child.
+    pub(crate) fn init_response(
+        &self,
+        client_id: Option<&RawValue>,
+        requested: &str,
+    ) -> (Bytes, String) {
+        match &self.ready {
+            Ready::Legacy(init, _) => (
+                jsonrpc::result_response(client_id, &init.result),
+                init.negotiated.clone(),
+            ),
+            Ready::Modern(discover) => emulated_initialize(discover, client_id, requested),
+        }
+    }
+}
+
+/// A legacy client's InitializeResult emulated from a modern child's discover result.
+pub(crate) fn emulated_initialize(
+    discover: &RawValue,
+    client_id: Option<&RawValue>,
+    requested: &str,
+) -> (Bytes, String) {
+    let version = era::negotiate_legacy(requested);
+    let result = era::initialize_from_discover(discover, version);
+    (
+        jsonrpc::result_response(client_id, &result),
+        version.to_owned(),
+    )
+}
+
 /// How to start children.
 #[derive(Debug, Clone)]
 pub struct ChildConfig {
@@ -120,6 +261,8 @@ pub struct ChildConfig {
     /// Check the process itself (`/proc`) before each use, not only our bookkeeping: needed
     /// where the host can be frozen (Lambda), costly (~20 µs a request) where it cannot.
     pub verify_process: bool,
+    /// The command's protocol era (shared by all its children; see [`EraCache::new`]).
+    pub era: Arc<EraCache>,
 }
 
 impl ChildConfig {
@@ -132,32 +275,128 @@ impl ChildConfig {
         }
     }
 
-    /// Starts a child and initializes it with `params` (raw initialize params) before the
-    /// exchange's deadline, recording the time spent in the exchange's stats. A `shared` child
-    /// logs under its pid only; otherwise its lines carry the current request's span. On failure
-    /// the child is retired and the error response for `client_id` is returned.
+    /// The command's era, probing a fresh child if nobody has yet (that child is kept as the
+    /// spare the next [`start`](Self::start) takes). Errors are the client's response.
+    pub(crate) async fn era(
+        &self,
+        ex: &Exchange,
+        client_id: Option<&RawValue>,
+    ) -> Result<Era, Bytes> {
+        if let Some(era) = self.era.known() {
+            return Ok(era);
+        }
+        let _one = self.era.probe_lock.lock().await;
+        if let Some(era) = self.era.known() {
+            return Ok(era);
+        }
+        let child = self.spawn(true, ex, client_id)?;
+        let era = self.probe(&child, ex, client_id).await?;
+        if child.is_alive() {
+            if let Ok(mut s) = self.era.spare.lock()
+                && let Some(old) = s.replace(child)
+            {
+                retire(old);
+            }
+        } else {
+            retire(child);
+        }
+        Ok(era)
+    }
+
+    fn spawn(
+        &self,
+        shared: bool,
+        ex: &Exchange,
+        client_id: Option<&RawValue>,
+    ) -> Result<Arc<ChildProcess>, Bytes> {
+        let t = std::time::Instant::now();
+        let spawned =
+            ChildProcess::spawn(&self.command, self.max_message, self.kill_grace, !shared);
+        ex.stats.add_spawn(t.elapsed());
+        spawned
+            .map(Arc::new)
+            .map_err(|e| child_error(client_id, &e))
+    }
+
+    /// Sends `server/discover` to a fresh child and records what it showed.
+    async fn probe(
+        &self,
+        child: &ChildProcess,
+        ex: &Exchange,
+        client_id: Option<&RawValue>,
+    ) -> Result<Era, Bytes> {
+        let t = std::time::Instant::now();
+        let deadline = ex.deadline.min(Instant::now() + PROBE_TIMEOUT);
+        let reply = child.request(&era::discover_probe(), deadline).await;
+        ex.stats.add_initialize(t.elapsed());
+        let result = reply
+            .ok()
+            .and_then(|raw| jsonrpc::parse_message(&raw).ok())
+            .and_then(|m| m.member("result"))
+            .filter(|r| era::is_modern_discover(r));
+        let era = match result {
+            Some(r) => {
+                tracing::info!(
+                    pid = child.pid(),
+                    "MCP server speaks protocol 2026-07-28 (server/discover answered); serving both eras through it"
+                );
+                Era::Modern(Arc::from(r))
+            }
+            None if self.era.policy == EraPolicy::Modern => {
+                return Err(jsonrpc::error_response(
+                    client_id,
+                    jsonrpc::INTERNAL_ERROR,
+                    "the MCP server was configured as 2026-07-28 but did not answer server/discover",
+                ));
+            }
+            None => {
+                tracing::info!(
+                    pid = child.pid(),
+                    "MCP server speaks the initialize-era protocol (no server/discover); translating for 2026-07-28 clients"
+                );
+                Era::Legacy
+            }
+        };
+        self.era.set(era.clone());
+        Ok(era)
+    }
+
+    /// Starts a child (the spare, if one is waiting) and readies it before the exchange's
+    /// deadline: a modern child as it is, a legacy one initialized with `params` (raw
+    /// initialize params). Time spent is recorded in the exchange's stats. A `shared` child logs
+    /// under its pid only; otherwise its lines carry the current request's span. On failure the
+    /// child is retired and the error response for `client_id` is returned.
     pub(crate) async fn start(
         &self,
         shared: bool,
         params: &str,
         ex: &Exchange,
         client_id: Option<&RawValue>,
-    ) -> Result<(Arc<ChildProcess>, Initialized), Bytes> {
-        let t = std::time::Instant::now();
-        let spawned =
-            ChildProcess::spawn(&self.command, self.max_message, self.kill_grace, !shared);
-        ex.stats.add_spawn(t.elapsed());
-        let child = Arc::new(spawned.map_err(|e| child_error(client_id, &e))?);
-        let t = std::time::Instant::now();
-        let init = initialize_child(&child, params, ex.deadline).await;
-        ex.stats.add_initialize(t.elapsed());
-        match init {
-            Ok(init) => Ok((child, init)),
-            Err(f) => {
-                retire(child);
-                Err(f.response(client_id))
+    ) -> Result<Arc<Running>, Bytes> {
+        let era = self.era(ex, client_id).await?;
+        let child = match self.era.take_spare().filter(|c| c.is_alive()) {
+            Some(c) => c,
+            None => self.spawn(shared, ex, client_id)?,
+        };
+        let ready = match era {
+            Era::Modern(discover) => Ready::Modern(discover),
+            Era::Legacy => {
+                let t = std::time::Instant::now();
+                let init = initialize_child(&child, params, ex.deadline).await;
+                ex.stats.add_initialize(t.elapsed());
+                match init {
+                    Ok(init) => {
+                        let info = era::server_info_of(&init.result);
+                        Ready::Legacy(init, info)
+                    }
+                    Err(f) => {
+                        retire(child);
+                        return Err(f.response(client_id));
+                    }
+                }
             }
-        }
+        };
+        Ok(Arc::new(Running { child, ready }))
     }
 }
 
@@ -238,16 +477,59 @@ fn cancel_target(msg: &Message) -> (Option<String>, String) {
     }
 }
 
-/// Sends a client request to `child` and returns the response with the client's id; every
+/// Answers a client request with a started child, translating between the client's era and the
+/// child's (see [`era`](crate::era)); always one response with the client's id.
+pub(crate) async fn dispatch(
+    run: &Running,
+    inflight: &Inflight,
+    ex: &Exchange,
+    msg: &Message,
+) -> Bytes {
+    let id = msg.id();
+    let method = msg.method().unwrap_or_default();
+    match (&run.ready, ex.modern.is_some()) {
+        (Ready::Modern(_), true) | (Ready::Legacy(..), false) => {
+            forward(&run.child, inflight, ex, msg.raw(), id).await
+        }
+        (Ready::Legacy(init, info), true) => {
+            if method == "server/discover" {
+                return jsonrpc::result_response(id, &era::discover_from_initialize(&init.result));
+            }
+            let response = forward(&run.child, inflight, ex, msg.raw(), id).await;
+            era::to_modern_response(response, method, info.as_ref())
+        }
+        (Ready::Modern(_), false) => match method {
+            // Removed in 2026-07-28; a legacy client still gets the answer its version promises.
+            "ping" | "logging/setLevel" => jsonrpc::result_response(id, &empty_object()),
+            "resources/subscribe" | "resources/unsubscribe" => jsonrpc::error_response(
+                id,
+                jsonrpc::METHOD_NOT_FOUND,
+                &format!(
+                    "Method not found: {method} (the MCP server speaks protocol 2026-07-28, which has no per-resource subscriptions)"
+                ),
+            ),
+            _ => {
+                let raw = era::to_modern_request(msg, ex.init_params.as_deref());
+                forward(&run.child, inflight, ex, &raw, id).await
+            }
+        },
+    }
+}
+
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".into()).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+/// Sends a request (`raw`, any id) to `child` and returns the response with `client_id`; every
 /// failure becomes a JSON-RPC error response.
 pub(crate) async fn forward(
     child: &Arc<ChildProcess>,
     inflight: &Inflight,
     ex: &Exchange,
-    msg: &Message,
+    raw: &RawValue,
+    client_id: Option<&RawValue>,
 ) -> Bytes {
-    let client_id = msg.id();
-    let reply = match child.start(msg.raw()).await {
+    let reply = match child.start(raw).await {
         Ok(ticket) => {
             let key = ex.session_id.as_deref().zip(client_id.map(RawValue::get));
             // Registered for the wait only; the guard also unregisters when the client goes

@@ -3,7 +3,9 @@
 //! Contract: spawn, initialize (the client's own params when this is its initialize, else the
 //! session's, else the last ones seen for the version, else synthesized), forward, answer, and
 //! terminate the child in the background so the response is not held up. Notifications other
-//! than cancellation have no child to go to and are dropped (logged at debug).
+//! than cancellation have no child to go to and are dropped (logged at debug). A modern
+//! (2026-07-28) child is never initialized: spawn, forward, answer; a legacy client's
+//! `initialize` is then answered from the command's cached discover result without a spawn.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,8 +14,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::handshake::{requested_version, synthesized_params};
-use super::{ChildConfig, Exchange, Inflight, InitOutcome, Upstream, forward, retire};
-use crate::jsonrpc::{self, Message};
+use super::{
+    ChildConfig, Era, Exchange, Inflight, InitOutcome, Upstream, dispatch, emulated_initialize,
+    retire,
+};
+use crate::jsonrpc::Message;
 
 /// A child per request.
 pub struct PerRequest {
@@ -41,21 +46,33 @@ impl PerRequest {
 #[async_trait]
 impl Upstream for PerRequest {
     async fn initialize(&self, ex: &Exchange, msg: &Message) -> InitOutcome {
-        let (params, _requested) = match requested_version(msg) {
+        let (params, requested) = match requested_version(msg) {
             Ok(p) => p,
             Err(response) => {
                 return InitOutcome::failed(response);
             }
         };
+        match self.cfg.era(ex, msg.id()).await {
+            Err(response) => return InitOutcome::failed(response),
+            Ok(Era::Modern(discover)) => {
+                let (response, negotiated) = emulated_initialize(&discover, msg.id(), &requested);
+                return InitOutcome {
+                    response,
+                    negotiated: Some(negotiated),
+                };
+            }
+            Ok(Era::Legacy) => {}
+        }
         match self.cfg.start(false, &params, ex, msg.id()).await {
-            Ok((child, init)) => {
-                retire(child);
+            Ok(started) => {
+                retire(started.child.clone());
+                let (response, negotiated) = started.init_response(msg.id(), &requested);
                 if let Ok(mut m) = self.params.lock() {
-                    m.insert(init.negotiated.clone(), params);
+                    m.insert(negotiated.clone(), params);
                 }
                 InitOutcome {
-                    response: jsonrpc::result_response(msg.id(), &init.result),
-                    negotiated: Some(init.negotiated),
+                    response,
+                    negotiated: Some(negotiated),
                 }
             }
             Err(response) => InitOutcome::failed(response),
@@ -63,15 +80,18 @@ impl Upstream for PerRequest {
     }
 
     async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
-        let params = ex
-            .init_params
-            .clone()
-            .or_else(|| self.remembered(&ex.protocol_version))
-            .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
+        let params = match &ex.modern {
+            Some(m) => m.init_params(),
+            None => ex
+                .init_params
+                .clone()
+                .or_else(|| self.remembered(&ex.protocol_version))
+                .unwrap_or_else(|| synthesized_params(&ex.protocol_version)),
+        };
         match self.cfg.start(false, &params, ex, msg.id()).await {
-            Ok((child, _)) => {
-                let response = forward(&child, &self.inflight, ex, msg).await;
-                retire(child);
+            Ok(started) => {
+                let response = dispatch(&started, &self.inflight, ex, msg).await;
+                retire(started.child.clone());
                 response
             }
             Err(response) => response,
@@ -91,5 +111,7 @@ impl Upstream for PerRequest {
 
     async fn end_session(&self, _session_id: &str) {}
 
-    async fn shutdown(&self) {}
+    async fn shutdown(&self) {
+        self.cfg.era.shutdown().await;
+    }
 }

@@ -3,7 +3,8 @@
 //! Contract: the session's child is initialized with the client's own initialize; a child that
 //! died (or was reaped) is started again and initialized with the session's stored params. It is
 //! terminated on DELETE, at shutdown, or after `idle` without requests (checked by a reaper task
-//! that holds only a weak reference, so it ends with the upstream).
+//! that holds only a weak reference, so it ends with the upstream). Modern (2026-07-28) clients
+//! have no sessions: each of their requests gets a child of its own, as in `per-request`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,13 +16,15 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::handshake::{requested_version, synthesized_params};
-use super::{ChildConfig, Exchange, Inflight, InitOutcome, Upstream, forward, retire};
-use crate::child::ChildProcess;
+use super::{
+    ChildConfig, Era, Exchange, Inflight, InitOutcome, PerRequest, Running, Upstream, dispatch,
+    emulated_initialize, retire,
+};
 use crate::jsonrpc::{self, Message};
 
 #[derive(Default)]
 struct Entry {
-    child: tokio::sync::Mutex<Option<Arc<ChildProcess>>>,
+    child: tokio::sync::Mutex<Option<Arc<Running>>>,
     last_used: Mutex<Option<Instant>>,
     busy: AtomicUsize,
 }
@@ -31,12 +34,15 @@ pub struct PerSession {
     cfg: ChildConfig,
     entries: Mutex<HashMap<String, Arc<Entry>>>,
     inflight: Inflight,
+    /// Session-less (modern) requests: a child each.
+    one_off: PerRequest,
 }
 
 impl PerSession {
     /// Creates the upstream and its idle reaper (children unused for `idle` are terminated).
     pub fn new(cfg: ChildConfig, idle: Duration) -> Arc<Self> {
         let me = Arc::new(Self {
+            one_off: PerRequest::new(cfg.clone()),
             cfg,
             entries: Mutex::new(HashMap::new()),
             inflight: Inflight::default(),
@@ -81,9 +87,9 @@ async fn reap(me: Weak<PerSession>, idle: Duration) {
             Err(_) => return,
         };
         for (session, entry) in idle_entries {
-            if let Some(child) = entry.child.lock().await.take() {
-                tracing::info!(pid = child.pid(), session = %short(&session), "session's MCP server idle; terminating");
-                retire(child);
+            if let Some(run) = entry.child.lock().await.take() {
+                tracing::info!(pid = run.child.pid(), session = %short(&session), "session's MCP server idle; terminating");
+                retire(run.child.clone());
             }
         }
     }
@@ -116,12 +122,24 @@ fn short(id: &str) -> &str {
 #[async_trait]
 impl Upstream for PerSession {
     async fn initialize(&self, ex: &Exchange, msg: &Message) -> InitOutcome {
-        let (params, _) = match requested_version(msg) {
+        let (params, requested) = match requested_version(msg) {
             Ok(p) => p,
             Err(response) => {
                 return InitOutcome::failed(response);
             }
         };
+        match self.cfg.era(ex, msg.id()).await {
+            Err(response) => return InitOutcome::failed(response),
+            // The session's modern child starts with its first request.
+            Ok(Era::Modern(discover)) => {
+                let (response, negotiated) = emulated_initialize(&discover, msg.id(), &requested);
+                return InitOutcome {
+                    response,
+                    negotiated: Some(negotiated),
+                };
+            }
+            Ok(Era::Legacy) => {}
+        }
         let Some(session) = &ex.session_id else {
             let response = jsonrpc::error_response(
                 msg.id(),
@@ -131,17 +149,18 @@ impl Upstream for PerSession {
             return InitOutcome::failed(response);
         };
         match self.cfg.start(true, &params, ex, msg.id()).await {
-            Ok((child, init)) => {
+            Ok(started) => {
+                let (response, negotiated) = started.init_response(msg.id(), &requested);
                 let entry = self.entry(session);
-                if let Some(old) = entry.child.lock().await.replace(child) {
-                    retire(old);
+                if let Some(old) = entry.child.lock().await.replace(started) {
+                    retire(old.child.clone());
                 }
                 if let Ok(mut t) = entry.last_used.lock() {
                     *t = Some(Instant::now());
                 }
                 InitOutcome {
-                    response: jsonrpc::result_response(msg.id(), &init.result),
-                    negotiated: Some(init.negotiated),
+                    response,
+                    negotiated: Some(negotiated),
                 }
             }
             Err(response) => InitOutcome::failed(response),
@@ -149,6 +168,9 @@ impl Upstream for PerSession {
     }
 
     async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
+        if ex.modern.is_some() {
+            return self.one_off.request(ex, msg).await;
+        }
         let Some(session) = &ex.session_id else {
             return jsonrpc::error_response(
                 msg.id(),
@@ -160,8 +182,8 @@ impl Upstream for PerSession {
         let _busy = Busy::new(&entry);
         let child = {
             let mut guard = entry.child.lock().await;
-            match guard.as_ref().filter(|c| self.cfg.usable(c)) {
-                Some(c) => Ok(c.clone()),
+            match guard.as_ref().filter(|r| self.cfg.usable(&r.child)) {
+                Some(r) => Ok(r.clone()),
                 None => {
                     if guard.is_some() {
                         ex.stats.add_restart();
@@ -171,12 +193,12 @@ impl Upstream for PerSession {
                         .clone()
                         .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
                     match self.cfg.start(true, &params, ex, msg.id()).await {
-                        Ok((child, _)) => {
-                            tracing::info!(pid = child.pid(), session = %short(session), "session's MCP server (re)started from stored params");
-                            if let Some(old) = guard.replace(child.clone()) {
-                                retire(old);
+                        Ok(run) => {
+                            tracing::info!(pid = run.child.pid(), session = %short(session), "session's MCP server (re)started from stored params");
+                            if let Some(old) = guard.replace(run.clone()) {
+                                retire(old.child.clone());
                             }
-                            Ok(child)
+                            Ok(run)
                         }
                         Err(response) => Err(response),
                     }
@@ -184,7 +206,7 @@ impl Upstream for PerSession {
             }
         };
         match child {
-            Ok(child) => forward(&child, &self.inflight, ex, msg).await,
+            Ok(run) => dispatch(&run, &self.inflight, ex, msg).await,
             Err(r) => r,
         }
     }
@@ -198,9 +220,14 @@ impl Upstream for PerSession {
                     return;
                 };
                 let entry = self.entry(session);
-                let child = entry.child.lock().await.clone();
-                if let Some(child) = child.filter(|c| self.cfg.usable(c)) {
-                    let _ = child.notify(msg.raw()).await;
+                let run = entry.child.lock().await.clone();
+                if let Some(run) = run.filter(|r| self.cfg.usable(&r.child)) {
+                    if matches!(run.ready, super::Ready::Modern(_))
+                        && msg.method() == Some("notifications/roots/list_changed")
+                    {
+                        return;
+                    }
+                    let _ = run.child.notify(msg.raw()).await;
                 }
             }
         }
@@ -213,9 +240,9 @@ impl Upstream for PerSession {
             .ok()
             .and_then(|mut m| m.remove(session_id));
         if let Some(entry) = entry
-            && let Some(child) = entry.child.lock().await.take()
+            && let Some(run) = entry.child.lock().await.take()
         {
-            child.terminate().await;
+            run.child.terminate().await;
         }
     }
 
@@ -227,10 +254,11 @@ impl Upstream for PerSession {
             .unwrap_or_default();
         let mut tasks = tokio::task::JoinSet::new();
         for entry in all {
-            if let Some(child) = entry.child.lock().await.take() {
-                tasks.spawn(async move { child.terminate().await });
+            if let Some(run) = entry.child.lock().await.take() {
+                tasks.spawn(async move { run.child.terminate().await });
             }
         }
+        self.one_off.shutdown().await;
         while tasks.join_next().await.is_some() {}
     }
 }

@@ -8,6 +8,10 @@
 //!   version no child has negotiated gets a child of its own (one child per protocol version).
 //! - A dead child is replaced on the next request, transparently: the replacement is initialized
 //!   with the session's params, else the first params seen for that version, else synthesized.
+//! - A modern (2026-07-28) child is one shared child for every client of both eras. A legacy
+//!   child serving modern clients is one per distinct capability set
+//!   ([`capability_key`](crate::era::capability_key)), initialized from the first such request's
+//!   `_meta`, apart from the children of legacy clients.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,17 +21,30 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use super::handshake::{requested_version, synthesized_params};
-use super::{ChildConfig, Exchange, Inflight, InitOutcome, Upstream, forward, retire};
-use crate::child::ChildProcess;
-use crate::jsonrpc::{self, Message};
+use super::{
+    ChildConfig, Era, Exchange, Inflight, InitOutcome, Ready, Running, Upstream, dispatch,
+    emulated_initialize, retire,
+};
+use crate::era::capability_key;
+use crate::jsonrpc::Message;
+use crate::protocol;
 
-struct Slot {
-    child: Arc<ChildProcess>,
-    result: Arc<RawValue>,
-    negotiated: String,
-}
+type Slot = Running;
 
 type Cell = Arc<tokio::sync::Mutex<Option<Arc<Slot>>>>;
+
+/// The cell a request's child lives in (see the module docs).
+fn key(era: &Era, ex: &Exchange) -> String {
+    match (era, &ex.modern) {
+        (Era::Modern(_), _) => "modern".into(),
+        (Era::Legacy, Some(m)) => format!(
+            "{}+{}",
+            protocol::LATEST_VERSION,
+            capability_key(&m.client_capabilities)
+        ),
+        (Era::Legacy, None) => ex.protocol_version.clone(),
+    }
+}
 
 /// One shared child per protocol version.
 pub struct Reuse {
@@ -74,46 +91,47 @@ impl Reuse {
         version: &str,
         deadline: tokio::time::Instant,
     ) -> Result<u32, String> {
-        let ex = Exchange {
-            protocol_version: version.to_owned(),
-            session_id: None,
-            init_params: None,
-            deadline,
-            stats: Default::default(),
-        };
+        let ex = Exchange::legacy(version, deadline);
         self.slot_for(&ex, None)
             .await
             .map(|s| s.child.pid())
             .map_err(|b| String::from_utf8_lossy(&b).into_owned())
     }
 
-    /// The live child for the exchange's version, started and initialized if needed.
+    /// The live child for the exchange, started (and initialized, if legacy) if needed.
     async fn slot_for(
         &self,
         ex: &Exchange,
         client_id: Option<&RawValue>,
     ) -> Result<Arc<Slot>, Bytes> {
-        let cell = self.cell(&ex.protocol_version);
+        let era = self.cfg.era(ex, client_id).await?;
+        let key = key(&era, ex);
+        let cell = self.cell(&key);
         let mut guard = cell.lock().await;
         if let Some(slot) = self.alive(&guard) {
             return Ok(slot);
         }
         if let Some(old) = guard.take() {
             ex.stats.add_restart();
-            tracing::warn!(pid = old.child.pid(), version = %ex.protocol_version, "MCP server is gone; starting a new one");
+            tracing::warn!(pid = old.child.pid(), key = %key, "MCP server is gone; starting a new one");
         }
-        let params = ex
-            .init_params
-            .clone()
-            .or_else(|| self.params.lock().ok()?.get(&ex.protocol_version).cloned())
-            .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
-        let (child, init) = self.cfg.start(true, &params, ex, client_id).await?;
-        tracing::info!(pid = child.pid(), version = %init.negotiated, "MCP server started and initialized");
-        let slot = Arc::new(Slot {
-            child,
-            result: init.result,
-            negotiated: init.negotiated,
-        });
+        let params = match &ex.modern {
+            Some(m) => m.init_params(),
+            None => ex
+                .init_params
+                .clone()
+                .or_else(|| self.params.lock().ok()?.get(&ex.protocol_version).cloned())
+                .unwrap_or_else(|| synthesized_params(&ex.protocol_version)),
+        };
+        let slot = self.cfg.start(true, &params, ex, client_id).await?;
+        match &slot.ready {
+            Ready::Legacy(init, _) => {
+                tracing::info!(pid = slot.child.pid(), version = %init.negotiated, key = %key, "MCP server started and initialized")
+            }
+            Ready::Modern(_) => {
+                tracing::info!(pid = slot.child.pid(), "MCP server started (2026-07-28)")
+            }
+        }
         *guard = Some(slot.clone());
         Ok(slot)
     }
@@ -129,6 +147,18 @@ impl Upstream for Reuse {
             }
         };
         let _serial = self.init_lock.lock().await;
+        match self.cfg.era(ex, msg.id()).await {
+            Err(response) => return InitOutcome::failed(response),
+            // A modern child is never initialized: the answer is emulated from its discover.
+            Ok(Era::Modern(discover)) => {
+                let (response, negotiated) = emulated_initialize(&discover, msg.id(), &requested);
+                return InitOutcome {
+                    response,
+                    negotiated: Some(negotiated),
+                };
+            }
+            Ok(Era::Legacy) => {}
+        }
         // A live child already asked for this version (by an earlier client, or on a client's
         // behalf for a request that came without initialize) answers from its InitializeResult.
         let key = self
@@ -139,35 +169,33 @@ impl Upstream for Reuse {
             .unwrap_or_else(|| requested.clone());
         let existing = self.alive(&*self.cell(&key).lock().await);
         if let Some(slot) = existing {
+            let (response, negotiated) = slot.init_response(msg.id(), &requested);
             return InitOutcome {
-                response: jsonrpc::result_response(msg.id(), &slot.result),
-                negotiated: Some(slot.negotiated.clone()),
+                response,
+                negotiated: Some(negotiated),
             };
         }
         // No child has answered this version yet: this client's own initialize is what a new
         // child sees.
-        let (child, init) = match self.cfg.start(true, &params, ex, msg.id()).await {
+        let started = match self.cfg.start(true, &params, ex, msg.id()).await {
             Ok(started) => started,
             Err(response) => return InitOutcome::failed(response),
         };
-        let negotiated = init.negotiated.clone();
+        let (_, negotiated) = started.init_response(None, &requested);
         let cell = self.cell(&negotiated);
         let mut guard = cell.lock().await;
-        let result = match self.alive(&guard) {
+        let (response, _) = match self.alive(&guard) {
             // Another child already serves this version (it was asked for by another name):
             // keep it and let this one go.
             Some(existing) => {
-                retire(child);
-                existing.result.clone()
+                retire(started.child.clone());
+                existing.init_response(msg.id(), &requested)
             }
             None => {
-                tracing::info!(pid = child.pid(), version = %negotiated, "MCP server started and initialized by a client");
-                *guard = Some(Arc::new(Slot {
-                    child,
-                    result: init.result.clone(),
-                    negotiated: negotiated.clone(),
-                }));
-                init.result
+                tracing::info!(pid = started.child.pid(), version = %negotiated, "MCP server started and initialized by a client");
+                let answer = started.init_response(msg.id(), &requested);
+                *guard = Some(started);
+                answer
             }
         };
         drop(guard);
@@ -178,14 +206,14 @@ impl Upstream for Reuse {
             m.entry(negotiated.clone()).or_insert(params);
         }
         InitOutcome {
-            response: jsonrpc::result_response(msg.id(), &result),
+            response,
             negotiated: Some(negotiated),
         }
     }
 
     async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
         match self.slot_for(ex, msg.id()).await {
-            Ok(slot) => forward(&slot.child, &self.inflight, ex, msg).await,
+            Ok(slot) => dispatch(&slot, &self.inflight, ex, msg).await,
             Err(response) => response,
         }
     }
@@ -196,7 +224,16 @@ impl Upstream for Reuse {
             Some("notifications/initialized") => {}
             Some("notifications/cancelled") => self.inflight.cancel(ex, msg).await,
             _ => {
-                let cell = self.cell(&ex.protocol_version);
+                let Ok(era) = self.cfg.era(ex, None).await else {
+                    return;
+                };
+                if matches!(era, Era::Modern(_))
+                    && msg.method() == Some("notifications/roots/list_changed")
+                {
+                    // Removed in 2026-07-28: a modern server asks for roots per request.
+                    return;
+                }
+                let cell = self.cell(&key(&era, ex));
                 let slot = self.alive(&*cell.lock().await);
                 match slot {
                     Some(slot) => {
@@ -224,6 +261,10 @@ impl Upstream for Reuse {
                 tasks.spawn(async move { slot.child.terminate().await });
             }
         }
+        tasks.spawn({
+            let era = self.cfg.era.clone();
+            async move { era.shutdown().await }
+        });
         while tasks.join_next().await.is_some() {}
     }
 }
