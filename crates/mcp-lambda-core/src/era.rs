@@ -8,6 +8,7 @@
 //! |---|---|
 //! | modern request's `_meta` → what we know of the client | [`ModernMeta::read`] |
 //! | modern client, legacy child: initialize params for the child | [`ModernMeta::init_params`] |
+//! | modern request → legacy child (drops the envelope from `_meta`) | [`to_legacy_request`] |
 //! | legacy child's answer → modern client | [`to_modern_response`] |
 //! | legacy child's InitializeResult → `server/discover` answer | [`discover_from_initialize`] |
 //! | legacy request → modern child (adds `_meta`) | [`to_modern_request`] |
@@ -358,6 +359,35 @@ pub fn to_modern_request(msg: &Message, init_params: Option<&str>) -> Box<RawVal
     boxed(&Value::Object(whole))
 }
 
+/// `_meta` keys of the modern per-request envelope; a legacy server must not see them (a
+/// dual-era server initialized in the legacy era rejects requests carrying them).
+const ENVELOPE_KEYS: &[&str] = &[
+    META_PROTOCOL_VERSION,
+    META_CLIENT_CAPABILITIES,
+    META_CLIENT_INFO,
+    protocol::META_LOG_LEVEL,
+];
+
+/// A modern client's request in legacy form for a legacy child: the envelope keys leave
+/// `params._meta` (which goes away if nothing else is in it); everything else is kept.
+pub fn to_legacy_request(msg: &Message) -> Box<RawValue> {
+    let Ok(mut whole) = serde_json::from_str::<Map<String, Value>>(msg.raw().get()) else {
+        return msg.raw().to_owned();
+    };
+    let Some(Value::Object(params)) = whole.get_mut("params") else {
+        return msg.raw().to_owned();
+    };
+    if let Some(Value::Object(meta)) = params.get_mut("_meta") {
+        for k in ENVELOPE_KEYS {
+            meta.remove(*k);
+        }
+        if meta.is_empty() {
+            params.remove("_meta");
+        }
+    }
+    boxed(&Value::Object(whole))
+}
+
 fn boxed(v: &Value) -> Box<RawValue> {
     RawValue::from_string(v.to_string()).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
@@ -503,6 +533,43 @@ mod tests {
         assert!(!is_modern_discover(&r(r#"{"capabilities":{}}"#)));
         assert_eq!(negotiate_legacy("2025-06-18"), "2025-06-18");
         assert_eq!(negotiate_legacy("1999-01-01"), "2025-11-25");
+    }
+
+    #[test]
+    fn modern_requests_lose_the_envelope() {
+        let msg = jsonrpc::parse_message(
+            &RawValue::from_string(
+                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                    "name": "t",
+                    "_meta": {
+                        META_PROTOCOL_VERSION: "2026-07-28",
+                        META_CLIENT_CAPABILITIES: {},
+                        META_CLIENT_INFO: {"name": "c", "version": "1"},
+                        "io.modelcontextprotocol/logLevel": "info",
+                        "progressToken": 4
+                    }
+                }})
+                .to_string(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let v: Value = serde_json::from_str(to_legacy_request(&msg).get()).unwrap();
+        assert_eq!(v["params"]["_meta"], json!({"progressToken": 4}));
+        assert_eq!(v["params"]["name"], "t");
+        assert_eq!(v["id"], 1);
+        let msg = jsonrpc::parse_message(
+            &RawValue::from_string(
+                json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {
+                    "_meta": {META_PROTOCOL_VERSION: "2026-07-28", META_CLIENT_CAPABILITIES: {}}
+                }})
+                .to_string(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let v: Value = serde_json::from_str(to_legacy_request(&msg).get()).unwrap();
+        assert_eq!(v["params"], json!({}));
     }
 
     #[test]

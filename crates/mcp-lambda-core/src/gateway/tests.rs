@@ -41,6 +41,12 @@ struct Call {
     session_id: Option<String>,
     init_params: Option<String>,
     deadline: Option<Instant>,
+    /// `Exchange.modern`'s protocol version: `Some` only for a 2026-07-28 exchange.
+    modern_version: Option<String>,
+    /// `Exchange.modern`'s client capabilities (raw JSON).
+    client_capabilities: Option<String>,
+    /// `Exchange.modern`'s client info (raw JSON), when the client sent it.
+    client_info: Option<String>,
 }
 
 /// How the fake answers `initialize`.
@@ -78,6 +84,16 @@ impl Fake {
             session_id: ex.session_id.clone(),
             init_params: ex.init_params.as_deref().map(str::to_owned),
             deadline: Some(ex.deadline),
+            modern_version: ex.modern.as_ref().map(|m| m.protocol_version.clone()),
+            client_capabilities: ex
+                .modern
+                .as_ref()
+                .map(|m| m.client_capabilities.get().to_owned()),
+            client_info: ex
+                .modern
+                .as_ref()
+                .and_then(|m| m.client_info.as_ref())
+                .map(|i| i.get().to_owned()),
         });
     }
 
@@ -85,6 +101,9 @@ impl Fake {
         self.calls.lock().unwrap().clone()
     }
 }
+
+/// Method prefix the fake answers with an error: `fake/error/-32601` → code -32601.
+const FAKE_ERROR: &str = "fake/error/";
 
 fn raw(v: &Value) -> Box<RawValue> {
     RawValue::from_string(v.to_string()).unwrap()
@@ -127,6 +146,14 @@ impl Upstream for Fake {
 
     async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
         self.record(Op::Request, ex, msg);
+        // `fake/error/<code>` is answered with that JSON-RPC error code.
+        if let Some(code) = msg
+            .method()
+            .and_then(|m| m.strip_prefix(FAKE_ERROR))
+            .and_then(|c| c.parse::<i64>().ok())
+        {
+            return jsonrpc::error_response(msg.id(), code, "fake: asked to fail");
+        }
         let result = serde_json::json!({
             "method": msg.method(),
             "protocolVersion": ex.protocol_version,
@@ -148,6 +175,9 @@ impl Upstream for Fake {
             session_id: Some(session_id.to_owned()),
             init_params: None,
             deadline: None,
+            modern_version: None,
+            client_capabilities: None,
+            client_info: None,
         });
     }
 

@@ -495,7 +495,8 @@ pub(crate) async fn dispatch(
             if method == "server/discover" {
                 return jsonrpc::result_response(id, &era::discover_from_initialize(&init.result));
             }
-            let response = forward(&run.child, inflight, ex, msg.raw(), id).await;
+            let raw = era::to_legacy_request(msg);
+            let response = forward(&run.child, inflight, ex, &raw, id).await;
             era::to_modern_response(response, method, info.as_ref())
         }
         (Ready::Modern(_), false) => match method {
