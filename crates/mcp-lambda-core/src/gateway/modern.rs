@@ -62,14 +62,63 @@ pub(crate) fn unsupported_version(msg: Option<&Message>, requested: &str) -> Rej
     }
 }
 
-/// `true` if a POST with these headers and this (unparsed) body speaks the modern era: its
-/// `MCP-Protocol-Version` is not a legacy version, or it has none and the body's `_meta`
-/// carries a protocol version (a modern client that forgot the header is told so).
-pub(crate) fn is_modern_post(headers: &HeaderMap, body: &[u8]) -> bool {
-    match headers.get(VERSION_HEADER) {
-        Some(v) => !v.to_str().is_ok_and(protocol::is_supported),
-        None => body_has_modern_meta(body),
+/// The `MCP-Protocol-Version` header as sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VersionHeader<'a> {
+    /// Not sent.
+    Absent,
+    /// Sent more than once (a router and this server could read different values).
+    Duplicated,
+    /// Not visible ASCII.
+    Invalid,
+    /// One value, surrounding whitespace removed (RFC 9110 §5.5).
+    Value(&'a str),
+}
+
+/// Reads the `MCP-Protocol-Version` header.
+pub(crate) fn version_header(headers: &HeaderMap) -> VersionHeader<'_> {
+    let mut all = headers.get_all(VERSION_HEADER).iter();
+    match (all.next(), all.next()) {
+        (None, _) => VersionHeader::Absent,
+        (Some(_), Some(_)) => VersionHeader::Duplicated,
+        (Some(v), None) => match v.to_str() {
+            Ok(v) => VersionHeader::Value(v.trim()),
+            Err(_) => VersionHeader::Invalid,
+        },
     }
+}
+
+/// The rejection of a POST whose `MCP-Protocol-Version` is sent more than once.
+pub(crate) fn duplicated_version(msg: Option<&Message>) -> Rejection {
+    Rejection {
+        status: StatusCode::BAD_REQUEST,
+        body: jsonrpc::error_response(
+            msg.and_then(Message::id),
+            jsonrpc::HEADER_MISMATCH,
+            "Header mismatch: the mcp-protocol-version header appears more than once",
+        ),
+    }
+}
+
+/// `true` if a POST with these headers and this (unparsed) body speaks the modern era: its
+/// `MCP-Protocol-Version` is not a legacy version (or is unreadable, or sent twice), or it has
+/// none and the body's `_meta` carries a protocol version (a modern client that forgot the
+/// header is told so).
+pub(crate) fn is_modern_post(headers: &HeaderMap, body: &[u8]) -> bool {
+    match version_header(headers) {
+        VersionHeader::Value(v) => !protocol::is_supported(v),
+        VersionHeader::Duplicated | VersionHeader::Invalid => true,
+        VersionHeader::Absent => body_has_modern_meta(body),
+    }
+}
+
+/// The protocol version in a body's `params._meta`, if any.
+pub(crate) fn meta_version(msg: &Message) -> Option<String> {
+    let params = msg.member("params")?;
+    let map: Map<String, Value> = serde_json::from_str(params.get()).ok()?;
+    ModernMeta::read(Some(&map))
+        .ok()?
+        .map(|m| m.protocol_version)
 }
 
 /// Cheap pre-check (a substring) followed by a real parse of `params._meta`.

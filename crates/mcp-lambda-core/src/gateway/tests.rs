@@ -928,12 +928,14 @@ fn default_body_limit_is_lambdas() {
 #[tokio::test]
 async fn unsupported_protocol_version_header_is_400() {
     let h = Harness::new(false);
-    for v in ["garbage", "", "2025-06-18 ", "2024-10-07"] {
+    for v in ["garbage", "", "2025-06-18x", "2024-10-07"] {
         let r = h.post(&[("mcp-protocol-version", v)], TOOLS_LIST).await;
-        assert_error(
+        // Answered with the request's id (JSON-RPC 2.0: null only when it cannot be read).
+        assert_refused(
             &r,
             StatusCode::BAD_REQUEST,
             jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+            7,
         );
         let data = &r.json()["error"]["data"];
         assert_eq!(data["requested"], v);
@@ -952,10 +954,11 @@ async fn unsupported_protocol_version_header_is_400() {
         HeaderValue::from_bytes(b"2025-\xff").unwrap(),
     );
     let r = h.send(req).await;
-    assert_error(
+    assert_refused(
         &r,
         StatusCode::BAD_REQUEST,
         jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+        7,
     );
     // An initialize under a 2026-07-28 header: that era has no initialize.
     let r = h
@@ -1448,7 +1451,9 @@ async fn initialize_without_params_stores_empty_object() {
 }
 
 #[tokio::test]
-async fn version_header_differing_from_the_session_is_400() {
+async fn supported_version_header_differing_from_the_session_yields_to_the_session() {
+    // The transport only requires 400 for an invalid or unsupported version; a served one that
+    // differs from the negotiated version is overruled by the session.
     let h = Harness::new(true);
     let id = h.open_session("2025-06-18").await;
     for other in ["2025-03-26", "2025-11-25"] {
@@ -1458,9 +1463,32 @@ async fn version_header_differing_from_the_session_is_400() {
                 TOOLS_LIST,
             )
             .await;
-        assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+        let v = assert_answered(&r, 7, "tools/list");
+        assert_eq!(v["result"]["protocolVersion"], "2025-06-18", "{other}");
     }
-    assert!(h.calls_of(Op::Request).is_empty());
+    let reqs = h.calls_of(Op::Request);
+    assert_eq!(reqs.len(), 2);
+    for c in &reqs {
+        assert_eq!(c.protocol_version.as_deref(), Some("2025-06-18"));
+        assert_eq!(c.session_id.as_deref(), Some(id.as_str()));
+    }
+    // An unserved version is still refused, session or not.
+    let r = h
+        .post(
+            &[
+                ("mcp-session-id", &id),
+                ("mcp-protocol-version", "2024-10-07"),
+            ],
+            TOOLS_LIST,
+        )
+        .await;
+    assert_refused(
+        &r,
+        StatusCode::BAD_REQUEST,
+        jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+        7,
+    );
+    assert_eq!(h.calls_of(Op::Request).len(), 2);
 }
 
 #[tokio::test]
@@ -1681,4 +1709,940 @@ async fn full_session_lifecycle() {
     );
     let r = h.post(&hdrs, &req_body(4, "tools/list")).await;
     assert_error(&r, StatusCode::NOT_FOUND, jsonrpc::INVALID_REQUEST);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2026-07-28 (modern era)
+// ---------------------------------------------------------------------------------------------
+
+const MODERN: &str = "2026-07-28";
+
+/// A 2026-07-28 `params._meta` for `version`, with capabilities and (optionally) client info.
+fn meta_for(version: &str, client_info: bool) -> Value {
+    let mut meta = serde_json::json!({
+        protocol::META_PROTOCOL_VERSION: version,
+        protocol::META_CLIENT_CAPABILITIES: { "sampling": {}, "roots": { "listChanged": true } },
+    });
+    if client_info {
+        meta[protocol::META_CLIENT_INFO] =
+            serde_json::json!({ "name": "modern-client", "version": "2.0" });
+    }
+    meta
+}
+
+/// A request body with `params` (an object) plus `_meta`.
+fn body_with_meta(id: u32, method: &str, params: Value, meta: Value) -> String {
+    let mut params = params;
+    params["_meta"] = meta;
+    serde_json::json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })
+        .to_string()
+}
+
+/// A well-formed 2026-07-28 request body.
+fn modern_body(id: u32, method: &str, params: Value) -> String {
+    body_with_meta(id, method, params, meta_for(MODERN, true))
+}
+
+/// The routing headers a 2026-07-28 client sends: version, method, and name when given.
+fn modern_headers<'a>(method: &'a str, name: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+    let mut h = vec![("mcp-protocol-version", MODERN), ("mcp-method", method)];
+    if let Some(n) = name {
+        h.push(("mcp-name", n));
+    }
+    h
+}
+
+/// A JSON-RPC error answer of the modern path: status, JSON content type, code, no result,
+/// no session id. Returns the body.
+#[track_caller]
+fn assert_rejected(reply: &Reply, status: StatusCode, code: i64) -> Value {
+    assert_eq!(reply.status, status, "status; body: {:?}", reply.body);
+    assert_eq!(reply.content_type(), Some("application/json"));
+    assert!(reply.header("mcp-session-id").is_none());
+    let v = reply.json();
+    assert_eq!(v["jsonrpc"], "2.0");
+    assert_eq!(v["error"]["code"], code, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
+    assert!(v.get("result").is_none(), "{v}");
+    v
+}
+
+/// A validation failure of one parsed request: the answer carries the request's id.
+#[track_caller]
+fn assert_refused(reply: &Reply, status: StatusCode, code: i64, id: u32) {
+    let v = assert_rejected(reply, status, code);
+    assert_eq!(v["id"], id, "the client's own id: {v}");
+}
+
+/// The only upstream call so far: a 2026-07-28 request for `method` with no session.
+#[track_caller]
+fn assert_one_modern_call(h: &Harness, method: &str) -> Call {
+    let calls = h.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let c = calls.into_iter().next().unwrap();
+    assert_eq!(c.op, Op::Request);
+    assert_eq!(c.method.as_deref(), Some(method));
+    assert_eq!(
+        c.modern_version.as_deref(),
+        Some(MODERN),
+        "a modern exchange"
+    );
+    assert_eq!(c.protocol_version.as_deref(), Some(MODERN));
+    assert_eq!(c.session_id, None);
+    assert_eq!(c.init_params, None);
+    c
+}
+
+#[tokio::test]
+async fn modern_request_reaches_the_upstream_as_a_modern_exchange() {
+    let h = Harness::new(false);
+    // Header names in any case (RFC 9110: names are case-insensitive).
+    let r = h
+        .post(
+            &[
+                ("MCP-Protocol-Version", MODERN),
+                ("Mcp-Method", "tools/list"),
+            ],
+            &modern_body(7, "tools/list", serde_json::json!({})),
+        )
+        .await;
+    let v = assert_answered(&r, 7, "tools/list");
+    assert!(v["result"]["sessionId"].is_null());
+    let c = assert_one_modern_call(&h, "tools/list");
+    assert_eq!(c.id.as_deref(), Some("7"));
+    let caps: Value = serde_json::from_str(c.client_capabilities.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        caps,
+        serde_json::json!({ "sampling": {}, "roots": { "listChanged": true } })
+    );
+    let info: Value = serde_json::from_str(c.client_info.as_deref().unwrap()).unwrap();
+    assert_eq!(info["name"], "modern-client");
+}
+
+#[tokio::test]
+async fn modern_request_without_client_info_is_served() {
+    let h = Harness::new(false);
+    let body = body_with_meta(
+        3,
+        "prompts/list",
+        serde_json::json!({}),
+        meta_for(MODERN, false),
+    );
+    let r = h.post(&modern_headers("prompts/list", None), &body).await;
+    assert_answered(&r, 3, "prompts/list");
+    let c = assert_one_modern_call(&h, "prompts/list");
+    assert!(c.client_capabilities.is_some());
+    assert_eq!(c.client_info, None);
+}
+
+#[tokio::test]
+async fn named_modern_requests_with_matching_mcp_name_are_served() {
+    let h = Harness::new(false);
+    let cases = [
+        ("tools/call", "name", "get_weather"),
+        ("prompts/get", "name", "code_review"),
+        (
+            "resources/read",
+            "uri",
+            "file:///projects/myapp/config.json",
+        ),
+    ];
+    for (i, (method, field, value)) in (1u32..).zip(cases) {
+        let mut params = serde_json::json!({ "arguments": { "location": "Seattle, WA" } });
+        params[field] = value.into();
+        let r = h
+            .post(
+                &modern_headers(method, Some(value)),
+                &modern_body(i, method, params),
+            )
+            .await;
+        assert_answered(&r, i, method);
+    }
+    // The tools/call with arguments first fetched the tools' Mcp-Param annotations.
+    let (fetches, calls): (Vec<_>, Vec<_>) = h
+        .calls_of(Op::Request)
+        .into_iter()
+        .partition(|c| c.method.as_deref() == Some("tools/list"));
+    assert_eq!(fetches.len(), 1);
+    assert_eq!(calls.len(), 3);
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.modern_version.as_deref() == Some(MODERN))
+    );
+}
+
+#[tokio::test]
+async fn modern_request_mints_and_echoes_no_session_and_ignores_last_event_id() {
+    let h = Harness::new(true);
+    // A real legacy session exists; a modern request naming it still runs without it.
+    let legacy = h.open_session("2025-11-25").await;
+    for sid in [legacy.as_str(), "not-a-session-anyone-issued"] {
+        let mut headers = modern_headers("tools/list", None);
+        headers.push(("mcp-session-id", sid));
+        headers.push(("last-event-id", "evt-41"));
+        let r = h
+            .post(
+                &headers,
+                &modern_body(9, "tools/list", serde_json::json!({})),
+            )
+            .await;
+        let v = assert_answered(&r, 9, "tools/list");
+        assert!(r.header("mcp-session-id").is_none(), "{sid}: not echoed");
+        assert!(v["result"]["sessionId"].is_null());
+    }
+    let reqs = h.calls_of(Op::Request);
+    assert_eq!(reqs.len(), 2);
+    for c in &reqs {
+        assert_eq!(c.session_id, None);
+        assert_eq!(c.init_params, None);
+        assert_eq!(c.modern_version.as_deref(), Some(MODERN));
+    }
+    // Nothing was minted without a session header either.
+    let r = h
+        .post(
+            &modern_headers("tools/list", None),
+            &modern_body(10, "tools/list", serde_json::json!({})),
+        )
+        .await;
+    assert_answered(&r, 10, "tools/list");
+    assert!(r.header("mcp-session-id").is_none());
+    assert_eq!(h.calls_of(Op::Initialize).len(), 1, "only the legacy one");
+}
+
+#[tokio::test]
+async fn modern_server_discover_reaches_the_upstream() {
+    for sessions in [false, true] {
+        let h = Harness::new(sessions);
+        let r = h
+            .post(
+                &modern_headers("server/discover", None),
+                &modern_body(4, "server/discover", serde_json::json!({})),
+            )
+            .await;
+        assert_answered(&r, 4, "server/discover");
+        assert!(r.header("mcp-session-id").is_none());
+        assert_one_modern_call(&h, "server/discover");
+    }
+}
+
+#[tokio::test]
+async fn modern_body_without_version_header_is_header_mismatch() {
+    let h = Harness::new(false);
+    let r = h
+        .post(
+            &[("mcp-method", "tools/list")],
+            &modern_body(5, "tools/list", serde_json::json!({})),
+        )
+        .await;
+    assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::HEADER_MISMATCH, 5);
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn version_header_differing_from_meta_is_header_mismatch() {
+    let h = Harness::new(false);
+    // The body names another version (served or not) than the header.
+    for body_version in ["2025-11-25", "1900-01-01", "2026-07-29"] {
+        let body = body_with_meta(
+            5,
+            "tools/list",
+            serde_json::json!({}),
+            meta_for(body_version, true),
+        );
+        let r = h.post(&modern_headers("tools/list", None), &body).await;
+        assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::HEADER_MISMATCH, 5);
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn mcp_method_missing_or_mismatched_is_header_mismatch() {
+    let h = Harness::new(false);
+    let body = modern_body(6, "tools/list", serde_json::json!({}));
+    let r = h.post(&[("mcp-protocol-version", MODERN)], &body).await;
+    assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::HEADER_MISMATCH, 6);
+    for wrong in ["tools/call", "prompts/list", "tools/list/", ""] {
+        let r = h.post(&modern_headers(wrong, None), &body).await;
+        assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::HEADER_MISMATCH, 6);
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn mcp_name_missing_or_mismatched_is_header_mismatch() {
+    let h = Harness::new(false);
+    for (method, field, value) in [
+        ("tools/call", "name", "get_weather"),
+        ("prompts/get", "name", "code_review"),
+        ("resources/read", "uri", "file:///a.txt"),
+    ] {
+        let mut params = serde_json::json!({});
+        params[field] = value.into();
+        let body = modern_body(8, method, params);
+        // Missing.
+        let r = h.post(&modern_headers(method, None), &body).await;
+        assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::HEADER_MISMATCH, 8);
+        // Another name.
+        let r = h.post(&modern_headers(method, Some("other")), &body).await;
+        assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::HEADER_MISMATCH, 8);
+        // A name in the header, none in the body.
+        let r = h
+            .post(
+                &modern_headers(method, Some(value)),
+                &modern_body(8, method, serde_json::json!({})),
+            )
+            .await;
+        assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::HEADER_MISMATCH, 8);
+    }
+    // resources/read mirrors `params.uri`, not `params.name`.
+    let body = modern_body(
+        8,
+        "resources/read",
+        serde_json::json!({ "uri": "file:///a.txt", "name": "a" }),
+    );
+    let r = h
+        .post(&modern_headers("resources/read", Some("a")), &body)
+        .await;
+    assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::HEADER_MISMATCH, 8);
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn base64_mcp_name_matching_the_body_is_accepted() {
+    let h = Harness::new(false);
+    for (i, (name, header)) in (1u32..).zip([
+        // The spec's own examples (Value Encoding).
+        ("Hello, 世界", "=?base64?SGVsbG8sIOS4lueVjA==?="),
+        (" padded ", "=?base64?IHBhZGRlZCA=?="),
+        ("line1\nline2", "=?base64?bGluZTEKbGluZTI=?="),
+        ("=?base64?literal?=", "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?="),
+        // Encoding a header-safe name is allowed too.
+        ("get_weather", "=?base64?Z2V0X3dlYXRoZXI=?="),
+    ]) {
+        let r = h
+            .post(
+                &modern_headers("tools/call", Some(header)),
+                &modern_body(i, "tools/call", serde_json::json!({ "name": name })),
+            )
+            .await;
+        assert_answered(&r, i, "tools/call");
+    }
+    // A resource URI outside the safe set.
+    let r = h
+        .post(
+            &modern_headers(
+                "resources/read",
+                Some("=?base64?ZmlsZTovLy/DqXTDqS50eHQ=?="),
+            ),
+            &modern_body(
+                9,
+                "resources/read",
+                serde_json::json!({ "uri": "file:///été.txt" }),
+            ),
+        )
+        .await;
+    assert_answered(&r, 9, "resources/read");
+    assert_eq!(h.calls_of(Op::Request).len(), 6);
+}
+
+#[tokio::test]
+async fn malformed_base64_mcp_name_is_header_mismatch() {
+    let h = Harness::new(false);
+    for (name, header) in [
+        ("Hello, 世界", "=?base64?!!!?="),
+        // Non-canonical: trailing bits set ("SGVsbG8=" is the encoding of "Hello").
+        ("Hello", "=?base64?SGVsbG9=?="),
+        // Padding dropped.
+        ("Hello, 世界", "=?base64?SGVsbG8sIOS4lueVjA?="),
+        // Valid base64 of bytes that are not UTF-8.
+        ("\u{fffd}", "=?base64?/w==?="),
+        // A value looking like the sentinel must be encoded; sent plain it is malformed.
+        ("=?base64?literal?=", "=?base64?literal?="),
+        // The markers are case-sensitive: this is a plain value, and not the body's.
+        ("get_weather", "=?BASE64?Z2V0X3dlYXRoZXI=?="),
+    ] {
+        let r = h
+            .post(
+                &modern_headers("tools/call", Some(header)),
+                &modern_body(2, "tools/call", serde_json::json!({ "name": name })),
+            )
+            .await;
+        assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::HEADER_MISMATCH, 2);
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn whitespace_around_routing_header_values_is_ignored() {
+    let h = Harness::new(false);
+    let r = h
+        .post(
+            &[
+                ("mcp-protocol-version", MODERN),
+                ("mcp-method", "  tools/call\t"),
+                ("mcp-name", "\tget_weather  "),
+            ],
+            &modern_body(
+                1,
+                "tools/call",
+                serde_json::json!({ "name": "get_weather" }),
+            ),
+        )
+        .await;
+    assert_answered(&r, 1, "tools/call");
+    assert_one_modern_call(&h, "tools/call");
+}
+
+#[tokio::test]
+async fn whitespace_around_the_version_header_is_ignored() {
+    let h = Harness::new(false);
+    let r = h
+        .post(
+            &[
+                ("mcp-protocol-version", " 2026-07-28\t"),
+                ("mcp-method", "tools/list"),
+            ],
+            &modern_body(1, "tools/list", serde_json::json!({})),
+        )
+        .await;
+    assert_answered(&r, 1, "tools/list");
+    assert_one_modern_call(&h, "tools/list");
+}
+
+#[tokio::test]
+async fn routing_header_sent_twice_is_header_mismatch() {
+    let h = Harness::new(false);
+    let body = modern_body(3, "tools/call", serde_json::json!({ "name": "t" }));
+    for dup in ["mcp-protocol-version", "Mcp-Method", "MCP-NAME"] {
+        let mut headers = modern_headers("tools/call", Some("t"));
+        // The same value again: still two fields.
+        let again = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(dup))
+            .map(|(_, v)| *v)
+            .unwrap();
+        headers.push((dup, again));
+        let r = h.post(&headers, &body).await;
+        assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::HEADER_MISMATCH, 3);
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn routing_header_values_are_case_sensitive() {
+    let h = Harness::new(false);
+    let r = h
+        .post(
+            &modern_headers("Tools/List", None),
+            &modern_body(1, "tools/list", serde_json::json!({})),
+        )
+        .await;
+    assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::HEADER_MISMATCH, 1);
+    let r = h
+        .post(
+            &modern_headers("tools/call", Some("Get_Weather")),
+            &modern_body(
+                2,
+                "tools/call",
+                serde_json::json!({ "name": "get_weather" }),
+            ),
+        )
+        .await;
+    assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::HEADER_MISMATCH, 2);
+    assert!(h.calls().is_empty());
+    // Names are not: shouted header names with the right values are served.
+    let r = h
+        .post(
+            &[
+                ("MCP-PROTOCOL-VERSION", MODERN),
+                ("MCP-METHOD", "tools/call"),
+                ("MCP-NAME", "get_weather"),
+            ],
+            &modern_body(
+                3,
+                "tools/call",
+                serde_json::json!({ "name": "get_weather" }),
+            ),
+        )
+        .await;
+    assert_answered(&r, 3, "tools/call");
+}
+
+#[tokio::test]
+async fn malformed_modern_envelope_is_invalid_params() {
+    let h = Harness::new(false);
+    let v = protocol::META_PROTOCOL_VERSION;
+    let c = protocol::META_CLIENT_CAPABILITIES;
+    let bodies = [
+        // No _meta at all, or no params at all.
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{}}"#.to_owned(),
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/list"}"#.to_owned(),
+        // _meta without the version, or without the capabilities.
+        format!(
+            r#"{{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{{"_meta":{{"{c}":{{}}}}}}}}"#
+        ),
+        format!(
+            r#"{{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{{"_meta":{{"{v}":"2026-07-28"}}}}}}"#
+        ),
+        // Capabilities that are not an object; a version that is not a string.
+        format!(
+            r#"{{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{{"_meta":{{"{v}":"2026-07-28","{c}":[]}}}}}}"#
+        ),
+        format!(
+            r#"{{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{{"_meta":{{"{v}":20260728,"{c}":{{}}}}}}}}"#
+        ),
+        // params not an object.
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/list","params":[1]}"#.to_owned(),
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/list","params":"x"}"#.to_owned(),
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/list","params":null}"#.to_owned(),
+    ];
+    for body in &bodies {
+        let r = h.post(&modern_headers("tools/list", None), body).await;
+        assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_PARAMS, 4);
+    }
+    // Without the header a broken envelope is still recognised as modern and named.
+    let r = h.post(&[("mcp-method", "tools/list")], &bodies[5]).await;
+    assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_PARAMS, 4);
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_version_header_is_unsupported_and_lists_ours() {
+    let h = Harness::new(false);
+    let bodies = [
+        body_with_meta(
+            1,
+            "tools/list",
+            serde_json::json!({}),
+            meta_for("1900-01-01", true),
+        ),
+        // The header decides even when the body names a served version.
+        modern_body(1, "tools/list", serde_json::json!({})),
+        req_body(1, "tools/list"),
+    ];
+    for body in &bodies {
+        let r = h
+            .post(
+                &[
+                    ("mcp-protocol-version", "1900-01-01"),
+                    ("mcp-method", "tools/list"),
+                ],
+                body,
+            )
+            .await;
+        let v = assert_rejected(
+            &r,
+            StatusCode::BAD_REQUEST,
+            jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+        );
+        assert_eq!(
+            v["id"], 1,
+            "the request's id, as in the spec's example: {v}"
+        );
+        let data = &v["error"]["data"];
+        assert_eq!(data["requested"], "1900-01-01", "{v}");
+        let supported: Vec<&str> = data["supported"]
+            .as_array()
+            .expect("data.supported is a list")
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        assert!(supported.contains(&MODERN), "{supported:?}");
+        for legacy in protocol::LEGACY_VERSIONS {
+            assert!(supported.contains(legacy), "{supported:?}");
+        }
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn methods_removed_in_2026_07_28_are_404() {
+    let h = Harness::new(false);
+    for (i, method) in (1u32..).zip([
+        "initialize",
+        "ping",
+        "logging/setLevel",
+        "resources/subscribe",
+        "resources/unsubscribe",
+    ]) {
+        let params = serde_json::json!({ "uri": "file:///a", "level": "info" });
+        let r = h
+            .post(
+                &modern_headers(method, None),
+                &modern_body(i, method, params),
+            )
+            .await;
+        assert_refused(&r, StatusCode::NOT_FOUND, jsonrpc::METHOD_NOT_FOUND, i);
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn subscriptions_listen_is_404_without_reaching_the_upstream() {
+    for sessions in [false, true] {
+        let h = Harness::new(sessions);
+        let r = h
+            .post(
+                &modern_headers("subscriptions/listen", None),
+                &modern_body(
+                    5,
+                    "subscriptions/listen",
+                    serde_json::json!({ "notifications": { "toolsListChanged": true } }),
+                ),
+            )
+            .await;
+        assert_refused(&r, StatusCode::NOT_FOUND, jsonrpc::METHOD_NOT_FOUND, 5);
+        assert!(h.calls().is_empty(), "sessions {sessions}");
+    }
+}
+
+#[tokio::test]
+async fn modern_batch_is_invalid_request() {
+    let h = Harness::new(false);
+    let one = modern_body(1, "tools/list", serde_json::json!({}));
+    for body in [format!("[{one},{one}]"), format!("[{one}]")] {
+        let r = h.post(&modern_headers("tools/list", None), &body).await;
+        assert_rejected(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn modern_client_response_is_invalid_request() {
+    let h = Harness::new(false);
+    for body in [
+        r#"{"jsonrpc":"2.0","id":3,"result":{}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"error":{"code":-1,"message":"no"}}"#,
+    ] {
+        let r = h.post(&[("mcp-protocol-version", MODERN)], body).await;
+        assert_rejected(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn modern_invalid_json_is_parse_error() {
+    let h = Harness::new(false);
+    for body in ["{nope", "", r#"{"jsonrpc":"2.0","id":1,"#] {
+        let r = h.post(&modern_headers("tools/list", None), body).await;
+        assert_rejected(&r, StatusCode::BAD_REQUEST, jsonrpc::PARSE_ERROR);
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn modern_notification_is_202_and_not_forwarded() {
+    for sessions in [false, true] {
+        let h = Harness::new(sessions);
+        let with_meta = serde_json::json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": { "requestId": 1, "_meta": meta_for(MODERN, true) }
+        })
+        .to_string();
+        for body in [
+            with_meta.as_str(),
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        ] {
+            let r = h
+                .post(
+                    &[
+                        ("mcp-protocol-version", MODERN),
+                        ("mcp-method", "notifications/cancelled"),
+                    ],
+                    body,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+            assert!(r.empty);
+            assert!(r.content_type().is_none());
+            assert!(r.header("mcp-session-id").is_none());
+        }
+        assert!(h.calls().is_empty(), "sessions {sessions}");
+    }
+}
+
+#[tokio::test]
+async fn modern_notification_with_unknown_version_is_unsupported() {
+    let h = Harness::new(false);
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/cancelled",
+        "params": { "requestId": 1, "_meta": meta_for("1900-01-01", true) }
+    })
+    .to_string();
+    let r = h
+        .post(&[("mcp-protocol-version", "1900-01-01")], &body)
+        .await;
+    let v = assert_rejected(
+        &r,
+        StatusCode::BAD_REQUEST,
+        jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+    );
+    assert_eq!(v["error"]["data"]["requested"], "1900-01-01");
+    assert_eq!(v["error"]["data"]["supported"][0], MODERN);
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn modern_answers_take_their_status_from_the_error_code() {
+    let h = Harness::new(false);
+    let cases = [
+        (jsonrpc::METHOD_NOT_FOUND, StatusCode::NOT_FOUND),
+        (jsonrpc::INVALID_PARAMS, StatusCode::BAD_REQUEST),
+        (jsonrpc::INVALID_REQUEST, StatusCode::BAD_REQUEST),
+        (jsonrpc::PARSE_ERROR, StatusCode::BAD_REQUEST),
+        (jsonrpc::HEADER_MISMATCH, StatusCode::BAD_REQUEST),
+        (
+            jsonrpc::MISSING_REQUIRED_CLIENT_CAPABILITY,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+            StatusCode::BAD_REQUEST,
+        ),
+        (jsonrpc::INTERNAL_ERROR, StatusCode::OK),
+        (jsonrpc::REQUEST_TIMEOUT, StatusCode::OK),
+        (-1, StatusCode::OK),
+    ];
+    for (i, (code, status)) in (1u32..).zip(cases) {
+        let method = format!("{FAKE_ERROR}{code}");
+        let r = h
+            .post(
+                &modern_headers(&method, None),
+                &modern_body(i, &method, serde_json::json!({})),
+            )
+            .await;
+        assert_eq!(r.status, status, "code {code}: {:?}", r.body);
+        assert_eq!(r.content_type(), Some("application/json"));
+        let v = r.json();
+        assert_eq!(v["id"], i, "the upstream's answer, unchanged: {v}");
+        assert_eq!(v["error"]["code"], code);
+        assert_eq!(v["error"]["message"], "fake: asked to fail");
+    }
+    // A result is 200.
+    let r = h
+        .post(
+            &modern_headers("tools/list", None),
+            &modern_body(99, "tools/list", serde_json::json!({})),
+        )
+        .await;
+    assert_answered(&r, 99, "tools/list");
+    assert_eq!(h.calls_of(Op::Request).len(), cases.len() + 1);
+    assert!(
+        h.calls()
+            .iter()
+            .all(|c| c.modern_version.as_deref() == Some(MODERN))
+    );
+}
+
+#[tokio::test]
+async fn legacy_answers_stay_200_for_json_rpc_errors() {
+    let h = Harness::new(false);
+    for code in [
+        jsonrpc::METHOD_NOT_FOUND,
+        jsonrpc::INVALID_PARAMS,
+        jsonrpc::HEADER_MISMATCH,
+        jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+        jsonrpc::INTERNAL_ERROR,
+    ] {
+        let method = format!("{FAKE_ERROR}{code}");
+        let r = h
+            .post(
+                &[("mcp-protocol-version", "2025-11-25")],
+                &req_body(1, &method),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "code {code}: {:?}", r.body);
+        assert_eq!(r.error_code(), code);
+    }
+    assert!(h.calls().iter().all(|c| c.modern_version.is_none()));
+}
+
+#[tokio::test]
+async fn get_and_delete_with_the_modern_version_are_405() {
+    for sessions in [false, true] {
+        let h = Harness::new(sessions);
+        let sid = if sessions {
+            h.open_session("2025-11-25").await
+        } else {
+            "0123456789abcdef".to_owned()
+        };
+        for m in [Method::GET, Method::DELETE] {
+            let r = h
+                .send(request(
+                    m.clone(),
+                    &[
+                        ("mcp-protocol-version", MODERN),
+                        ("accept", "text/event-stream"),
+                        ("mcp-session-id", &sid),
+                    ],
+                    "",
+                ))
+                .await;
+            assert_error(&r, StatusCode::METHOD_NOT_ALLOWED, jsonrpc::INVALID_REQUEST);
+            assert_eq!(r.header("allow"), Some("POST"), "{m} sessions {sessions}");
+        }
+        // The legacy session was not ended by the modern DELETE.
+        assert!(h.calls_of(Op::EndSession).is_empty());
+        if sessions {
+            let r = h.post(&[("mcp-session-id", &sid)], TOOLS_LIST).await;
+            assert_answered(&r, 7, "tools/list");
+        }
+    }
+}
+
+#[tokio::test]
+async fn legacy_version_header_with_modern_meta_is_served_as_legacy() {
+    let h = Harness::new(false);
+    let r = h
+        .post(
+            &[
+                ("mcp-protocol-version", "2025-06-18"),
+                ("mcp-method", "tools/list"),
+            ],
+            &modern_body(7, "tools/list", serde_json::json!({})),
+        )
+        .await;
+    let v = assert_answered(&r, 7, "tools/list");
+    assert_eq!(v["result"]["protocolVersion"], "2025-06-18");
+    let c = &h.calls_of(Op::Request)[0];
+    assert_eq!(c.protocol_version.as_deref(), Some("2025-06-18"));
+    assert_eq!(c.modern_version, None, "a legacy exchange");
+    assert_eq!(c.client_capabilities, None);
+    // With sessions on, the legacy session rules apply to it.
+    let h = Harness::new(true);
+    let r = h
+        .post(
+            &[("mcp-protocol-version", "2025-06-18")],
+            &modern_body(7, "tools/list", serde_json::json!({})),
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_REQUEST);
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn no_header_and_no_meta_is_the_legacy_default() {
+    let h = Harness::new(false);
+    // `_meta` without the modern keys (a progress token) is still legacy.
+    for body in [
+        TOOLS_LIST.to_owned(),
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/list","params":{"_meta":{"progressToken":1}}}"#
+            .to_owned(),
+    ] {
+        let r = h.post(&[], &body).await;
+        let v = assert_answered(&r, 7, "tools/list");
+        assert_eq!(v["result"]["protocolVersion"], protocol::DEFAULT_VERSION);
+    }
+    let calls = h.calls_of(Op::Request);
+    assert_eq!(calls.len(), 2);
+    for c in calls {
+        assert_eq!(
+            c.protocol_version.as_deref(),
+            Some(protocol::DEFAULT_VERSION)
+        );
+        assert_eq!(c.modern_version, None);
+    }
+}
+
+#[tokio::test]
+async fn rpc_modern_request_gets_a_modern_exchange() {
+    let h = Harness::new(true);
+    let out =
+        h.gw.rpc(
+            modern_body(
+                11,
+                "tools/call",
+                serde_json::json!({ "name": "get_weather" }),
+            )
+            .as_bytes(),
+            RequestContext::default(),
+        )
+        .await
+        .expect("a request is answered");
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["id"], 11);
+    assert_eq!(v["result"]["method"], "tools/call");
+    assert_eq!(v["result"]["protocolVersion"], MODERN);
+    let c = assert_one_modern_call(&h, "tools/call");
+    let info: Value = serde_json::from_str(c.client_info.as_deref().unwrap()).unwrap();
+    assert_eq!(info["name"], "modern-client");
+}
+
+#[tokio::test]
+async fn rpc_malformed_modern_envelope_is_invalid_params() {
+    let h = Harness::new(false);
+    let c = protocol::META_CLIENT_CAPABILITIES;
+    for body in [
+        // No capabilities.
+        body_with_meta(
+            12,
+            "tools/list",
+            serde_json::json!({}),
+            serde_json::json!({ protocol::META_PROTOCOL_VERSION: MODERN }),
+        ),
+        // A version that is not a string.
+        body_with_meta(
+            12,
+            "tools/list",
+            serde_json::json!({}),
+            serde_json::json!({ protocol::META_PROTOCOL_VERSION: 1, c: {} }),
+        ),
+    ] {
+        let out =
+            h.gw.rpc(body.as_bytes(), RequestContext::default())
+                .await
+                .expect("an error answer");
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["jsonrpc"], "2.0");
+        assert_eq!(v["id"], 12, "{v}");
+        assert_eq!(v["error"]["code"], jsonrpc::INVALID_PARAMS, "{v}");
+    }
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn rpc_modern_notification_is_none_and_not_forwarded() {
+    let h = Harness::new(false);
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/cancelled",
+        "params": { "requestId": 1, "_meta": meta_for(MODERN, true) }
+    })
+    .to_string();
+    let out = h.gw.rpc(body.as_bytes(), RequestContext::default()).await;
+    assert!(out.is_none(), "{out:?}");
+    assert!(h.calls().is_empty());
+}
+
+#[tokio::test]
+async fn rpc_modern_unknown_version_is_unsupported() {
+    let h = Harness::new(false);
+    let body = body_with_meta(
+        13,
+        "tools/list",
+        serde_json::json!({}),
+        meta_for("1900-01-01", true),
+    );
+    let out =
+        h.gw.rpc(body.as_bytes(), RequestContext::default())
+            .await
+            .expect("an error answer");
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["id"], 13, "{v}");
+    assert_eq!(
+        v["error"]["code"],
+        jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+        "{v}"
+    );
+    assert_eq!(v["error"]["data"]["requested"], "1900-01-01");
+    assert_eq!(v["error"]["data"]["supported"][0], MODERN);
+    assert!(h.calls().is_empty());
 }
