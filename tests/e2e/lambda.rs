@@ -104,8 +104,11 @@ fn function_url_serves_streamable_http_from_the_prewarmed_child() {
         log.contains("sessions=None"),
         "no sessions on Lambda:\n{log}"
     );
-    let prewarmed = number_in_log(&log, "prewarmed the MCP server", "pid=");
-    assert!(alive(prewarmed));
+    // Two prewarmed children (a legacy server): one for 2026-07-28 clients, one for 2025-11-25.
+    let prewarmed = number_in_log(&log, "version=2025-11-25 took=", "pid=");
+    let prewarmed_modern = number_in_log(&log, "version=2026-07-28 took=", "pid=");
+    assert!(alive(prewarmed) && alive(prewarmed_modern));
+    assert_ne!(prewarmed, prewarmed_modern);
 
     // initialize: answered, and no session is issued.
     let seen = f.emf().len();
@@ -469,7 +472,9 @@ fn python_client_through_a_function_url_to_mcp_server_time() {
             "get_current_time",
             &json!({"timezone": "UTC"}),
         );
-        assert_eq!(out["protocolVersion"], LATEST, "{mode}: {out}");
+        // `auto` lands on 2026-07-28 (the wrapper serves both eras), `legacy` initializes.
+        let expected = if mode == "auto" { "2026-07-28" } else { LATEST };
+        assert_eq!(out["protocolVersion"], expected, "{mode}: {out}");
         assert_eq!(out["serverName"], "mcp-time", "{mode}: {out}");
         assert_eq!(
             out["tools"],
@@ -505,7 +510,8 @@ fn python_client_through_a_function_url_to_server_everything() {
         let message = format!("{mode} through Lambda");
         let out =
             mcp_lambda_tests::py_client(&python, &url, mode, "echo", &json!({"message": message}));
-        assert_eq!(out["protocolVersion"], LATEST, "{mode}: {out}");
+        let expected = if mode == "auto" { "2026-07-28" } else { LATEST };
+        assert_eq!(out["protocolVersion"], expected, "{mode}: {out}");
         assert_eq!(out["serverName"], "mcp-servers/everything", "{mode}: {out}");
         assert!(
             out["tools"].as_array().unwrap().contains(&json!("echo")),
@@ -517,8 +523,11 @@ fn python_client_through_a_function_url_to_server_everything() {
             "{mode}: {out}"
         );
     }
+    // A legacy child: one prewarmed for modern clients (its first child, the one the era
+    // probe ran on), one for legacy clients; both prewarmed, no spawn on a request.
     let log = f.log();
-    assert_eq!(log.matches("spawned MCP server").count(), 1, "{log}");
+    assert_eq!(log.matches("spawned MCP server").count(), 2, "{log}");
+    assert_eq!(log.matches("prewarmed the MCP server").count(), 2, "{log}");
 }
 
 // ------------------------------------------------------------------ lifecycles and failures

@@ -215,12 +215,13 @@ fn time_server_per_request_pays_a_fresh_child_for_each_request() {
     assert_eq!(m.version, VERSION);
     exercise_time(&mut m);
     let pids = spawned_pids(&s);
-    // initialize, tools/list, tools/call: one child each (notifications/initialized has none).
-    assert_eq!(pids.len(), 3, "{pids:?}\n{}", s.log());
+    // mcp-server-time speaks 2026-07-28: initialize is answered from its discover result (the
+    // child that was probed for it then serves tools/list), tools/call gets a child of its own.
+    assert_eq!(pids.len(), 2, "{pids:?}\n{}", s.log());
     let mut distinct = pids.clone();
     distinct.sort_unstable();
     distinct.dedup();
-    assert_eq!(distinct.len(), 3, "{pids:?}");
+    assert_eq!(distinct.len(), 2, "{pids:?}");
     assert_all_gone(&pids);
 }
 
@@ -401,9 +402,9 @@ fn memory_server_per_request_still_sees_the_graph_through_its_file() {
 // ------------------------------------------------------------ Python SDK (mcp 2.x) client
 
 /// The Python client in `mode` against a fresh mcp-lambda serving `cmd`; returns its output.
-/// Also checks how the handshake went: the gateway numbers every HTTP request (`r0`, `r1`, ...)
-/// and does not log `server/discover`, so the initialize is `r0` in legacy mode and `r1` in auto
-/// mode (after the probe was refused with -32601 and the client fell back).
+/// Also checks how the handshake went: `auto` lands on 2026-07-28 (stateless: no session is
+/// opened), `legacy` initializes first (the gateway numbers every HTTP request `r0`, `r1`, ...,
+/// so its initialize is `r0`) and closes its session at the end.
 fn py_case(
     python: &Path,
     opts: &[&str],
@@ -414,17 +415,16 @@ fn py_case(
 ) -> (Value, Server) {
     let s = serve(opts, cmd);
     let out = mcp_lambda_tests::py_client(python, &s.url, mode, tool, &args);
-    assert_eq!(out["protocolVersion"], VERSION, "{out}");
     assert_eq!(out["result"]["isError"], false, "{out}");
-    let initialize = request_id_of(&s, "session opened");
-    let expected = if mode == "auto" { "r1" } else { "r0" };
-    assert_eq!(
-        initialize,
-        expected,
-        "{mode}: initialize's place:\n{}",
-        s.log()
-    );
-    s.wait_for_log("session closed by the client", Duration::from_secs(10));
+    if mode == "auto" {
+        assert_eq!(out["protocolVersion"], "2026-07-28", "{out}");
+        assert!(!s.log().contains("session opened"), "{}", s.log());
+    } else {
+        assert_eq!(out["protocolVersion"], VERSION, "{out}");
+        let initialize = request_id_of(&s, "session opened");
+        assert_eq!(initialize, "r0", "{mode}: initialize's place:\n{}", s.log());
+        s.wait_for_log("session closed by the client", Duration::from_secs(10));
+    }
     (out, s)
 }
 
@@ -433,19 +433,32 @@ fn python_client_auto_and_legacy_with_the_example_server() {
     let Some(python) = python_client() else {
         return;
     };
-    // What auto mode relies on. A bare probe gets the documented answer: HTTP 200, -32601.
+    // A bare `server/discover` (no 2026-07-28 envelope, no header) is a legacy request: -32601.
     let s = serve(&[], &example_cmd());
     let discover =
         json!({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{}}).to_string();
     let r = post(&s.url, &[], &discover);
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json()["error"]["code"], -32601, "{r:?}");
-    // The Python SDK stamps its probe `MCP-Protocol-Version: 2026-07-28`, so the version
-    // check answers first (today: HTTP 400, -32600 "Unsupported protocol version", id null).
-    // Any error but -32022 makes the SDK fall back to initialize, which is what matters here.
-    let r = post(&s.url, &[("mcp-protocol-version", "2026-07-28")], &discover);
-    let code = &r.json()["error"]["code"];
-    assert!(code.is_i64() && code != -32022, "{r:?}");
+    // The probe as the Python SDK sends it (header + envelope) is answered with a DiscoverResult.
+    let probe = json!({"jsonrpc":"2.0","id":2,"method":"server/discover","params":{"_meta":{
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}}}})
+    .to_string();
+    let r = post(
+        &s.url,
+        &[
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "server/discover"),
+        ],
+        &probe,
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.json()["result"]["supportedVersions"][0],
+        "2026-07-28",
+        "{r:?}"
+    );
     drop(s);
     for mode in ["auto", "legacy"] {
         let (out, _s) = py_case(

@@ -167,8 +167,54 @@ pub struct ChildProcess {
 pub struct Ticket {
     /// The id the child sees.
     pub wire_id: u64,
-    rx: oneshot::Receiver<Reply>,
+    rx: Option<oneshot::Receiver<Reply>>,
     shared: Arc<Shared>,
+    /// Whether dropping the ticket unanswered tells the child (`notifications/cancelled`).
+    cancel_on_drop: bool,
+    settled: bool,
+}
+
+impl Ticket {
+    /// Makes an unanswered drop (the client went away mid-request) a cancellation the child
+    /// hears about, as protocol 2026-07-28 requires of a closed response. (Earlier versions say
+    /// a disconnect is not a cancellation, so this is opt-in.)
+    pub fn cancel_on_drop(&mut self) {
+        self.cancel_on_drop = true;
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let still_waiting = self
+            .shared
+            .pending
+            .lock()
+            .ok()
+            .and_then(|mut p| p.waiting.remove(&self.wire_id))
+            .is_some();
+        if !(still_waiting && self.cancel_on_drop) {
+            return;
+        }
+        let note = serde_json::json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": { "requestId": self.wire_id, "reason": "the client went away" }
+        });
+        let line = Bytes::from(format!("{note}\n"));
+        match self.shared.sender().map(|tx| tx.try_send(line)) {
+            Some(Ok(())) => debug!(
+                wire_id = self.wire_id,
+                "client went away mid-request; cancelled it at the MCP server"
+            ),
+            _ => debug!(
+                wire_id = self.wire_id,
+                "client went away mid-request; the cancellation could not be queued"
+            ),
+        }
+    }
 }
 
 impl std::fmt::Debug for ChildProcess {
@@ -311,8 +357,10 @@ impl ChildProcess {
         }
         Ok(Ticket {
             wire_id,
-            rx,
+            rx: Some(rx),
             shared: self.shared.clone(),
+            cancel_on_drop: false,
+            settled: false,
         })
     }
 
@@ -324,10 +372,17 @@ impl ChildProcess {
     }
 
     /// Waits for a started request's answer until `deadline` (see [`request`](Self::request)).
-    pub async fn wait(&self, ticket: Ticket, deadline: Instant) -> Reply {
+    pub async fn wait(&self, mut ticket: Ticket, deadline: Instant) -> Reply {
         let started = Instant::now();
         let wire_id = ticket.wire_id;
-        match tokio::time::timeout_at(deadline, ticket.rx).await {
+        let Some(rx) = ticket.rx.take() else {
+            ticket.settled = true;
+            return Err(ChildError::ShuttingDown);
+        };
+        let outcome = tokio::time::timeout_at(deadline, rx).await;
+        // From here on the ticket is settled: a drop no longer cancels.
+        ticket.settled = true;
+        match outcome {
             Ok(Ok(reply)) => reply,
             Ok(Err(_)) => Err(ChildError::ShuttingDown),
             Err(_) => {

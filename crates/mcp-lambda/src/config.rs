@@ -174,13 +174,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "MCP_LAMBDA_PREWARM")]
     pub(crate) prewarm: Option<bool>,
 
-    /// Protocol versions to prewarm a child for (one child each; comma-separated). Clients
-    /// whose `MCP-Protocol-Version` is not among them start their own child on first use.
+    /// Protocol versions to prewarm a child for (comma-separated): `2026-07-28` prewarms the
+    /// child of modern clients, a legacy version the child its clients share (a 2026-07-28 MCP
+    /// server needs only one for all). Other clients start their own child on first use.
     #[arg(
         long,
         env = "MCP_LAMBDA_PREWARM_VERSIONS",
         value_delimiter = ',',
-        default_value = "2025-11-25"
+        default_value = "2026-07-28,2025-11-25"
     )]
     pub(crate) prewarm_versions: Vec<String>,
 
@@ -379,12 +380,14 @@ pub(crate) fn resolve(
         prewarm: args.prewarm.unwrap_or(lambda) && args.lifecycle == Lifecycle::Reuse,
         prewarm_versions: {
             for v in &args.prewarm_versions {
-                if !mcp_lambda_core::protocol::is_supported(v) {
+                if !mcp_lambda_core::protocol::is_supported(v)
+                    && !mcp_lambda_core::protocol::is_modern(v)
+                {
                     return Err(err(
                         "--prewarm-versions (MCP_LAMBDA_PREWARM_VERSIONS)",
                         format!(
                             "{v:?} is not a protocol version this endpoint serves ({})",
-                            mcp_lambda_core::protocol::LEGACY_VERSIONS.join(", ")
+                            mcp_lambda_core::protocol::SERVED_VERSIONS.join(", ")
                         ),
                     ));
                 }
@@ -682,7 +685,7 @@ mod tests {
             ),
             (vec!["--path", "mcp"], "--path"),
             (
-                vec!["--prewarm-versions", "2026-07-28"],
+                vec!["--prewarm-versions", "2099-01-01"],
                 "--prewarm-versions",
             ),
             (vec!["--server", "a"], "--server"),

@@ -517,7 +517,7 @@ pub(crate) async fn dispatch(
     }
 }
 
-fn empty_object() -> Box<RawValue> {
+pub(crate) fn empty_object() -> Box<RawValue> {
     RawValue::from_string("{}".into()).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
@@ -531,7 +531,11 @@ pub(crate) async fn forward(
     client_id: Option<&RawValue>,
 ) -> Bytes {
     let reply = match child.start(raw).await {
-        Ok(ticket) => {
+        Ok(mut ticket) => {
+            if ex.modern.is_some() {
+                // 2026-07-28: a closed response is the client's cancellation.
+                ticket.cancel_on_drop();
+            }
             let key = ex.session_id.as_deref().zip(client_id.map(RawValue::get));
             // Registered for the wait only; the guard also unregisters when the client goes
             // away and this future is dropped mid-wait.

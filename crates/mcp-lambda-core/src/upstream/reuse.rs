@@ -23,9 +23,9 @@ use serde_json::value::RawValue;
 use super::handshake::{requested_version, synthesized_params};
 use super::{
     ChildConfig, Era, Exchange, Inflight, InitOutcome, Ready, Running, Upstream, dispatch,
-    emulated_initialize, retire,
+    empty_object, emulated_initialize, retire,
 };
-use crate::era::capability_key;
+use crate::era::{ModernMeta, capability_key};
 use crate::jsonrpc::Message;
 use crate::protocol;
 
@@ -85,13 +85,23 @@ impl Reuse {
     }
 
     /// Starts and initializes the child for `version` now (synthesized params), so the first
-    /// request does not pay for it. Errors are returned for the caller to log.
+    /// request does not pay for it: a legacy version prewarms the child its clients share, a
+    /// modern one the child of modern clients declaring no capabilities (with a modern child
+    /// both are the same child). Errors are returned for the caller to log.
     pub async fn prewarm(
         &self,
         version: &str,
         deadline: tokio::time::Instant,
     ) -> Result<u32, String> {
-        let ex = Exchange::legacy(version, deadline);
+        let mut ex = Exchange::legacy(version, deadline);
+        if protocol::is_modern(version) {
+            // The child modern clients that declare no capabilities share.
+            ex.modern = Some(Arc::new(ModernMeta {
+                protocol_version: version.to_owned(),
+                client_capabilities: Arc::from(empty_object()),
+                client_info: None,
+            }));
+        }
         self.slot_for(&ex, None)
             .await
             .map(|s| s.child.pid())
