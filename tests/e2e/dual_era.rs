@@ -444,3 +444,60 @@ fn shared_legacy_children_are_keyed_by_client_capabilities() {
     assert_eq!(info["protocolVersion"], "2025-11-25", "{info}");
     assert_eq!(info["clientInfo"]["name"], "raw-e2e", "{info}");
 }
+
+/// POSTs `body` on a raw connection and hangs up before the answer.
+fn hang_up_mid_call(s: &Server, headers: &str, body: &Value) {
+    use std::io::Write;
+    let body = body.to_string();
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        conn,
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    drop(conn);
+}
+
+/// 2026-07-28: "closing the response stream MUST be treated as cancellation". A modern client
+/// that hangs up mid-call cancels it at the child; a legacy client's disconnect does not
+/// (2025-11-25: a disconnect is not a cancellation).
+#[test]
+fn a_modern_client_hanging_up_cancels_its_request_at_the_child() {
+    let s = serve(&[], &example_cmd());
+    let mut params = json!({"name": "slow", "arguments": {"ms": 3000}});
+    params["_meta"] = meta(json!({}), "hang-up");
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
+    hang_up_mid_call(
+        &s,
+        "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: slow\r\n",
+        &body,
+    );
+    s.wait_for_log(
+        "client went away mid-request; cancelled it at the MCP server",
+        std::time::Duration::from_secs(5),
+    );
+    // The child is fine and answers the next call at once.
+    let (status, v) = modern(
+        &s.url,
+        2,
+        "tools/call",
+        json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+        json!({}),
+    );
+    assert_eq!((status, text(&v["result"])), (200, "3".to_owned()), "{v}");
+
+    // Legacy: the same hang-up is not a cancellation.
+    let legacy = serve(&["--sessions", "none"], &example_cmd());
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "slow", "arguments": {"ms": 500}}});
+    hang_up_mid_call(&legacy, "MCP-Protocol-Version: 2025-11-25\r\n", &body);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert!(
+        !legacy.log().contains("cancelled it at the MCP server"),
+        "{}",
+        legacy.log()
+    );
+}
