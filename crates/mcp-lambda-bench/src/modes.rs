@@ -11,6 +11,9 @@
 //!   loopback HTTP floor, with each client.
 //! - `reuse`, `per-request`: `tools/call` POSTs to `mcp-lambda serve --sessions none` with that
 //!   lifecycle, after one `initialize` + `notifications/initialized` like a real client.
+//! - `reuse-modern`: the same `tools/call` as a 2026-07-28 client sends it (no initialize,
+//!   `_meta` envelope, `Mcp-Method` / `Mcp-Name` headers) to the same `reuse` server: with the
+//!   initialize-era example child this is the era-translation path.
 //! - `per-request-idle`: as `per-request`, but each request is sent only once the previous
 //!   request's child has fully exited (untimed wait) — the same conditions as `spawn-floor`,
 //!   whose child is also stopped before the next spawn. Back-to-back `per-request` instead lets
@@ -126,6 +129,8 @@ enum Driver {
         /// Before each request (untimed), wait until this server process has no children
         /// left (the previous per-request child has fully exited).
         quiesce: Option<u32>,
+        /// Speak 2026-07-28 (no session, envelope + headers) instead of the initialize era.
+        modern: bool,
     },
     Healthz {
         client: Client,
@@ -213,14 +218,18 @@ impl Mode {
                 session,
                 next_id,
                 quiesce,
+                modern,
             } => {
                 if let Some(pid) = quiesce {
                     wait_childless(*pid)?;
                 }
                 *next_id += 1;
                 let id = *next_id;
-                let body = t.call_request(id);
-                let headers = mcp_headers(session.as_deref());
+                let (body, headers) = if *modern {
+                    (t.modern_call_request(id), modern_headers(&t.tool))
+                } else {
+                    (t.call_request(id), mcp_headers(session.as_deref()))
+                };
                 let start = Instant::now();
                 let resp = client.request("POST", path, &headers, &body)?;
                 let took = start.elapsed();
@@ -334,7 +343,7 @@ fn run_modes(o: &Options, servers: &mut Servers) -> anyhow::Result<Results> {
             SPAWN_WARMUP,
         ));
     }
-    if o.wants("reuse") || o.wants("healthz") {
+    if o.wants("reuse") || o.wants("reuse-modern") || o.wants("healthz") {
         eprintln!("bench: starting mcp-lambda --lifecycle reuse");
         let s = servers.add(
             "mcp-lambda after reuse",
@@ -351,6 +360,17 @@ fn run_modes(o: &Options, servers: &mut Servers) -> anyhow::Result<Results> {
         if o.wants("reuse") {
             let driver = http_driver(o.client, s.addr, &s.path)?;
             modes.push(Mode::new("reuse", driver, o.iterations, o.warmup).on(s));
+        }
+        if o.wants("reuse-modern") {
+            let driver = Driver::Http {
+                client: Client::new(o.client, s.addr),
+                path: s.path.clone(),
+                session: None,
+                next_id: 0,
+                quiesce: None,
+                modern: true,
+            };
+            modes.push(Mode::new("reuse-modern", driver, o.iterations, o.warmup).on(s));
         }
     }
     if o.wants("per-request") || o.wants("per-request-idle") {
@@ -426,6 +446,17 @@ fn mcp_headers(session: Option<&str>) -> Vec<(&str, &str)> {
     h
 }
 
+/// The headers of a 2026-07-28 `tools/call` of `tool`.
+fn modern_headers(tool: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", tool),
+    ]
+}
+
 /// A client that has done `initialize` + `notifications/initialized` on `addr` + `path`.
 fn http_driver(kind: Kind, addr: SocketAddr, path: &str) -> anyhow::Result<Driver> {
     let mut client = Client::new(kind, addr);
@@ -461,5 +492,6 @@ fn http_driver(kind: Kind, addr: SocketAddr, path: &str) -> anyhow::Result<Drive
         session,
         next_id: 0,
         quiesce: None,
+        modern: false,
     })
 }

@@ -57,6 +57,22 @@ fn figures(r: &Results) -> Vec<Figure> {
             target: None,
         });
     }
+    if let (Some(modern), Some(reuse)) = (p50("reuse-modern"), p50("reuse")) {
+        out.push(Figure {
+            key: "reuse_modern_over_reuse_p50",
+            label: "reuse-modern p50 / reuse p50 (2026-07-28 client, era translation)".into(),
+            value: modern / reuse,
+            unit: "×",
+            target: None,
+        });
+        out.push(Figure {
+            key: "reuse_modern_added_p50_us",
+            label: "reuse-modern p50 − reuse p50".into(),
+            value: modern - reuse,
+            unit: "µs",
+            target: None,
+        });
+    }
     if let (Some(pr), Some(floor)) = (p50("per-request"), p50("spawn-floor")) {
         let ratio = pr / floor;
         out.push(Figure {

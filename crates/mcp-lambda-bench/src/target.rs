@@ -53,6 +53,26 @@ impl Target {
         .into_bytes()
     }
 
+    /// The same `tools/call` as a 2026-07-28 client sends it (the per-request `_meta` envelope).
+    pub(crate) fn modern_call_request(&self, id: u64) -> Vec<u8> {
+        json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "method": "tools/call",
+            "params": {
+                "name": self.tool,
+                "arguments": self.arguments,
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                    "io.modelcontextprotocol/clientInfo": {"name": "mcp-lambda-bench", "version": "1"}
+                }
+            },
+        })
+        .to_string()
+        .into_bytes()
+    }
+
     /// The command line as one shell-quoted string (for supergateway's `--stdio`).
     pub(crate) fn shell_command(&self) -> String {
         std::iter::once(&self.program)

@@ -37,7 +37,6 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::era::ModernMeta;
 use crate::jsonrpc::{self, Kind, Message, Payload};
 use crate::protocol::{self, SESSION_HEADER};
 use crate::session::{Session, SessionStore, new_session_id};
@@ -378,8 +377,8 @@ impl Gateway {
             }
         }
         let body = match modern::validate(Some(req.headers()), &msg) {
-            Ok(meta) => {
-                self.modern_request(meta, &msg, ctx, Some(req.headers()))
+            Ok(valid) => {
+                self.modern_request(valid, &msg, ctx, Some(req.headers()))
                     .await
             }
             Err(r) => return json(r.status, r.body, None),
@@ -390,7 +389,7 @@ impl Gateway {
     /// Forwards a validated modern request (`headers`: the HTTP headers, for `Mcp-Param-*`).
     async fn modern_request(
         &self,
-        meta: ModernMeta,
+        valid: modern::Valid,
         msg: &Message,
         ctx: &RequestContext,
         headers: Option<&HeaderMap>,
@@ -402,6 +401,7 @@ impl Gateway {
                 "Method not found: subscriptions/listen (this endpoint answers every request with one JSON response; change notifications are not offered)",
             );
         }
+        let modern::Valid { meta, params } = valid;
         let ex = Exchange {
             protocol_version: meta.protocol_version.clone(),
             session_id: None,
@@ -410,12 +410,6 @@ impl Gateway {
             stats: ctx.stats.clone().unwrap_or_default(),
             modern: Some(Arc::new(meta)),
         };
-        let params = msg
-            .member("params")
-            .and_then(|p| {
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(p.get()).ok()
-            })
-            .unwrap_or_default();
         if let (Some("tools/call"), Some(h)) = (msg.method(), headers)
             && let Err(why) = self.check_param_headers(&ex, &params, h).await
         {
@@ -623,7 +617,7 @@ impl Gateway {
                     return None;
                 }
                 return Some(match modern::validate(None, msg) {
-                    Ok(meta) => self.modern_request(meta, msg, &ctx, None).await,
+                    Ok(valid) => self.modern_request(valid, msg, &ctx, None).await,
                     Err(r) => r.body,
                 });
             }

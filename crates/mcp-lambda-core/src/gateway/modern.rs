@@ -137,12 +137,15 @@ pub(crate) fn body_has_modern_meta(body: &[u8]) -> bool {
         .is_some_and(|p| matches!(ModernMeta::read(Some(&p)), Ok(Some(_)) | Err(_)))
 }
 
+/// A request that passed the ladder: its envelope and its `params` (parsed once, reused).
+pub(crate) struct Valid {
+    pub(crate) meta: ModernMeta,
+    pub(crate) params: Map<String, Value>,
+}
+
 /// Runs the ladder over one request. `headers` is `None` for callers without HTTP (direct
 /// Invoke), which skip the header rungs.
-pub(crate) fn validate(
-    headers: Option<&HeaderMap>,
-    msg: &Message,
-) -> Result<ModernMeta, Rejection> {
+pub(crate) fn validate(headers: Option<&HeaderMap>, msg: &Message) -> Result<Valid, Rejection> {
     if let Some(h) = headers
         && let Some(dup) = [VERSION_HEADER, METHOD_HEADER, NAME_HEADER]
             .into_iter()
@@ -208,7 +211,10 @@ pub(crate) fn validate(
             ),
         ));
     }
-    Ok(meta)
+    Ok(Valid {
+        meta,
+        params: params.unwrap_or_default(),
+    })
 }
 
 fn check_headers(
