@@ -374,7 +374,7 @@ impl ChildConfig {
         client_id: Option<&RawValue>,
     ) -> Result<Arc<Running>, Bytes> {
         let era = self.era(ex, client_id).await?;
-        let child = match self.era.take_spare().filter(|c| c.is_alive()) {
+        let child = match self.era.take_spare().filter(|c| self.usable(c)) {
             Some(c) => c,
             None => self.spawn(shared, ex, client_id)?,
         };
