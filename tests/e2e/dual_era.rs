@@ -7,44 +7,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-
 use mcp_lambda_tests::{
-    Server, bin, http, mcp_server_time, node, node_module, post, py_client, python_client,
-    ts_client,
+    Server, everything_cmd, example_cmd, http, node, post, py_client, python_client, serve,
+    time_cmd, ts_client,
 };
 use serde_json::{Value, json};
 
 const MODERN: &str = "2026-07-28";
-
-fn path_str(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
-}
-
-fn time_cmd() -> Option<Vec<String>> {
-    Some(vec![
-        path_str(&mcp_server_time()?),
-        "--local-timezone".into(),
-        "UTC".into(),
-    ])
-}
-
-fn everything_cmd() -> Option<Vec<String>> {
-    let node = node()?;
-    let js = node_module("@modelcontextprotocol/server-everything/dist/index.js")?;
-    Some(vec![path_str(&node), path_str(&js), "stdio".into()])
-}
-
-fn example_cmd() -> Vec<String> {
-    vec![path_str(&bin("mcp-lambda-example-server"))]
-}
-
-fn serve(opts: &[&str], cmd: &[String]) -> Server {
-    let mut args: Vec<&str> = opts.to_vec();
-    args.push("--");
-    args.extend(cmd.iter().map(String::as_str));
-    Server::start(&args, &[])
-}
 
 /// The modern envelope for `params._meta`.
 fn meta(caps: Value, name: &str) -> Value {

@@ -13,8 +13,8 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mcp_lambda_tests::{
-    Mcp, Server, alive, bin, mcp_server_time, node, node_module, post, python_client, run,
-    wait_gone,
+    Mcp, Server, alive, everything_cmd, example_cmd, node, node_module, path_str, post,
+    python_client, run, serve, time_cmd, wait_gone,
 };
 use serde_json::{Value, json};
 
@@ -24,45 +24,11 @@ const VERSION: &str = "2025-11-25";
 /// How long one run of an outside client may take (a per-request run pays a spawn per request).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(90);
 
-fn path_str(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
-}
-
-/// `mcp-server-time --local-timezone UTC`.
-fn time_cmd() -> Option<Vec<String>> {
-    let exe = mcp_server_time()?;
-    Some(vec![
-        path_str(&exe),
-        "--local-timezone".into(),
-        "UTC".into(),
-    ])
-}
-
-/// `node .../server-everything/dist/index.js stdio`.
-fn everything_cmd() -> Option<Vec<String>> {
-    let node = node()?;
-    let js = node_module("@modelcontextprotocol/server-everything/dist/index.js")?;
-    Some(vec![path_str(&node), path_str(&js), "stdio".into()])
-}
-
 /// `node .../server-memory/dist/index.js`.
 fn memory_cmd() -> Option<Vec<String>> {
     let node = node()?;
     let js = node_module("@modelcontextprotocol/server-memory/dist/index.js")?;
     Some(vec![path_str(&node), path_str(&js)])
-}
-
-/// The bundled example server.
-fn example_cmd() -> Vec<String> {
-    vec![path_str(&bin("mcp-lambda-example-server"))]
-}
-
-/// `mcp-lambda serve <opts> -- <cmd>`.
-fn serve(opts: &[&str], cmd: &[String]) -> Server {
-    let mut args: Vec<&str> = opts.to_vec();
-    args.push("--");
-    args.extend(cmd.iter().map(String::as_str));
-    Server::start(&args, &[])
 }
 
 /// `serve` with `--lifecycle <lifecycle>`.

@@ -325,6 +325,40 @@ pub fn post(url: &str, extra: &[(&str, &str)], body: &str) -> Resp {
     http("POST", url, &headers, Some(body))
 }
 
+/// A path as a command-line argument.
+pub fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// `mcp-server-time --local-timezone UTC` (PyPI; a 2026-07-28-capable Python `mcp` 2.x server).
+pub fn time_cmd() -> Option<Vec<String>> {
+    Some(vec![
+        path_str(&mcp_server_time()?),
+        "--local-timezone".into(),
+        "UTC".into(),
+    ])
+}
+
+/// `node .../server-everything/dist/index.js stdio` (npm; an initialize-era server).
+pub fn everything_cmd() -> Option<Vec<String>> {
+    let node = node()?;
+    let js = node_module("@modelcontextprotocol/server-everything/dist/index.js")?;
+    Some(vec![path_str(&node), path_str(&js), "stdio".into()])
+}
+
+/// The bundled example server.
+pub fn example_cmd() -> Vec<String> {
+    vec![path_str(&bin("mcp-lambda-example-server"))]
+}
+
+/// `mcp-lambda serve <opts> -- <cmd>`.
+pub fn serve(opts: &[&str], cmd: &[String]) -> Server {
+    let mut args: Vec<&str> = opts.to_vec();
+    args.push("--");
+    args.extend(cmd.iter().map(String::as_str));
+    Server::start(&args, &[])
+}
+
 /// A minimal MCP client over raw HTTP (for precise assertions).
 pub struct Mcp {
     pub url: String,

@@ -235,8 +235,32 @@ impl Running {
     }
 }
 
+impl ChildConfig {
+    /// A legacy client's `initialize` when the command is modern (answered from its discover
+    /// result, no child initialized) or its era cannot be learned (the error); `None` when the
+    /// command is legacy and the caller initializes a child.
+    pub(crate) async fn initialize_without_child(
+        &self,
+        ex: &Exchange,
+        msg: &Message,
+        requested: &str,
+    ) -> Option<InitOutcome> {
+        match self.era(ex, msg.id()).await {
+            Err(response) => Some(InitOutcome::failed(response)),
+            Ok(Era::Modern(discover)) => {
+                let (response, negotiated) = emulated_initialize(&discover, msg.id(), requested);
+                Some(InitOutcome {
+                    response,
+                    negotiated: Some(negotiated),
+                })
+            }
+            Ok(Era::Legacy) => None,
+        }
+    }
+}
+
 /// A legacy client's InitializeResult emulated from a modern child's discover result.
-pub(crate) fn emulated_initialize(
+fn emulated_initialize(
     discover: &RawValue,
     client_id: Option<&RawValue>,
     requested: &str,

@@ -14,10 +14,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::handshake::{requested_version, synthesized_params};
-use super::{
-    ChildConfig, Era, Exchange, Inflight, InitOutcome, Upstream, dispatch, emulated_initialize,
-    retire,
-};
+use super::{ChildConfig, Exchange, Inflight, InitOutcome, Upstream, dispatch, retire};
 use crate::jsonrpc::Message;
 
 /// A child per request.
@@ -52,16 +49,9 @@ impl Upstream for PerRequest {
                 return InitOutcome::failed(response);
             }
         };
-        match self.cfg.era(ex, msg.id()).await {
-            Err(response) => return InitOutcome::failed(response),
-            Ok(Era::Modern(discover)) => {
-                let (response, negotiated) = emulated_initialize(&discover, msg.id(), &requested);
-                return InitOutcome {
-                    response,
-                    negotiated: Some(negotiated),
-                };
-            }
-            Ok(Era::Legacy) => {}
+        // A modern child is never initialized: the answer comes from its discover result.
+        if let Some(outcome) = self.cfg.initialize_without_child(ex, msg, &requested).await {
+            return outcome;
         }
         match self.cfg.start(false, &params, ex, msg.id()).await {
             Ok(started) => {

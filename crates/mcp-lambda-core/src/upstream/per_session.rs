@@ -17,8 +17,7 @@ use tokio::time::Instant;
 
 use super::handshake::{requested_version, synthesized_params};
 use super::{
-    ChildConfig, Era, Exchange, Inflight, InitOutcome, PerRequest, Running, Upstream, dispatch,
-    emulated_initialize, retire,
+    ChildConfig, Exchange, Inflight, InitOutcome, PerRequest, Running, Upstream, dispatch, retire,
 };
 use crate::jsonrpc::{self, Message};
 
@@ -128,17 +127,9 @@ impl Upstream for PerSession {
                 return InitOutcome::failed(response);
             }
         };
-        match self.cfg.era(ex, msg.id()).await {
-            Err(response) => return InitOutcome::failed(response),
-            // The session's modern child starts with its first request.
-            Ok(Era::Modern(discover)) => {
-                let (response, negotiated) = emulated_initialize(&discover, msg.id(), &requested);
-                return InitOutcome {
-                    response,
-                    negotiated: Some(negotiated),
-                };
-            }
-            Ok(Era::Legacy) => {}
+        // A modern child is never initialized: the answer comes from its discover result.
+        if let Some(outcome) = self.cfg.initialize_without_child(ex, msg, &requested).await {
+            return outcome;
         }
         let Some(session) = &ex.session_id else {
             let response = jsonrpc::error_response(

@@ -23,7 +23,7 @@ use serde_json::value::RawValue;
 use super::handshake::{requested_version, synthesized_params};
 use super::{
     ChildConfig, Era, Exchange, Inflight, InitOutcome, Ready, Running, Upstream, dispatch,
-    empty_object, emulated_initialize, retire,
+    empty_object, retire,
 };
 use crate::era::{ModernMeta, capability_key};
 use crate::jsonrpc::Message;
@@ -157,17 +157,9 @@ impl Upstream for Reuse {
             }
         };
         let _serial = self.init_lock.lock().await;
-        match self.cfg.era(ex, msg.id()).await {
-            Err(response) => return InitOutcome::failed(response),
-            // A modern child is never initialized: the answer is emulated from its discover.
-            Ok(Era::Modern(discover)) => {
-                let (response, negotiated) = emulated_initialize(&discover, msg.id(), &requested);
-                return InitOutcome {
-                    response,
-                    negotiated: Some(negotiated),
-                };
-            }
-            Ok(Era::Legacy) => {}
+        // A modern child is never initialized: the answer comes from its discover result.
+        if let Some(outcome) = self.cfg.initialize_without_child(ex, msg, &requested).await {
+            return outcome;
         }
         // A live child already asked for this version (by an earlier client, or on a client's
         // behalf for a request that came without initialize) answers from its InitializeResult.
