@@ -11,8 +11,10 @@
 //!   [`ChildError`] (exit, timeout, output over the cap, unresponsive child).
 //! - stdout lines that are not JSON-RPC are logged and skipped; stderr is forwarded to our log
 //!   line by line (and its tail kept for the crash report).
-//! - Server→client requests cannot be delivered yet: `ping` is answered `{}`, anything else gets
-//!   a -32601 error at once, so the child never waits on us.
+//! - While a request started with a [`StreamSink`] is in flight, the child's notifications and
+//!   server→client requests are routed to its client ([`streams`] has the rules); `ping` is
+//!   answered `{}`; a server→client request no client can take gets a -32601 error at once, so
+//!   the child never waits on us.
 
 use std::collections::{HashMap, VecDeque};
 use std::os::unix::process::ExitStatusExt;
@@ -34,6 +36,9 @@ use tracing::{Instrument, debug, info, warn};
 use crate::command::ServerCommand;
 use crate::framing::{EDGE, Line, LineReader};
 use crate::jsonrpc::{self, Kind};
+
+pub mod streams;
+pub use streams::{StreamSink, deliver_client_response};
 
 /// How many stderr lines are kept for the report when a child dies.
 const STDERR_TAIL: usize = 20;
@@ -90,6 +95,8 @@ struct Pending {
     waiting: HashMap<u64, oneshot::Sender<Reply>>,
     /// Set once the child is gone; later requests fail with it at once.
     closed: Option<ChildError>,
+    /// Streams of in-flight requests, by wire id.
+    streams: HashMap<u64, streams::Stream>,
 }
 
 struct Shared {
@@ -112,11 +119,23 @@ impl Shared {
             if p.closed.is_none() {
                 p.closed = Some(err.clone());
             }
+            p.streams.clear();
             p.waiting.drain().collect()
         };
+        streams::forget(self);
         for (_, tx) in drained {
             let _ = tx.send(Err(err.clone()));
         }
+    }
+
+    /// Queues one complete message for the child's stdin without waiting (a full queue drops
+    /// it). Returns whether it was queued.
+    fn try_write(&self, message: Bytes) -> bool {
+        let mut line = Vec::with_capacity(message.len() + 1);
+        line.extend_from_slice(&message);
+        line.push(b'\n');
+        self.sender()
+            .is_some_and(|tx| tx.try_send(Bytes::from(line)).is_ok())
     }
 
     fn complete(&self, id: u64, reply: Reply) -> bool {
@@ -125,6 +144,7 @@ impl Shared {
             .lock()
             .ok()
             .and_then(|mut p| p.waiting.remove(&id));
+        streams::end(self, id);
         match tx {
             Some(tx) => {
                 let _ = tx.send(reply);
@@ -185,6 +205,7 @@ impl Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
+        streams::end(&self.shared, self.wire_id);
         if self.settled {
             return;
         }
@@ -332,8 +353,18 @@ impl ChildProcess {
     /// Writes `request` (a JSON-RPC request object) with a fresh wire id and returns the ticket
     /// to wait on. The caller's id is not kept: the answer comes back with the wire id.
     pub async fn start(&self, request: &RawValue) -> Result<Ticket, ChildError> {
+        self.start_streaming(request, None).await
+    }
+
+    /// [`start`](Self::start), with the request's notifications and server→client requests
+    /// routed to `sink` while it is in flight (see [`streams`]).
+    pub async fn start_streaming(
+        &self,
+        request: &RawValue,
+        sink: Option<StreamSink>,
+    ) -> Result<Ticket, ChildError> {
         let wire_id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let line = jsonrpc::replace_id(request, &wire_id.to_string())
+        let mut line = jsonrpc::replace_id(request, &wire_id.to_string())
             .map_err(|e| ChildError::Exited(format!("could not be sent a request ({e})")))?;
         let (tx, rx) = oneshot::channel();
         {
@@ -346,13 +377,15 @@ impl ChildProcess {
                 return Err(err.clone());
             }
             p.waiting.insert(wire_id, tx);
+            if let Some(sink) = sink {
+                line = streams::register(&mut p, wire_id, line, sink);
+            }
         }
         if let Err(e) = self.send_line(jsonrpc::into_bytes(line)).await {
-            self.shared
-                .pending
-                .lock()
-                .ok()
-                .map(|mut p| p.waiting.remove(&wire_id));
+            self.shared.pending.lock().ok().map(|mut p| {
+                p.streams.remove(&wire_id);
+                p.waiting.remove(&wire_id)
+            });
             return Err(e);
         }
         Ok(Ticket {
@@ -636,12 +669,18 @@ async fn handle_line(shared: &Arc<Shared>, line: &[u8]) {
                     debug!(id = ?msg.id().map(RawValue::get), "late or unknown answer from MCP server dropped");
                 }
             }
-            Kind::Request => answer_server_request(shared, &msg).await,
+            Kind::Request => {
+                if msg.method() == Some("ping") || !streams::request(shared, &msg) {
+                    answer_server_request(shared, &msg).await;
+                }
+            }
             Kind::Notification => {
-                debug!(
-                    method = msg.method().unwrap_or(""),
-                    "notification from MCP server (no stream to carry it)"
-                );
+                if !streams::notification(shared, &msg) {
+                    debug!(
+                        method = msg.method().unwrap_or(""),
+                        "notification from MCP server (no stream to carry it)"
+                    );
+                }
             }
         }
     }

@@ -39,6 +39,8 @@ pub struct ModernMeta {
     pub client_capabilities: Arc<RawValue>,
     /// `io.modelcontextprotocol/clientInfo` (raw JSON), when sent.
     pub client_info: Option<Arc<RawValue>>,
+    /// `io.modelcontextprotocol/logLevel`, when sent (log notifications only then).
+    pub log_level: Option<String>,
 }
 
 /// Why a request's `_meta` is not a valid modern envelope (answered -32602, HTTP 400).
@@ -81,6 +83,10 @@ impl ModernMeta {
             protocol_version: version.to_owned(),
             client_capabilities: raw(caps),
             client_info: meta.get(META_CLIENT_INFO).map(raw),
+            log_level: meta
+                .get(protocol::META_LOG_LEVEL)
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         }))
     }
 
@@ -195,9 +201,10 @@ fn complete_result(result: &mut Map<String, Value>, method: &str, server_info: O
 }
 
 /// Rewrites a legacy child's response (client id already restored) for a modern client:
-/// results get [`complete_result`]'s fields; the legacy resource-not-found code -32002 becomes
-/// -32602 (2026-07-28 forbids -32002). `server_info` is the child's `serverInfo`. A response
-/// that cannot be read is passed through unchanged.
+/// results get `resultType`, the cache fields and the server identity (`complete_result`); the
+/// legacy resource-not-found code -32002 becomes -32602 (2026-07-28 forbids -32002).
+/// `server_info` is the child's `serverInfo`. A response that cannot be read is passed through
+/// unchanged.
 pub fn to_modern_response(response: Bytes, method: &str, server_info: Option<&Value>) -> Bytes {
     let Ok(mut v) = serde_json::from_slice::<Map<String, Value>>(&response) else {
         return response;

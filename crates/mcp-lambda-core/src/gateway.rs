@@ -79,6 +79,10 @@ pub struct GatewayConfig {
     pub max_body: usize,
     /// Per-request timeout (a host may pass a tighter deadline).
     pub request_timeout: Duration,
+    /// Whether the host can stream a response body as it is produced (the local server, a
+    /// streaming Lambda): requests whose client accepts `text/event-stream` may then be
+    /// answered with an SSE stream carrying the child's notifications and requests.
+    pub stream_responses: bool,
 }
 
 impl Default for GatewayConfig {
@@ -88,6 +92,7 @@ impl Default for GatewayConfig {
             allow_loopback_origins: true,
             max_body: DEFAULT_MAX_BODY,
             request_timeout: Duration::from_secs(60),
+            stream_responses: false,
         }
     }
 }
@@ -307,7 +312,21 @@ impl Gateway {
             deadline: self.deadline(ctx),
             stats: ctx.stats.clone().unwrap_or_default(),
             modern: None,
+            sink: None,
         };
+        if let Payload::Single(msg) = &payload
+            && msg.kind() == Kind::Request
+            && self.can_stream(headers)
+        {
+            let allowed = sse::Allowed {
+                requests: true,
+                logging: true,
+            };
+            return sse::answer(self.upstream.clone(), ex, msg.clone(), allowed, |_| {
+                StatusCode::OK
+            })
+            .await;
+        }
         match self.forward_all(&ex, &payload).await {
             None => accepted(),
             Some(body) => json(StatusCode::OK, body, None),
@@ -376,30 +395,52 @@ impl Gateway {
                 return accepted();
             }
         }
-        let body = match modern::validate(Some(req.headers()), &msg) {
-            Ok(valid) => {
-                self.modern_request(valid, &msg, ctx, Some(req.headers()))
-                    .await
-            }
+        let valid = match modern::validate(Some(req.headers()), &msg) {
+            Ok(valid) => valid,
             Err(r) => return json(r.status, r.body, None),
         };
+        let method = msg.method().unwrap_or_default();
+        // tools/list and server/discover answers are rewritten after the fact: never streamed.
+        let streamable = !matches!(method, "tools/list" | "server/discover");
+        if streamable && self.can_stream(req.headers()) {
+            let logging = valid.meta.log_level.is_some();
+            return match self.modern_exchange(valid, &msg, ctx, Some(req.headers())).await {
+                Ok((ex, _)) => {
+                    // 2026-07-28 servers send no requests on a stream (they would be
+                    // InputRequiredResults); the child's are answered with an error.
+                    let allowed = sse::Allowed {
+                        requests: false,
+                        logging,
+                    };
+                    sse::answer(self.upstream.clone(), ex, msg, allowed, modern::status_of).await
+                }
+                Err(body) => json(modern::status_of(&body), body, None),
+            };
+        }
+        let body = self.modern_request(valid, &msg, ctx, Some(req.headers())).await;
         json(modern::status_of(&body), body, None)
     }
 
-    /// Forwards a validated modern request (`headers`: the HTTP headers, for `Mcp-Param-*`).
-    async fn modern_request(
+    /// `true` if this answer may be an SSE stream: the host streams and the client accepts it.
+    fn can_stream(&self, headers: &HeaderMap) -> bool {
+        self.cfg.stream_responses && accepts_sse(headers)
+    }
+
+    /// The exchange of a validated modern request, or its error answer: `subscriptions/listen`
+    /// is not offered, and `Mcp-Param-*` headers must agree with the arguments.
+    async fn modern_exchange(
         &self,
         valid: modern::Valid,
         msg: &Message,
         ctx: &RequestContext,
         headers: Option<&HeaderMap>,
-    ) -> Bytes {
+    ) -> Result<(Exchange, serde_json::Map<String, serde_json::Value>), Bytes> {
         if msg.method() == Some("subscriptions/listen") {
-            return jsonrpc::error_response(
+            return Err(jsonrpc::error_response(
                 msg.id(),
                 jsonrpc::METHOD_NOT_FOUND,
-                "Method not found: subscriptions/listen (this endpoint answers every request with one JSON response; change notifications are not offered)",
-            );
+                "Method not found: subscriptions/listen (change notifications are not offered by this endpoint)",
+            ));
         }
         let modern::Valid { meta, params } = valid;
         let ex = Exchange {
@@ -409,16 +450,33 @@ impl Gateway {
             deadline: self.deadline(ctx),
             stats: ctx.stats.clone().unwrap_or_default(),
             modern: Some(Arc::new(meta)),
+            sink: None,
         };
         if let (Some("tools/call"), Some(h)) = (msg.method(), headers)
             && let Err(why) = self.check_param_headers(&ex, &params, h).await
         {
-            return jsonrpc::error_response(
+            return Err(jsonrpc::error_response(
                 msg.id(),
                 jsonrpc::HEADER_MISMATCH,
                 &format!("Header mismatch: {why}"),
-            );
+            ));
         }
+        Ok((ex, params))
+    }
+
+    /// Forwards a validated modern request and returns the whole answer (`headers`: the HTTP
+    /// headers, for `Mcp-Param-*`).
+    async fn modern_request(
+        &self,
+        valid: modern::Valid,
+        msg: &Message,
+        ctx: &RequestContext,
+        headers: Option<&HeaderMap>,
+    ) -> Bytes {
+        let (ex, params) = match self.modern_exchange(valid, msg, ctx, headers).await {
+            Ok(e) => e,
+            Err(body) => return body,
+        };
         let response = self.upstream.request(&ex, msg).await;
         if msg.method() == Some("tools/list") && !params.contains_key("cursor") {
             self.param_headers.learn(&response, true);
@@ -432,7 +490,7 @@ impl Gateway {
     }
 
     /// Sends every message to the upstream in order: requests are answered, notifications
-    /// forwarded, client responses dropped (no server request is ever waiting for one yet).
+    /// forwarded, client responses delivered to the child request they answer (or dropped).
     /// Returns the body — one response, or an array for a batch — or `None` if nothing answers.
     async fn forward_all(&self, ex: &Exchange, payload: &Payload) -> Option<Bytes> {
         let mut responses = Vec::new();
@@ -441,9 +499,8 @@ impl Gateway {
                 Kind::Request => responses.push(self.upstream.request(ex, msg).await),
                 Kind::Notification => self.upstream.notify(ex, msg).await,
                 Kind::Response => {
-                    tracing::debug!(
-                        "client response with no server request waiting for it; dropped"
-                    );
+                    // The answer to a server→client request sent on an SSE stream.
+                    crate::child::deliver_client_response(msg);
                 }
             }
         }
@@ -469,6 +526,7 @@ impl Gateway {
             deadline: self.deadline(ctx),
             stats: ctx.stats.clone().unwrap_or_default(),
             modern: None,
+            sink: None,
         };
         let outcome = self.upstream.initialize(&ex, msg).await;
         let (Some(store), Some(id), Some(negotiated)) =
@@ -628,6 +686,7 @@ impl Gateway {
                 deadline: self.deadline(&ctx),
                 stats: ctx.stats.clone().unwrap_or_default(),
                 modern: None,
+                sink: None,
             };
             if let Payload::Single(msg) = &payload
                 && msg.kind() == Kind::Request
@@ -753,6 +812,19 @@ fn is_json_content_type(h: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
+fn accepts_sse(h: &HeaderMap) -> bool {
+    h.get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let media = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| p.trim() == "q=0");
+            !refused && media.eq_ignore_ascii_case("text/event-stream")
+        })
+}
+
 fn accepts_json(h: &HeaderMap) -> bool {
     h.get_all(header::ACCEPT)
         .iter()
@@ -863,6 +935,7 @@ fn cors(h: &mut HeaderMap, origin: HeaderValue) {
 
 pub mod modern;
 mod param_headers;
+mod sse;
 
 #[cfg(test)]
 mod tests;

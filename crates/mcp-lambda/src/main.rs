@@ -211,6 +211,8 @@ async fn build_gateway(
             allow_loopback_origins,
             max_body: config.max_message_bytes,
             request_timeout: config.request_timeout,
+            // The local server streams bodies; buffered Lambda answers in one piece.
+            stream_responses: !on_lambda,
         },
         upstream,
         sessions,

@@ -9,12 +9,12 @@
 //! - `notifications/initialized` is sent by the wrapper right after it initializes a child; the
 //!   client's own copy is absorbed. `notifications/cancelled` is translated to the child's wire id
 //!   when the request can be told apart (same session).
-//! - Both protocol eras work in front of both kinds of child ([`era`](crate::era) has the
+//! - Both protocol eras work in front of both kinds of child ([`era`] has the
 //!   rewrites): the first child of a command is probed once with `server/discover` (unless
 //!   [`EraPolicy`] says what it speaks) and the answer holds for every later child. A modern
 //!   child is never initialized; a legacy child is initialized on a modern client's behalf from
 //!   the request's `_meta`. Shared children are keyed by the client's capability set
-//!   ([`era::capability_key`](crate::era::capability_key)), so one client's capabilities never
+//!   ([`era::capability_key`]), so one client's capabilities never
 //!   change what another client's request does.
 
 mod handshake;
@@ -32,7 +32,7 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
-use crate::child::{ChildError, ChildProcess};
+use crate::child::{ChildError, ChildProcess, StreamSink};
 use crate::command::ServerCommand;
 use crate::era::{self, ModernMeta};
 use crate::jsonrpc::{self, Message};
@@ -59,6 +59,9 @@ pub struct Exchange {
     /// The client's per-request envelope when it speaks the modern (2026-07-28) era; `None` for
     /// legacy clients.
     pub modern: Option<Arc<ModernMeta>>,
+    /// Where the child's notifications and server→client requests for this request go, when
+    /// the client can receive them (an SSE answer); `None` answers them without the client.
+    pub sink: Option<StreamSink>,
 }
 
 impl Exchange {
@@ -71,6 +74,7 @@ impl Exchange {
             deadline,
             stats: Default::default(),
             modern: None,
+            sink: None,
         }
     }
 }
@@ -554,10 +558,11 @@ pub(crate) async fn forward(
     raw: &RawValue,
     client_id: Option<&RawValue>,
 ) -> Bytes {
-    let reply = match child.start(raw).await {
+    let reply = match child.start_streaming(raw, ex.sink.clone()).await {
         Ok(mut ticket) => {
-            if ex.modern.is_some() {
-                // 2026-07-28: a closed response is the client's cancellation.
+            if ex.modern.is_some() || ex.sink.is_some() {
+                // 2026-07-28: a closed response is the client's cancellation; so is a closed SSE
+                // stream (nothing could reach the client any more).
                 ticket.cancel_on_drop();
             }
             let key = ex.session_id.as_deref().zip(client_id.map(RawValue::get));

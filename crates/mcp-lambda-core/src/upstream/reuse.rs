@@ -100,6 +100,7 @@ impl Reuse {
                 protocol_version: version.to_owned(),
                 client_capabilities: Arc::from(empty_object()),
                 client_info: None,
+                log_level: None,
             }));
         }
         self.slot_for(&ex, None)
