@@ -404,7 +404,10 @@ impl Gateway {
         let streamable = !matches!(method, "tools/list" | "server/discover");
         if streamable && self.can_stream(req.headers()) {
             let logging = valid.meta.log_level.is_some();
-            return match self.modern_exchange(valid, &msg, ctx, Some(req.headers())).await {
+            return match self
+                .modern_exchange(valid, &msg, ctx, Some(req.headers()))
+                .await
+            {
                 Ok((ex, _)) => {
                     // 2026-07-28 servers send no requests on a stream (they would be
                     // InputRequiredResults); the child's are answered with an error.
@@ -417,7 +420,9 @@ impl Gateway {
                 Err(body) => json(modern::status_of(&body), body, None),
             };
         }
-        let body = self.modern_request(valid, &msg, ctx, Some(req.headers())).await;
+        let body = self
+            .modern_request(valid, &msg, ctx, Some(req.headers()))
+            .await;
         json(modern::status_of(&body), body, None)
     }
 

@@ -162,9 +162,11 @@ pub(super) fn notification(shared: &Shared, msg: &Message) -> bool {
         return stream.sink.tx.send(out).is_ok();
     }
     match sole_stream(&mut p) {
-        Some((_, s)) if method != "notifications/message" || s.sink.logging => {
-            s.sink.tx.send(Bytes::copy_from_slice(msg.raw().get().as_bytes())).is_ok()
-        }
+        Some((_, s)) if method != "notifications/message" || s.sink.logging => s
+            .sink
+            .tx
+            .send(Bytes::copy_from_slice(msg.raw().get().as_bytes()))
+            .is_ok(),
         _ => false,
     }
 }
@@ -284,7 +286,8 @@ mod tests {
         assert_eq!(v["params"]["_meta"]["progressToken"], 42);
         assert_eq!(token.as_deref(), Some("\"client-token\""));
         let note = serde_json::json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":42,"progress":1}});
-        let back: Value = serde_json::from_slice(&restore_token(&note, token.as_deref().unwrap())).unwrap();
+        let back: Value =
+            serde_json::from_slice(&restore_token(&note, token.as_deref().unwrap())).unwrap();
         assert_eq!(back["params"]["progressToken"], "client-token");
         assert_eq!(back["params"]["progress"], 1);
     }
