@@ -1239,3 +1239,39 @@ pub fn conformance_module(rel: &str) -> Option<PathBuf> {
         &format!("npm package file {rel} (tests/conformance)"),
     )
 }
+
+/// `node tests/conformance/fixture-server.mjs` under Node 22: the stdio server with every tool
+/// the conformance scenarios call (progress, logging, sampling, elicitation, ...).
+pub fn fixture_cmd() -> Option<Vec<String>> {
+    let node = node22()?;
+    Some(vec![
+        path_str(&node),
+        path_str(&conformance_dir().join("fixture-server.mjs")),
+    ])
+}
+
+/// Runs `tests/clients/py_stream.py URL MODE TOOL ARGS` (progress, logs, sampling and elicitation
+/// answered) and returns its JSON line; panics if it fails.
+pub fn py_stream(python: &Path, url: &str, mode: &str, tool: &str, args: &Value) -> Value {
+    let (ok, out, err) = run(
+        Command::new(python)
+            .arg(root().join("tests/clients/py_stream.py"))
+            .args([url, mode, tool, &args.to_string()]),
+        CLIENT_TIMEOUT,
+    );
+    assert!(ok, "python streaming client ({mode}) failed:\n{out}\n{err}");
+    last_json_line(&out, &err)
+}
+
+/// Runs `node ts_stream.mjs URL TOOL ARGS` in `tests/clients` (the TypeScript SDK through the
+/// streaming paths) and returns its JSON line; panics if it fails.
+pub fn ts_stream(node: &Path, url: &str, tool: &str, args: &Value) -> Value {
+    let (ok, out, err) = run(
+        Command::new(node)
+            .current_dir(root().join("tests/clients"))
+            .args(["ts_stream.mjs", url, tool, &args.to_string()]),
+        CLIENT_TIMEOUT,
+    );
+    assert!(ok, "TypeScript streaming client failed:\n{out}\n{err}");
+    last_json_line(&out, &err)
+}

@@ -1,0 +1,192 @@
+//! Streaming, end to end: a child's progress and log notifications and its own requests
+//! (sampling, elicitation) reach real clients (Python `mcp` 2.x, the TypeScript SDK) over the
+//! POST's SSE stream in `serve`, their answers reach the child; and where no stream can carry a
+//! server→client request (a client that accepts only JSON, buffered Lambda), the child gets an
+//! error at once and the call ends cleanly, fast, with the child still alive.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use mcp_lambda_tests::{
+    Mcp, everything_cmd, fixture_cmd, node, post, py_stream, python_client, serve, ts_stream,
+};
+use serde_json::{Value, json};
+
+fn text(v: &Value) -> String {
+    v["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text: {v}"))
+        .to_owned()
+}
+
+#[test]
+fn python_legacy_gets_progress_logs_sampling_and_elicitation() {
+    let (Some(py), Some(cmd)) = (python_client(), fixture_cmd()) else {
+        return;
+    };
+    let s = serve(&[], &cmd);
+    let out = py_stream(&py, &s.url, "legacy", "test_tool_with_progress", &json!({}));
+    assert_eq!(out["progress"], json!([0.0, 50.0, 100.0]), "{out}");
+    let out = py_stream(&py, &s.url, "legacy", "test_tool_with_logging", &json!({}));
+    assert_eq!(out["logs"].as_array().unwrap().len(), 3, "{out}");
+    assert!(
+        out["logs"][0].as_str().unwrap().contains("started"),
+        "{out}"
+    );
+    let out = py_stream(
+        &py,
+        &s.url,
+        "legacy",
+        "test_sampling",
+        &json!({"prompt": "hi"}),
+    );
+    assert_eq!(out["asked"], json!(["sampling/createMessage"]), "{out}");
+    assert_eq!(text(&out), "LLM response: sampled: hi", "{out}");
+    let out = py_stream(
+        &py,
+        &s.url,
+        "legacy",
+        "test_elicitation",
+        &json!({"message": "who?"}),
+    );
+    assert_eq!(out["asked"], json!(["elicitation/create"]), "{out}");
+    assert!(text(&out).contains("alice"), "{out}");
+}
+
+#[test]
+fn typescript_gets_progress_logs_sampling_and_elicitation() {
+    let (Some(node), Some(cmd)) = (node(), fixture_cmd()) else {
+        return;
+    };
+    let s = serve(&[], &cmd);
+    let out = ts_stream(&node, &s.url, "test_tool_with_progress", &json!({}));
+    assert_eq!(out["progress"], json!([0, 50, 100]), "{out}");
+    let out = ts_stream(&node, &s.url, "test_tool_with_logging", &json!({}));
+    assert_eq!(out["logs"].as_array().unwrap().len(), 3, "{out}");
+    let out = ts_stream(&node, &s.url, "test_sampling", &json!({"prompt": "ts"}));
+    assert_eq!(out["asked"], json!(["sampling/createMessage"]), "{out}");
+    assert_eq!(text(&out), "LLM response: sampled: ts", "{out}");
+    let out = ts_stream(
+        &node,
+        &s.url,
+        "test_elicitation",
+        &json!({"message": "who?"}),
+    );
+    assert_eq!(out["asked"], json!(["elicitation/create"]), "{out}");
+    assert!(text(&out).contains("alice"), "{out}");
+}
+
+/// npm server-everything: progress from its long-running tool, and its sampling tool (it only
+/// registers that one for clients declaring sampling) answered by the client.
+#[test]
+fn server_everything_progress_and_sampling_reach_the_clients() {
+    let (Some(cmd), Some(node)) = (everything_cmd(), node()) else {
+        return;
+    };
+    let s = serve(&["--lifecycle", "per-session"], &cmd);
+    let out = ts_stream(
+        &node,
+        &s.url,
+        "trigger-long-running-operation",
+        &json!({"duration": 1, "steps": 4}),
+    );
+    assert_eq!(out["progress"], json!([1, 2, 3, 4]), "{out}");
+    let out = ts_stream(
+        &node,
+        &s.url,
+        "trigger-sampling-request",
+        &json!({"prompt": "everything"}),
+    );
+    assert_eq!(out["asked"], json!(["sampling/createMessage"]), "{out}");
+    // The client's answer went back to the child, which quotes it in its result.
+    let result = text(&out);
+    assert!(
+        result.contains("sampled: ") && result.contains("everything"),
+        "{out}"
+    );
+    if let Some(py) = python_client() {
+        let out = py_stream(
+            &py,
+            &s.url,
+            "legacy",
+            "trigger-long-running-operation",
+            &json!({"duration": 1, "steps": 2}),
+        );
+        assert_eq!(out["progress"], json!([1.0, 2.0]), "{out}");
+    }
+}
+
+/// 2026-07-28 clients get progress on the POST's stream too; log messages only when their
+/// request set a log level (the Python client sets one).
+#[test]
+fn modern_clients_get_progress_and_logs_on_the_stream() {
+    let (Some(py), Some(cmd)) = (python_client(), fixture_cmd()) else {
+        return;
+    };
+    let s = serve(&[], &cmd);
+    let out = py_stream(&py, &s.url, "auto", "test_tool_with_progress", &json!({}));
+    assert_eq!(out["protocolVersion"], "2026-07-28", "{out}");
+    assert_eq!(out["progress"], json!([0.0, 50.0, 100.0]), "{out}");
+    let out = py_stream(&py, &s.url, "auto", "test_tool_with_logging", &json!({}));
+    assert_eq!(out["logs"].as_array().unwrap().len(), 3, "{out}");
+}
+
+/// A 2026-07-28 request without `io.modelcontextprotocol/logLevel` gets no log messages.
+#[test]
+fn modern_requests_without_a_log_level_get_no_logs() {
+    let Some(cmd) = fixture_cmd() else { return };
+    let s = serve(&[], &cmd);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+    "name": "test_tool_with_logging", "arguments": {},
+    "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}
+    }}});
+    let r = post(
+        &s.url,
+        &[
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "test_tool_with_logging"),
+        ],
+        &body.to_string(),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("content-type"), Some("application/json"), "{r:?}");
+    assert!(!r.body.contains("notifications/message"), "{r:?}");
+}
+
+/// A client that accepts only JSON cannot be asked anything: the child's sampling request is
+/// answered with an error at once, the tool reports it, and the child lives on.
+#[test]
+fn without_sse_a_server_request_fails_fast_and_the_child_survives() {
+    let Some(cmd) = fixture_cmd() else { return };
+    let s = serve(&["--sessions", "none"], &cmd);
+    let mut m = Mcp::stateless(&s.url, "2025-11-25");
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "test_sampling", "arguments": {"prompt": "x"}}});
+    let started = Instant::now();
+    let r = mcp_lambda_tests::http(
+        "POST",
+        &s.url,
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+            ("mcp-protocol-version", "2025-11-25"),
+        ],
+        Some(&call.to_string()),
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let v = r.json();
+    assert_eq!(v["result"]["isError"], true, "{v}");
+    assert!(text(&v).contains("sampling failed"), "{v}");
+    // The same child answers the next call.
+    let v = m.call("test_simple_text", json!({}));
+    assert!(v["content"][0]["text"].is_string(), "{v}");
+}
