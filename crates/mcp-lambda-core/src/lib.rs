@@ -18,6 +18,7 @@ pub mod framing;
 pub mod gateway;
 pub mod jsonrpc;
 pub mod protocol;
+pub mod sealed;
 pub mod session;
 pub mod token;
 pub mod upstream;

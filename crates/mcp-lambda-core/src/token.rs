@@ -19,12 +19,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::sealed::Sealer;
 use crate::session::{Session, SessionStore, StoreError};
 
 /// Prefix (and format version) of every handle.
@@ -112,18 +111,10 @@ struct Record<'a> {
 }
 
 /// Sealed-token sessions. See the module docs.
+#[derive(Debug)]
 pub struct TokenStore {
-    ciphers: Vec<XChaCha20Poly1305>,
+    sealer: Sealer,
     ttl: Duration,
-}
-
-impl std::fmt::Debug for TokenStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenStore")
-            .field("keys", &self.ciphers.len())
-            .field("ttl", &self.ttl)
-            .finish()
-    }
 }
 
 fn secs(t: SystemTime) -> u64 {
@@ -135,59 +126,20 @@ fn secs(t: SystemTime) -> u64 {
 impl TokenStore {
     /// A store sealing with `keys[0]` and opening with any of `keys`; tokens live `ttl`.
     pub fn new(keys: &[[u8; 32]], ttl: Duration) -> Result<Self, KeyError> {
-        if keys.is_empty() {
-            return Err(KeyError::Empty);
-        }
-        let ciphers = keys
-            .iter()
-            .map(|k| XChaCha20Poly1305::new(Key::from_slice(k)))
-            .collect();
-        Ok(Self { ciphers, ttl })
+        let sealer = Sealer::new(keys, PREFIX, AAD, MAX_HANDLE).ok_or(KeyError::Empty)?;
+        Ok(Self { sealer, ttl })
     }
 
     fn seal(&self, record: &Record<'_>) -> Result<String, StoreError> {
         let plain = serde_json::to_vec(record)
             .map_err(|e| StoreError::Unavailable(format!("cannot encode the session: {e}")))?;
-        let cipher = self
-            .ciphers
-            .first()
-            .ok_or_else(|| StoreError::Unavailable("no sealing key".into()))?;
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let sealed = cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: &plain,
-                    aad: AAD,
-                },
-            )
-            .map_err(|_| StoreError::Unavailable("cannot seal the session".into()))?;
-        let mut raw = Vec::with_capacity(nonce.len() + sealed.len());
-        raw.extend_from_slice(&nonce);
-        raw.extend_from_slice(&sealed);
-        Ok(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw)))
+        self.sealer
+            .seal(&plain)
+            .ok_or_else(|| StoreError::Unavailable("cannot seal the session".into()))
     }
 
     fn open(&self, handle: &str) -> Option<Vec<u8>> {
-        if handle.len() > MAX_HANDLE {
-            return None;
-        }
-        let raw = URL_SAFE_NO_PAD.decode(handle.strip_prefix(PREFIX)?).ok()?;
-        if raw.len() < 24 + 16 {
-            return None;
-        }
-        let (nonce, sealed) = raw.split_at(24);
-        let nonce = XNonce::from_slice(nonce);
-        self.ciphers.iter().find_map(|c| {
-            c.decrypt(
-                nonce,
-                Payload {
-                    msg: sealed,
-                    aad: AAD,
-                },
-            )
-            .ok()
-        })
+        self.sealer.open(handle)
     }
 }
 
