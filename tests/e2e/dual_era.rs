@@ -422,7 +422,7 @@ fn hang_up_mid_call(s: &Server, headers: &str, body: &Value) {
     let mut conn = std::net::TcpStream::connect(&addr).unwrap();
     write!(
         conn,
-        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -431,8 +431,9 @@ fn hang_up_mid_call(s: &Server, headers: &str, body: &Value) {
 }
 
 /// 2026-07-28: "closing the response stream MUST be treated as cancellation". A modern client
-/// that hangs up mid-call cancels it at the child; a legacy client's disconnect does not
-/// (2025-11-25: a disconnect is not a cancellation).
+/// that hangs up mid-call cancels it at the child; so does a legacy client whose SSE stream
+/// closes; a legacy client waiting for plain JSON does not (2025-11-25: a disconnect is not a
+/// cancellation).
 #[test]
 fn a_modern_client_hanging_up_cancels_its_request_at_the_child() {
     let s = serve(&[], &example_cmd());
@@ -441,7 +442,7 @@ fn a_modern_client_hanging_up_cancels_its_request_at_the_child() {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
     hang_up_mid_call(
         &s,
-        "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: slow\r\n",
+        "Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: slow\r\n",
         &body,
     );
     s.wait_for_log(
@@ -458,15 +459,29 @@ fn a_modern_client_hanging_up_cancels_its_request_at_the_child() {
     );
     assert_eq!((status, text(&v["result"])), (200, "3".to_owned()), "{v}");
 
-    // Legacy: the same hang-up is not a cancellation.
+    // Legacy, answered as plain JSON: a hang-up is not a cancellation (2025-11-25).
     let legacy = serve(&["--sessions", "none"], &example_cmd());
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {"name": "slow", "arguments": {"ms": 500}}});
-    hang_up_mid_call(&legacy, "MCP-Protocol-Version: 2025-11-25\r\n", &body);
+    hang_up_mid_call(
+        &legacy,
+        "Accept: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\n",
+        &body,
+    );
     std::thread::sleep(std::time::Duration::from_millis(800));
     assert!(
         !legacy.log().contains("cancelled it at the MCP server"),
         "{}",
         legacy.log()
+    );
+    // Legacy, on an SSE stream: a closed stream can carry nothing more, so it cancels.
+    hang_up_mid_call(
+        &legacy,
+        "Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-11-25\r\n",
+        &body,
+    );
+    legacy.wait_for_log(
+        "client went away mid-request; cancelled it at the MCP server",
+        std::time::Duration::from_secs(5),
     );
 }

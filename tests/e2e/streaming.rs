@@ -190,3 +190,111 @@ fn without_sse_a_server_request_fails_fast_and_the_child_survives() {
     let v = m.call("test_simple_text", json!({}));
     assert!(v["content"][0]["text"].is_string(), "{v}");
 }
+
+/// 2026-07-28 clients: a legacy child's sampling / elicitation request becomes an
+/// `InputRequiredResult` (MRTR); the Python client answers it with its callbacks and retries,
+/// and the retried call gets the answer.
+#[test]
+fn modern_clients_answer_sampling_and_elicitation_as_input_required_results() {
+    let (Some(py), Some(cmd)) = (python_client(), fixture_cmd()) else {
+        return;
+    };
+    let s = serve(&[], &cmd);
+    let out = py_stream(
+        &py,
+        &s.url,
+        "auto",
+        "test_sampling",
+        &json!({"prompt": "mrtr"}),
+    );
+    assert_eq!(out["protocolVersion"], "2026-07-28", "{out}");
+    assert_eq!(out["asked"], json!(["sampling/createMessage"]), "{out}");
+    assert_eq!(text(&out), "LLM response: sampled: mrtr", "{out}");
+    let out = py_stream(
+        &py,
+        &s.url,
+        "auto",
+        "test_elicitation",
+        &json!({"message": "who?"}),
+    );
+    assert_eq!(out["asked"], json!(["elicitation/create"]), "{out}");
+    assert!(text(&out).contains("alice"), "{out}");
+}
+
+fn modern_call(url: &str, id: u64, tool: &str, params: Value) -> (u16, Value) {
+    let mut params = params;
+    params["name"] = json!(tool);
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+    });
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
+    let r = mcp_lambda_tests::http(
+        "POST",
+        url,
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", tool),
+        ],
+        Some(&body.to_string()),
+    );
+    (r.status, r.json())
+}
+
+/// The round trip by hand, across two instances sharing keys: instance A asks (sealed
+/// `requestState`), instance B continues the round; a tampered state is refused.
+#[test]
+fn input_required_rounds_continue_on_another_instance_with_the_same_keys() {
+    let Some(cmd) = fixture_cmd() else { return };
+    let key = ("MCP_LAMBDA_SESSION_KEYS", "11".repeat(32));
+    let start = || {
+        let mut args = vec!["--sessions", "none", "--"];
+        args.extend(cmd.iter().map(String::as_str));
+        mcp_lambda_tests::Server::start(&args, &[(key.0, key.1.as_str())])
+    };
+    let (a, b) = (start(), start());
+    let args = json!({"arguments": {"message": "name?"}});
+    let (status, v) = modern_call(&a.url, 1, "test_elicitation", args.clone());
+    assert_eq!(status, 200, "{v}");
+    let result = &v["result"];
+    assert_eq!(result["resultType"], "input_required", "{v}");
+    let (key_name, request) = result["inputRequests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
+    assert_eq!(request["method"], "elicitation/create", "{v}");
+    let state = result["requestState"].as_str().unwrap().to_owned();
+
+    let mut retry = args.clone();
+    retry["inputResponses"] =
+        json!({ key_name: {"action": "accept", "content": {"username": "bob"}} });
+    retry["requestState"] = json!(state);
+    let (status, v) = modern_call(&b.url, 2, "test_elicitation", retry.clone());
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["id"], 2);
+    assert_eq!(v["result"]["resultType"], "complete", "{v}");
+    assert!(text(&v).contains("bob"), "{v}");
+
+    // Tampered state, or the state of another call: 400, -32602.
+    let mut bad = retry.clone();
+    bad["requestState"] = json!(format!("{state}A"));
+    let (status, v) = modern_call(&b.url, 3, "test_elicitation", bad);
+    assert_eq!(
+        (status, v["error"]["code"].as_i64()),
+        (400, Some(-32602)),
+        "{v}"
+    );
+    let mut other = retry;
+    other["arguments"] = json!({"message": "something else"});
+    let (status, v) = modern_call(&b.url, 4, "test_elicitation", other);
+    assert_eq!(
+        (status, v["error"]["code"].as_i64()),
+        (400, Some(-32602)),
+        "{v}"
+    );
+}

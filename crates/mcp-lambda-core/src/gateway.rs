@@ -83,6 +83,9 @@ pub struct GatewayConfig {
     /// streaming Lambda): requests whose client accepts `text/event-stream` may then be
     /// answered with an SSE stream carrying the child's notifications and requests.
     pub stream_responses: bool,
+    /// Keys sealing 2026-07-28 `requestState` (the first seals, all open): share them between
+    /// instances so any instance continues a round; empty = a key of this process only.
+    pub state_keys: Vec<[u8; 32]>,
 }
 
 impl Default for GatewayConfig {
@@ -93,6 +96,7 @@ impl Default for GatewayConfig {
             max_body: DEFAULT_MAX_BODY,
             request_timeout: Duration::from_secs(60),
             stream_responses: false,
+            state_keys: Vec::new(),
         }
     }
 }
@@ -118,6 +122,8 @@ pub struct Gateway {
     counter: std::sync::atomic::AtomicU64,
     /// The tools' `Mcp-Param-*` annotations (2026-07-28 header validation).
     param_headers: param_headers::ParamHeaders,
+    /// Seals 2026-07-28 `requestState` (MRTR rounds).
+    state_sealer: Arc<crate::sealed::Sealer>,
 }
 
 type Answer = Response<Body>;
@@ -130,6 +136,7 @@ impl Gateway {
         sessions: Option<Arc<dyn SessionStore>>,
     ) -> Self {
         Self {
+            state_sealer: mrtr::sealer(&cfg.state_keys),
             cfg,
             upstream,
             sessions,
@@ -322,9 +329,15 @@ impl Gateway {
                 requests: true,
                 logging: true,
             };
-            return sse::answer(self.upstream.clone(), ex, msg.clone(), allowed, |_| {
-                StatusCode::OK
-            })
+            return sse::answer(
+                self.upstream.clone(),
+                ex,
+                msg.clone(),
+                allowed,
+                true,
+                None,
+                |_| StatusCode::OK,
+            )
             .await;
         }
         match self.forward_all(&ex, &payload).await {
@@ -399,26 +412,55 @@ impl Gateway {
             Ok(valid) => valid,
             Err(r) => return json(r.status, r.body, None),
         };
-        let method = msg.method().unwrap_or_default();
+        let method = msg.method().unwrap_or_default().to_owned();
         // tools/list and server/discover answers are rewritten after the fact: never streamed.
-        let streamable = !matches!(method, "tools/list" | "server/discover");
-        if streamable && self.can_stream(req.headers()) {
+        let streamable = !matches!(method.as_str(), "tools/list" | "server/discover");
+        let stream = streamable && self.can_stream(req.headers());
+        if stream || mrtr::supports(&method) {
             let logging = valid.meta.log_level.is_some();
-            return match self
+            let capabilities = valid.meta.client_capabilities.clone();
+            let (ex, params) = match self
                 .modern_exchange(valid, &msg, ctx, Some(req.headers()))
                 .await
             {
-                Ok((ex, _)) => {
-                    // 2026-07-28 servers send no requests on a stream (they would be
-                    // InputRequiredResults); the child's are answered with an error.
-                    let allowed = sse::Allowed {
-                        requests: false,
-                        logging,
-                    };
-                    sse::answer(self.upstream.clone(), ex, msg, allowed, modern::status_of).await
-                }
-                Err(body) => json(modern::status_of(&body), body, None),
+                Ok(e) => e,
+                Err(body) => return json(modern::status_of(&body), body, None),
             };
+            let (msg, round) = if mrtr::supports(&method) {
+                match mrtr::Round::begin(
+                    &self.state_sealer,
+                    &msg,
+                    &params,
+                    &capabilities,
+                    ctx.principal.as_deref(),
+                ) {
+                    mrtr::Begin::Refuse(body) => {
+                        return json(modern::status_of(&body), body, None);
+                    }
+                    mrtr::Begin::Run(raw, round) => match jsonrpc::parse_message(&raw) {
+                        Ok(m) => (m, Some(round)),
+                        Err(_) => (msg, Some(round)),
+                    },
+                }
+            } else {
+                (msg, None)
+            };
+            // 2026-07-28 servers send no requests on a stream: a child's become
+            // InputRequiredResults (MRTR) where the method allows, else errors to the child.
+            let allowed = sse::Allowed {
+                requests: false,
+                logging,
+            };
+            return sse::answer(
+                self.upstream.clone(),
+                ex,
+                msg,
+                allowed,
+                stream,
+                round,
+                modern::status_of,
+            )
+            .await;
         }
         let body = self
             .modern_request(valid, &msg, ctx, Some(req.headers()))
@@ -939,6 +981,7 @@ fn cors(h: &mut HeaderMap, origin: HeaderValue) {
 }
 
 pub mod modern;
+mod mrtr;
 mod param_headers;
 mod sse;
 

@@ -91,7 +91,9 @@ impl Sealer {
         if value.len() > self.max_len {
             return None;
         }
-        let raw = URL_SAFE_NO_PAD.decode(value.strip_prefix(self.prefix)?).ok()?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(value.strip_prefix(self.prefix)?)
+            .ok()?;
         if raw.len() < 24 + 16 {
             return None;
         }
@@ -126,12 +128,22 @@ mod tests {
         // Another purpose, another key, a changed byte, a long value: nothing.
         let other = Sealer::new(&[[1; 32]], "x1.", b"other", 4096).unwrap();
         assert!(other.open(&s).is_none());
-        assert!(Sealer::new(&[[3; 32]], "x1.", b"test", 4096).unwrap().open(&s).is_none());
+        assert!(
+            Sealer::new(&[[3; 32]], "x1.", b"test", 4096)
+                .unwrap()
+                .open(&s)
+                .is_none()
+        );
         let mut t = s.clone().into_bytes();
         let last = t.len() - 1;
         t[last] = if t[last] == b'A' { b'B' } else { b'A' };
         assert!(a.open(&String::from_utf8(t).unwrap()).is_none());
-        assert!(Sealer::new(&[[1; 32]], "x1.", b"test", 10).unwrap().open(&s).is_none());
+        assert!(
+            Sealer::new(&[[1; 32]], "x1.", b"test", 10)
+                .unwrap()
+                .open(&s)
+                .is_none()
+        );
         assert!(Sealer::new(&[], "x1.", b"test", 10).is_none());
         let e = Sealer::ephemeral("x1.", b"test", 4096);
         assert_eq!(e.open(&e.seal(b"z").unwrap()).as_deref(), Some(&b"z"[..]));

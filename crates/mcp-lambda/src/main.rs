@@ -213,6 +213,9 @@ async fn build_gateway(
             request_timeout: config.request_timeout,
             // The local server streams bodies; buffered Lambda answers in one piece.
             stream_responses: !on_lambda,
+            // requestState of MRTR rounds: sealed with the session keys when configured, so any
+            // instance continues a round.
+            state_keys: config.session_keys.clone(),
         },
         upstream,
         sessions,

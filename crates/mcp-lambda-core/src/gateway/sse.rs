@@ -17,8 +17,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Body;
+use super::mrtr::Round;
 use crate::child::StreamSink;
-use crate::jsonrpc::{self, Message};
+use crate::jsonrpc::{self, Kind, Message};
 use crate::upstream::{Exchange, Upstream};
 
 /// What may be sent on the stream.
@@ -59,75 +60,123 @@ fn joined(result: Result<Bytes, tokio::task::JoinError>, msg: &Message) -> Bytes
     })
 }
 
-/// Runs `msg` through `upstream` and answers as JSON or as an SSE stream (see the module docs).
+/// What to do with one message the child sent for the client.
+enum Step {
+    /// Send it to the client.
+    Pass(Bytes),
+    /// Handled here (a server→client request answered from the client's `inputResponses`).
+    Consumed,
+    /// The request is over: this is the client's answer (an `InputRequiredResult`).
+    Final(Bytes),
+}
+
+fn step(item: Bytes, round: &mut Option<Round>) -> Step {
+    let Some(round) = round else {
+        return Step::Pass(item);
+    };
+    let is_request = serde_json::from_slice::<&serde_json::value::RawValue>(&item)
+        .ok()
+        .and_then(|raw| jsonrpc::parse_message(raw).ok())
+        .is_some_and(|m| m.kind() == Kind::Request);
+    if !is_request {
+        return Step::Pass(item);
+    }
+    match round.on_request(&item) {
+        None => Step::Consumed,
+        Some(answer) => Step::Final(answer),
+    }
+}
+
+/// Runs `msg` through `upstream` and answers as JSON or, when `stream` allows, as an SSE stream
+/// (see the module docs). With a `round` (2026-07-28 MRTR), the child's server→client requests
+/// are answered from the client's `inputResponses` or end the request with an
+/// `InputRequiredResult`; without `stream`, notifications are dropped.
 pub(crate) async fn answer(
     upstream: Arc<dyn Upstream>,
     mut ex: Exchange,
     msg: Message,
     allowed: Allowed,
+    stream: bool,
+    mut round: Option<Round>,
     status_of: fn(&[u8]) -> StatusCode,
 ) -> Response<Body> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     ex.sink = Some(StreamSink {
         tx,
-        requests: allowed.requests,
+        requests: allowed.requests || round.is_some(),
         logging: allowed.logging,
     });
     let task_msg = msg.clone();
     let mut task = AbortOnDrop(tokio::spawn(async move {
         upstream.request(&ex, &task_msg).await
     }));
-    let first = tokio::select! {
-        m = rx.recv() => m,
-        done = &mut task.0 => {
-            // Answered before anything streamed; anything that raced in still goes out first.
-            match rx.try_recv() {
-                Ok(m) => return stream_with_answer(m, rx, joined(done, &msg)),
-                Err(_) => return json(joined(done, &msg), status_of),
+    let first = loop {
+        tokio::select! {
+            m = rx.recv() => match m {
+                None => {
+                    let done = (&mut task.0).await;
+                    return json(joined(done, &msg), status_of);
+                }
+                Some(item) => match step(item, &mut round) {
+                    Step::Consumed => {}
+                    // Dropping `task` aborts the request (the child's call is cancelled).
+                    Step::Final(answer) => return json(answer, status_of),
+                    Step::Pass(item) if stream => break item,
+                    Step::Pass(_) => {}
+                },
+            },
+            done = &mut task.0 => {
+                // Answered before anything streamed; what raced in still goes out first.
+                let mut early = Vec::new();
+                while let Ok(m) = rx.try_recv() {
+                    if let Step::Pass(m) = step(m, &mut round) {
+                        early.push(m);
+                    }
+                }
+                let answer = joined(done, &msg);
+                if stream && !early.is_empty() {
+                    return stream_all(early, answer);
+                }
+                return json(answer, status_of);
             }
         }
     };
-    let Some(first) = first else {
-        // The sink closed without a message: the request is over.
-        let done = (&mut task.0).await;
-        return json(joined(done, &msg), status_of);
-    };
     let (btx, brx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
-        let task = task;
+        let mut task = task;
         if btx.send(event(&first)).await.is_err() {
             return;
         }
         while let Some(m) = rx.recv().await {
-            if btx.send(event(&m)).await.is_err() {
+            let out = match step(m, &mut round) {
+                Step::Consumed => continue,
+                Step::Final(answer) => {
+                    // The request ends here; dropping `task` cancels it at the child.
+                    let _ = btx.send(event(&answer)).await;
+                    return;
+                }
+                Step::Pass(m) => m,
+            };
+            if btx.send(event(&out)).await.is_err() {
                 // The client is gone: dropping `task` aborts the request.
                 return;
             }
         }
-        let mut task = task;
         let done = (&mut task.0).await;
         let _ = btx.send(event(&joined(done, &msg))).await;
     });
     sse(brx)
 }
 
-/// An SSE answer whose request already finished: `first`, the rest of `rx`, then `answer`.
-fn stream_with_answer(
-    first: Bytes,
-    mut rx: mpsc::UnboundedReceiver<Bytes>,
-    answer: Bytes,
-) -> Response<Body> {
+/// An SSE answer whose request already finished: `messages`, then `answer`.
+fn stream_all(messages: Vec<Bytes>, answer: Bytes) -> Response<Body> {
     let (btx, brx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
-        if btx.send(event(&first)).await.is_err() {
-            return;
-        }
-        while let Ok(m) = rx.try_recv() {
-            if btx.send(event(&m)).await.is_err() {
+        for m in messages.iter().chain(std::iter::once(&answer)) {
+            if btx.send(event(m)).await.is_err() {
                 return;
             }
         }
-        let _ = btx.send(event(&answer)).await;
     });
     sse(brx)
 }

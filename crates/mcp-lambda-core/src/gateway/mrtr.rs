@@ -1,0 +1,419 @@
+//! 2026-07-28 multi round-trip requests (MRTR) for children that ask the old way: a legacy
+//! child's server→client request (sampling, elicitation, roots) during a modern client's
+//! `tools/call`, `prompts/get` or `resources/read` becomes an `InputRequiredResult`.
+//!
+//! Contract (stateless, so any instance holding the key can continue a round):
+//! - The first time the child asks for something, the client gets `resultType:
+//!   "input_required"` with the request under a key (`input-1`, `input-2`, …) in `inputRequests`
+//!   and a sealed `requestState` (`mlrs1.`, AEAD) naming the method, a digest of the request's
+//!   salient params (name/uri and arguments), the principal, an expiry, and every input request
+//!   issued so far (key + digest of its method and params). The child's call is cancelled.
+//! - The client's retry (same params + `inputResponses` + `requestState`) runs the call again
+//!   on any child; each time the child asks something already asked (same digest) and the client
+//!   answered that key, the child gets the client's answer at once. Something new is another
+//!   round. A tool therefore runs again from the start on each round (what a stateless server
+//!   does too): side effects before its first question repeat.
+//! - A `requestState` that does not open, has expired, belongs to another principal or another
+//!   request is refused with -32602. One that is not ours (no `mlrs1.` prefix) is left in the
+//!   request for the child with the `inputResponses` (a 2026-07-28 child runs its own rounds).
+//! - A request the client has not declared the capability for is answered with an error to the
+//!   child, never sent to the client.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::child::deliver_client_response;
+use crate::jsonrpc::{self, Message};
+use crate::sealed::Sealer;
+
+/// Prefix of our `requestState` values.
+pub(crate) const PREFIX: &str = "mlrs1.";
+/// Associated data: binds the state to this purpose.
+const AAD: &[u8] = b"mcp-lambda request state v1";
+/// Largest `requestState` we open.
+const MAX_STATE: usize = 64 * 1024;
+/// How long a round may take before its state expires.
+pub(crate) const STATE_TTL: Duration = Duration::from_secs(600);
+
+/// Methods that may answer with an `InputRequiredResult` (2026-07-28 MRTR "Supported Requests").
+pub(crate) fn supports(method: &str) -> bool {
+    matches!(method, "tools/call" | "prompts/get" | "resources/read")
+}
+
+/// A sealer for request state: with the configured keys (shared by instances), or a key of this
+/// process when none are configured.
+pub(crate) fn sealer(keys: &[[u8; 32]]) -> Arc<Sealer> {
+    Arc::new(
+        Sealer::new(keys, PREFIX, AAD, MAX_STATE)
+            .unwrap_or_else(|| Sealer::ephemeral(PREFIX, AAD, MAX_STATE)),
+    )
+}
+
+/// One input request issued in an earlier round.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct Asked {
+    /// Its key in `inputRequests` / `inputResponses`.
+    k: String,
+    /// Digest of its method and params.
+    h: String,
+}
+
+/// The sealed state of a request across rounds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct State {
+    /// The request's method.
+    m: String,
+    /// Digest of its salient params.
+    d: String,
+    /// The authenticated principal, if any.
+    p: Option<String>,
+    /// Expiry, epoch seconds.
+    e: u64,
+    /// Input requests issued so far.
+    a: Vec<Asked>,
+}
+
+fn digest(v: &Value) -> String {
+    // serde_json's map is ordered by key, so equal values serialize equally.
+    URL_SAFE_NO_PAD.encode(Sha256::digest(v.to_string().as_bytes()))
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The params that identify a request across retries: everything but `_meta`,
+/// `inputResponses` and `requestState`.
+fn salient(params: &Map<String, Value>) -> Value {
+    let mut p = params.clone();
+    for k in ["_meta", "inputResponses", "requestState"] {
+        p.remove(k);
+    }
+    Value::Object(p)
+}
+
+/// One request's MRTR context.
+pub(crate) struct Round {
+    sealer: Arc<Sealer>,
+    state: State,
+    responses: Map<String, Value>,
+    /// The client's declared capabilities (raw JSON object).
+    capabilities: Value,
+    client_id: Option<Box<RawValue>>,
+}
+
+/// What [`Round::begin`] found in the client's params.
+pub(crate) enum Begin {
+    /// Run the request (its params cleaned of our MRTR fields) with this round.
+    Run(Box<RawValue>, Round),
+    /// Refuse it with this error response.
+    Refuse(Bytes),
+}
+
+impl Round {
+    /// Reads `requestState` / `inputResponses` of a supported request and returns the message
+    /// to forward (our fields removed) with its round.
+    pub(crate) fn begin(
+        sealer: &Arc<Sealer>,
+        msg: &Message,
+        params: &Map<String, Value>,
+        capabilities: &RawValue,
+        principal: Option<&str>,
+    ) -> Begin {
+        let method = msg.method().unwrap_or_default().to_owned();
+        let d = digest(&salient(params));
+        let ours = params
+            .get("requestState")
+            .and_then(Value::as_str)
+            .filter(|s| sealer.is_ours(s));
+        let state = match ours {
+            None => State {
+                m: method,
+                d,
+                p: principal.map(str::to_owned),
+                e: now_secs() + STATE_TTL.as_secs(),
+                a: Vec::new(),
+            },
+            Some(sealed) => {
+                let opened = sealer
+                    .open(sealed)
+                    .and_then(|plain| serde_json::from_slice::<State>(&plain).ok())
+                    .filter(|s| s.m == method && s.d == d && s.p.as_deref() == principal)
+                    .filter(|s| s.e >= now_secs());
+                match opened {
+                    Some(mut s) => {
+                        s.e = now_secs() + STATE_TTL.as_secs();
+                        s
+                    }
+                    None => {
+                        return Begin::Refuse(jsonrpc::error_response(
+                            msg.id(),
+                            jsonrpc::INVALID_PARAMS,
+                            "requestState is invalid, expired, or belongs to another request; send the request again without it",
+                        ));
+                    }
+                }
+            }
+        };
+        // Answers to our own input requests only come with our state.
+        let responses = params
+            .get("inputResponses")
+            .and_then(Value::as_object)
+            .filter(|_| ours.is_some())
+            .cloned()
+            .unwrap_or_default();
+        // Forward without our fields (a foreign requestState stays: it is the child's).
+        let mut whole: Map<String, Value> =
+            serde_json::from_str(msg.raw().get()).unwrap_or_default();
+        if let Some(Value::Object(p)) = whole.get_mut("params")
+            && ours.is_some()
+        {
+            p.remove("inputResponses");
+            p.remove("requestState");
+        }
+        let raw = RawValue::from_string(Value::Object(whole).to_string())
+            .unwrap_or_else(|_| msg.raw().to_owned());
+        Begin::Run(
+            raw,
+            Round {
+                sealer: sealer.clone(),
+                state,
+                responses,
+                capabilities: serde_json::from_str(capabilities.get()).unwrap_or_default(),
+                client_id: msg.id().map(ToOwned::to_owned),
+            },
+        )
+    }
+
+    /// Handles a server→client request the child sent (already carrying its outward id):
+    /// answered from `inputResponses` (`None`), or the client's `InputRequiredResult` for a new
+    /// round (`Some`, the request is over).
+    pub(crate) fn on_request(&mut self, request: &[u8]) -> Option<Bytes> {
+        let v: Value = serde_json::from_slice(request).ok()?;
+        let outward = v.get("id")?.clone();
+        let method = v.get("method")?.as_str()?.to_owned();
+        let params = v.get("params").cloned().unwrap_or(Value::Null);
+        let reply = |body: Value| {
+            let mut m = serde_json::json!({"jsonrpc": "2.0", "id": outward});
+            if let (Some(obj), Value::Object(add)) = (m.as_object_mut(), body) {
+                obj.extend(add);
+            }
+            if let Ok(raw) = RawValue::from_string(m.to_string())
+                && let Ok(msg) = jsonrpc::parse_message(&raw)
+            {
+                deliver_client_response(&msg);
+            }
+        };
+        let capability = match method.as_str() {
+            "sampling/createMessage" => "sampling",
+            "elicitation/create" => "elicitation",
+            "roots/list" => "roots",
+            _ => "",
+        };
+        if capability.is_empty() || self.capabilities.get(capability).is_none() {
+            reply(serde_json::json!({"error": {
+                "code": jsonrpc::METHOD_NOT_FOUND,
+                "message": format!("{method} is not available: the client did not declare that capability"),
+            }}));
+            return None;
+        }
+        let h = digest(&serde_json::json!({"method": method, "params": params}));
+        if let Some(answer) = self
+            .state
+            .a
+            .iter()
+            .find(|a| a.h == h)
+            .and_then(|a| self.responses.get(&a.k))
+        {
+            reply(serde_json::json!({ "result": answer }));
+            return None;
+        }
+        let key = format!("input-{}", self.state.a.len() + 1);
+        self.state.a.push(Asked { k: key.clone(), h });
+        let sealed = serde_json::to_vec(&self.state)
+            .ok()
+            .and_then(|plain| self.sealer.seal(&plain));
+        let mut result = serde_json::json!({
+            "resultType": "input_required",
+            "inputRequests": { key: { "method": method, "params": params } },
+        });
+        if let Some(s) = sealed {
+            result["requestState"] = Value::from(s);
+        }
+        let body = serde_json::json!({"jsonrpc": "2.0", "result": result});
+        let id = self
+            .client_id
+            .as_deref()
+            .map(RawValue::get)
+            .unwrap_or("null");
+        jsonrpc::replace_id(&RawValue::from_string(body.to_string()).ok()?, id)
+            .ok()
+            .map(|r| Bytes::from(jsonrpc::into_bytes(r)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(v: Value) -> Message {
+        jsonrpc::parse_message(&RawValue::from_string(v.to_string()).unwrap()).unwrap()
+    }
+
+    fn params(m: &Message) -> Map<String, Value> {
+        serde_json::from_str(m.member("params").unwrap().get()).unwrap()
+    }
+
+    fn caps(v: Value) -> Box<RawValue> {
+        RawValue::from_string(v.to_string()).unwrap()
+    }
+
+    const ELICIT: &str = r#"{"jsonrpc":"2.0","id":"mcpl-x","method":"elicitation/create","params":{"message":"name?"}}"#;
+
+    #[test]
+    fn a_new_question_is_a_round_and_its_answer_replays() {
+        let sealer = sealer(&[[9; 32]]);
+        let first = msg(
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "t", "arguments": {"a": 1}}}),
+        );
+        let Begin::Run(_, mut round) = Round::begin(
+            &sealer,
+            &first,
+            &params(&first),
+            &caps(serde_json::json!({"elicitation": {}})),
+            Some("alice"),
+        ) else {
+            panic!("refused")
+        };
+        let irr: Value =
+            serde_json::from_slice(&round.on_request(ELICIT.as_bytes()).unwrap()).unwrap();
+        assert_eq!(irr["id"], 1);
+        assert_eq!(irr["result"]["resultType"], "input_required");
+        assert_eq!(
+            irr["result"]["inputRequests"]["input-1"]["method"],
+            "elicitation/create"
+        );
+        let state = irr["result"]["requestState"].as_str().unwrap().to_owned();
+        assert!(state.starts_with(PREFIX));
+
+        // The retry: same params, the answer, the state. The same question is answered.
+        let retry = msg(
+            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "t", "arguments": {"a": 1},
+                "inputResponses": {"input-1": {"action": "accept", "content": {"n": "x"}}},
+                "requestState": state}}),
+        );
+        let Begin::Run(forwarded, mut round) = Round::begin(
+            &sealer,
+            &retry,
+            &params(&retry),
+            &caps(serde_json::json!({"elicitation": {}})),
+            Some("alice"),
+        ) else {
+            panic!("refused")
+        };
+        let f: Value = serde_json::from_str(forwarded.get()).unwrap();
+        assert!(f["params"].get("inputResponses").is_none());
+        assert!(f["params"].get("requestState").is_none());
+        assert!(
+            round.on_request(ELICIT.as_bytes()).is_none(),
+            "answered from inputResponses"
+        );
+        // A different question is a second round with both recorded.
+        let other = ELICIT.replace("name?", "age?");
+        let irr: Value =
+            serde_json::from_slice(&round.on_request(other.as_bytes()).unwrap()).unwrap();
+        assert!(
+            irr["result"]["inputRequests"].get("input-2").is_some(),
+            "{irr}"
+        );
+    }
+
+    #[test]
+    fn state_is_bound_to_request_and_principal() {
+        let sealer = sealer(&[[9; 32]]);
+        let first = msg(
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "t", "arguments": {"a": 1}}}),
+        );
+        let Begin::Run(_, mut round) = Round::begin(
+            &sealer,
+            &first,
+            &params(&first),
+            &caps(serde_json::json!({"elicitation": {}})),
+            None,
+        ) else {
+            panic!()
+        };
+        let irr: Value =
+            serde_json::from_slice(&round.on_request(ELICIT.as_bytes()).unwrap()).unwrap();
+        let state = irr["result"]["requestState"].as_str().unwrap().to_owned();
+        for (args, principal, st) in [
+            (serde_json::json!({"a": 2}), None, state.clone()),
+            (serde_json::json!({"a": 1}), Some("mallory"), state.clone()),
+            (serde_json::json!({"a": 1}), None, format!("{state}x")),
+        ] {
+            let retry = msg(
+                serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": "t", "arguments": args, "requestState": st}}),
+            );
+            assert!(matches!(
+                Round::begin(
+                    &sealer,
+                    &retry,
+                    &params(&retry),
+                    &caps(serde_json::json!({})),
+                    principal
+                ),
+                Begin::Refuse(_)
+            ));
+        }
+        // A state that is not ours is left for the child.
+        let foreign = msg(
+            serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": {"name": "t", "requestState": "child-state"}}),
+        );
+        let Begin::Run(fwd, _) = Round::begin(
+            &sealer,
+            &foreign,
+            &params(&foreign),
+            &caps(serde_json::json!({})),
+            None,
+        ) else {
+            panic!()
+        };
+        assert!(fwd.get().contains("child-state"));
+    }
+
+    #[test]
+    fn undeclared_capabilities_never_reach_the_client() {
+        let sealer = sealer(&[]);
+        let first = msg(
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "t"}}),
+        );
+        let Begin::Run(_, mut round) = Round::begin(
+            &sealer,
+            &first,
+            &params(&first),
+            &caps(serde_json::json!({})),
+            None,
+        ) else {
+            panic!()
+        };
+        assert!(round.on_request(ELICIT.as_bytes()).is_none());
+        assert!(supports("prompts/get") && !supports("tools/list"));
+    }
+}
