@@ -627,3 +627,74 @@ fn sigterm_stops_the_runtime_and_its_child() {
     );
     assert!(log.contains("Graceful shutdown completed"), "{log}");
 }
+
+// ------------------------------------------------------------------ response streaming
+
+/// `MCP_LAMBDA_INVOKE_MODE=RESPONSE_STREAM` under the emulator: a real client on the Function URL
+/// gets progress, log messages and the server's sampling / elicitation requests, and answers them.
+#[test]
+fn a_streaming_function_carries_progress_logs_and_server_requests() {
+    let (Some(cl), Some(py), Some(cmd)) = (
+        cargo_lambda(),
+        python_client(),
+        mcp_lambda_tests::fixture_cmd(),
+    ) else {
+        return;
+    };
+    let (emu, f) = function(
+        &cl,
+        &shell_quote(&cmd),
+        &[("MCP_LAMBDA_INVOKE_MODE", "RESPONSE_STREAM")],
+    );
+    assert!(
+        f.log().contains("invoke_mode=ResponseStream"),
+        "{}",
+        f.log()
+    );
+    let url = emu.function_url("/mcp");
+    let out =
+        mcp_lambda_tests::py_stream(&py, &url, "legacy", "test_tool_with_progress", &json!({}));
+    assert_eq!(out["progress"], json!([0.0, 50.0, 100.0]), "{out}");
+    let out =
+        mcp_lambda_tests::py_stream(&py, &url, "legacy", "test_tool_with_logging", &json!({}));
+    assert_eq!(out["logs"].as_array().map(Vec::len), Some(3), "{out}");
+    let out = mcp_lambda_tests::py_stream(
+        &py,
+        &url,
+        "legacy",
+        "test_sampling",
+        &json!({"prompt": "λ"}),
+    );
+    assert_eq!(out["asked"], json!(["sampling/createMessage"]), "{out}");
+    assert!(out.to_string().contains("sampled: λ"), "{out}");
+    let out = mcp_lambda_tests::py_stream(
+        &py,
+        &url,
+        "auto",
+        "test_elicitation",
+        &json!({"message": "who?"}),
+    );
+    assert_eq!(out["protocolVersion"], "2026-07-28", "{out}");
+    assert!(out.to_string().contains("alice"), "{out}");
+}
+
+/// Buffered (the default): a tool that asks for sampling completes with an error, fast, and the
+/// child lives on to answer the next call.
+#[test]
+fn a_buffered_function_fails_server_requests_fast_and_keeps_the_child() {
+    let (Some(cl), Some(cmd)) = (cargo_lambda(), mcp_lambda_tests::fixture_cmd()) else {
+        return;
+    };
+    let (emu, _f) = function(&cl, &shell_quote(&cmd), &[]);
+    let mut m = Mcp::stateless(&emu.function_url("/mcp"), LATEST);
+    let started = std::time::Instant::now();
+    let r = m.call("test_sampling", json!({"prompt": "x"}));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(r["isError"], true, "{r}");
+    let again = m.call("test_simple_text", json!({}));
+    assert!(again["content"][0]["text"].is_string(), "{again}");
+}

@@ -46,6 +46,7 @@ fn handler() -> Handler {
             path: "/mcp".into(),
             margin: Duration::from_millis(500),
             metrics: false,
+            stream: false,
         },
     )
 }

@@ -47,6 +47,7 @@ fn instance(store: Arc<dyn SessionStore>) -> Handler {
             path: "/mcp".into(),
             margin: Duration::from_millis(500),
             metrics: false,
+            stream: false,
         },
     )
 }

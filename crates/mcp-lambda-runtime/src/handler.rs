@@ -29,6 +29,23 @@ pub struct HandlerConfig {
     pub margin: Duration,
     /// Emit one EMF metrics line per invocation (to stderr).
     pub metrics: bool,
+    /// The function's Function URL uses `InvokeMode: RESPONSE_STREAM`: HTTP 2.0 (Function URL)
+    /// events are answered as a stream (an SSE body flows as it is produced); other events stay
+    /// buffered.
+    pub stream: bool,
+}
+
+/// An invocation's response: one payload, or (response streaming) the HTTP status and headers
+/// followed by the body as it is produced.
+#[derive(Debug)]
+pub enum Reply {
+    /// The whole payload.
+    Buffered(Value),
+    /// Status and headers first, then the body's chunks.
+    Streaming(
+        lambda_runtime::MetadataPrelude,
+        tokio::sync::mpsc::Receiver<Bytes>,
+    ),
 }
 
 /// The Lambda host.
@@ -54,8 +71,26 @@ impl Handler {
         &self.gateway
     }
 
-    /// Handles one invocation; the returned value is the invocation's response payload.
+    /// Handles one invocation of a buffered function; the returned value is the payload.
     pub async fn handle(&self, event: Value, ctx: &Context) -> Value {
+        match self.invoke(event, ctx).await {
+            Reply::Buffered(v) => v,
+            // Only a streaming function answers with a stream.
+            Reply::Streaming(prelude, mut rx) => {
+                let mut body = Vec::new();
+                while let Some(chunk) = rx.recv().await {
+                    body.extend_from_slice(&chunk);
+                }
+                json!({
+                    "statusCode": prelude.status_code.as_u16(),
+                    "body": String::from_utf8_lossy(&body),
+                })
+            }
+        }
+    }
+
+    /// Handles one invocation (see [`HandlerConfig::stream`] for when the reply streams).
+    pub async fn invoke(&self, event: Value, ctx: &Context) -> Reply {
         let started = Instant::now();
         let stats = Arc::new(Stats::default());
         let tool = ctx
@@ -79,20 +114,24 @@ impl Handler {
                 };
                 (source, self.http(*h, rctx).await)
             }
-            Inbound::Rpc(body) => ("invoke", self.rpc(&body, rctx).await),
-            Inbound::AgentCore { tool, arguments } => {
-                ("agentcore", self.agentcore(&tool, arguments, rctx).await)
-            }
+            Inbound::Rpc(body) => ("invoke", Reply::Buffered(self.rpc(&body, rctx).await)),
+            Inbound::AgentCore { tool, arguments } => (
+                "agentcore",
+                Reply::Buffered(self.agentcore(&tool, arguments, rctx).await),
+            ),
             Inbound::BadHttp { origin, message } => {
                 tracing::warn!(request_id = %ctx.request_id, "{message}");
                 let body = jsonrpc::error_response(None, jsonrpc::INVALID_REQUEST, &message);
                 let mut r = simple(StatusCode::BAD_REQUEST, "");
                 *r.body_mut() = body;
-                ("bad-http", envelope(origin, r))
+                ("bad-http", Reply::Buffered(envelope(origin, r)))
             }
             Inbound::Unknown(why) => {
                 tracing::warn!(request_id = %ctx.request_id, "{why}");
-                ("unknown", error_value(jsonrpc::INVALID_REQUEST, &why))
+                (
+                    "unknown",
+                    Reply::Buffered(error_value(jsonrpc::INVALID_REQUEST, &why)),
+                )
             }
         };
         mcp_lambda_core::child::set_current_request(None);
@@ -111,13 +150,17 @@ impl Handler {
         out
     }
 
-    async fn http(&self, h: HttpEvent, mut rctx: RequestContext) -> Value {
+    async fn http(&self, h: HttpEvent, mut rctx: RequestContext) -> Reply {
         rctx.principal = h.principal;
+        let streaming = self.cfg.stream && matches!(h.origin, Origin::HttpV2);
         let path = h.request.uri().path().trim_end_matches('/');
         let wanted = self.cfg.path.trim_end_matches('/');
         let answer = if path == wanted {
             let answer = self.gateway.handle(h.request, rctx).await;
             let (parts, body) = answer.into_parts();
+            if streaming {
+                return Reply::Streaming(prelude(&parts), body_channel(body));
+            }
             let mut response = Response::from_parts(parts, Bytes::new());
             *response.body_mut() = match body {
                 Body::Empty => Bytes::new(),
@@ -147,7 +190,11 @@ impl Handler {
                 ),
             )
         };
-        envelope(h.origin, answer)
+        if streaming {
+            let (parts, body) = answer.into_parts();
+            return Reply::Streaming(prelude(&parts), body_channel(Body::Json(body)));
+        }
+        Reply::Buffered(envelope(h.origin, answer))
     }
 
     async fn rpc(&self, body: &[u8], rctx: RequestContext) -> Value {
@@ -184,6 +231,29 @@ impl Handler {
             }),
             _ => answer,
         }
+    }
+}
+
+/// The status and headers a streamed Function URL response starts with (cookies travel in
+/// `Set-Cookie` headers of the gateway's answer; it sets none).
+fn prelude(parts: &http::response::Parts) -> lambda_runtime::MetadataPrelude {
+    lambda_runtime::MetadataPrelude {
+        status_code: parts.status,
+        headers: parts.headers.clone(),
+        cookies: Vec::new(),
+    }
+}
+
+/// A gateway body as a channel of chunks.
+fn body_channel(body: Body) -> tokio::sync::mpsc::Receiver<Bytes> {
+    match body {
+        Body::Stream(rx) => rx,
+        Body::Json(b) => {
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            let _ = tx.try_send(b);
+            rx
+        }
+        Body::Empty => tokio::sync::mpsc::channel(1).1,
     }
 }
 

@@ -15,8 +15,9 @@ pub mod metrics;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use handler::{Handler, HandlerConfig};
-use lambda_runtime::{LambdaEvent, service_fn};
+use bytes::Bytes;
+pub use handler::{Handler, HandlerConfig, Reply};
+use lambda_runtime::{FunctionResponse, LambdaEvent, StreamResponse, service_fn};
 use serde_json::Value;
 
 /// Serves invocations with `handler` until the runtime stops. On Lambda's SIGTERM (delivered
@@ -38,8 +39,31 @@ pub async fn run(
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move {
-            Ok::<Value, lambda_runtime::Error>(handler.handle(event.payload, &event.context).await)
+            let reply = match handler.invoke(event.payload, &event.context).await {
+                Reply::Buffered(v) => FunctionResponse::BufferedResponse(v),
+                Reply::Streaming(metadata_prelude, rx) => {
+                    FunctionResponse::StreamingResponse(StreamResponse {
+                        metadata_prelude,
+                        stream: BodyStream(rx),
+                    })
+                }
+            };
+            Ok::<_, lambda_runtime::Error>(reply)
         }
     }))
     .await
+}
+
+/// A streamed response body: the gateway's chunks as they come.
+struct BodyStream(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl tokio_stream::Stream for BodyStream {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|chunk| chunk.map(Ok))
+    }
 }

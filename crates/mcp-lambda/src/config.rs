@@ -58,6 +58,17 @@ pub(crate) enum ChildEra {
     Modern,
 }
 
+/// How the Lambda function's URL invokes it (`InvokeMode` of the Function URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum InvokeMode {
+    /// One JSON answer per invocation (default).
+    #[value(alias = "BUFFERED")]
+    Buffered,
+    /// Response streaming: SSE answers flow as they are produced (up to 15 minutes).
+    #[value(alias = "RESPONSE_STREAM", alias = "response_stream")]
+    ResponseStream,
+}
+
 /// Where sessions are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Sessions {
@@ -189,6 +200,16 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "MCP_LAMBDA_DEADLINE_MARGIN", default_value = "500ms")]
     pub(crate) deadline_margin: String,
 
+    /// Lambda: the Function URL's invoke mode, BUFFERED or RESPONSE_STREAM (progress,
+    /// logging and server→client requests need RESPONSE_STREAM).
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_INVOKE_MODE",
+        value_enum,
+        default_value = "buffered"
+    )]
+    pub(crate) invoke_mode: InvokeMode,
+
     /// Lambda: one CloudWatch Embedded Metric Format line per invocation.
     #[arg(long, env = "MCP_LAMBDA_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
     pub(crate) metrics: bool,
@@ -248,6 +269,8 @@ pub(crate) struct Config {
     pub(crate) deadline_margin: Duration,
     /// Lambda: EMF line per invocation.
     pub(crate) metrics: bool,
+    /// Lambda: the Function URL's invoke mode.
+    pub(crate) invoke_mode: InvokeMode,
 }
 
 /// One `mcpServers` entry.
@@ -399,6 +422,7 @@ pub(crate) fn resolve(
             &args.deadline_margin,
         )?,
         metrics: args.metrics,
+        invoke_mode: args.invoke_mode,
         session_ttl: duration("--session-ttl (MCP_LAMBDA_SESSION_TTL)", &args.session_ttl)?,
         session_keys: match (sessions, &args.session_keys) {
             (Sessions::Token, None) => {

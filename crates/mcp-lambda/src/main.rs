@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use config::{ChildEra, Config, Lifecycle, LogFormat, Mode, ServeArgs, Sessions};
+use config::{ChildEra, Config, InvokeMode, Lifecycle, LogFormat, Mode, ServeArgs, Sessions};
 use mcp_lambda_core::{
     ChildConfig, EraCache, EraPolicy, Gateway, GatewayConfig, MemoryStore, PerRequest, PerSession,
     Reuse, SessionStore, TokenStore, Upstream,
@@ -211,8 +211,8 @@ async fn build_gateway(
             allow_loopback_origins,
             max_body: config.max_message_bytes,
             request_timeout: config.request_timeout,
-            // The local server streams bodies; buffered Lambda answers in one piece.
-            stream_responses: !on_lambda,
+            // The local server streams bodies; on Lambda only a RESPONSE_STREAM function does.
+            stream_responses: !on_lambda || config.invoke_mode == InvokeMode::ResponseStream,
             // requestState of MRTR rounds: sealed with the session keys when configured, so any
             // instance continues a round.
             state_keys: config.session_keys.clone(),
@@ -308,6 +308,7 @@ async fn lambda_main(config: Config) -> anyhow::Result<()> {
         command = %command_line(&config),
         lifecycle = ?config.lifecycle,
         sessions = ?config.sessions,
+        invoke_mode = ?config.invoke_mode,
         "serving the Lambda Runtime API"
     );
     let handler = Arc::new(Handler::new(
@@ -316,6 +317,7 @@ async fn lambda_main(config: Config) -> anyhow::Result<()> {
             path: config.path.clone(),
             margin: config.deadline_margin,
             metrics: config.metrics,
+            stream: config.invoke_mode == InvokeMode::ResponseStream,
         },
     ));
     mcp_lambda_runtime::run(handler, Duration::from_millis(450))

@@ -177,6 +177,7 @@ impl Harness {
                 path: "/mcp".into(),
                 margin: MARGIN,
                 metrics: false,
+                stream: false,
             },
         );
         Self { handler, fake }
@@ -448,6 +449,7 @@ async fn metrics_on_does_not_change_the_answer() {
             path: "/mcp".into(),
             margin: MARGIN,
             metrics: true,
+            stream: false,
         },
     );
     let v = handler.handle(fixture(FUNCTION_URL_IAM), &ctx()).await;
