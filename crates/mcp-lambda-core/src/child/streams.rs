@@ -6,9 +6,10 @@
 //! - A request started with a [`StreamSink`] has a stream. Its `progressToken` is replaced on the
 //!   wire by the request's wire id (clients sharing a child may use the same token) and restored
 //!   on the way back, so `notifications/progress` reaches exactly the client that asked for it.
-//! - stdio carries no relation between a notification or a server→client request and a
+//! - stdio carries no relation between a log message or a server→client request and a
 //!   request, so those are attributed only when the child has exactly one request in flight and
-//!   it has a stream. Anything else is not guessed: notifications are dropped (logged at debug),
+//!   it has a stream. Other notifications (list changes, resource updates) never belong to a
+//!   request. Anything else is not guessed: notifications are dropped (logged at debug),
 //!   server→client requests answered with an error at once — the child never waits on us.
 //! - A server→client request sent to a client gets an unguessable id (`mcpl-…`); the client's
 //!   response to that id ([`deliver_client_response`]) goes back to the child with the child's
@@ -161,8 +162,13 @@ pub(super) fn notification(shared: &Shared, msg: &Message) -> bool {
         let out = restore_token(&raw, token);
         return stream.sink.tx.send(out).is_ok();
     }
+    // Only log messages belong to a request; list changes, resource updates and the like do
+    // not, whatever is in flight (they are for the session's GET stream).
+    if method != "notifications/message" {
+        return false;
+    }
     match sole_stream(&mut p) {
-        Some((_, s)) if method != "notifications/message" || s.sink.logging => s
+        Some((_, s)) if s.sink.logging => s
             .sink
             .tx
             .send(Bytes::copy_from_slice(msg.raw().get().as_bytes()))
