@@ -31,6 +31,7 @@ fn handler() -> Handler {
         kill_grace: Duration::from_millis(300),
         verify_process: true,
         era: mcp_lambda_core::EraCache::new(mcp_lambda_core::EraPolicy::Auto),
+        unrelated: None,
     }));
     let gateway = Arc::new(Gateway::new(
         GatewayConfig {

@@ -298,3 +298,88 @@ fn input_required_rounds_continue_on_another_instance_with_the_same_keys() {
         "{v}"
     );
 }
+
+/// Opens a raw GET stream; returns a channel of its SSE lines.
+fn get_stream(
+    s: &mcp_lambda_tests::Server,
+    session: &str,
+    last_event_id: Option<&str>,
+) -> (std::net::TcpStream, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Write};
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    let resume = last_event_id
+        .map(|id| format!("Last-Event-ID: {id}\r\n"))
+        .unwrap_or_default();
+    write!(
+        conn,
+        "GET /mcp HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nMcp-Session-Id: {session}\r\nMCP-Protocol-Version: 2025-11-25\r\n{resume}\r\n"
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = BufReader::new(conn.try_clone().unwrap());
+    std::thread::spawn(move || {
+        for line in reader.lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (conn, rx)
+}
+
+/// The next `data:` line after an `id:` line on the stream: (id, data).
+fn next_event(rx: &std::sync::mpsc::Receiver<String>) -> (String, String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut id = String::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(line) = rx.recv_timeout(left) else {
+            break;
+        };
+        if let Some(v) = line.strip_prefix("id: ") {
+            id = v.to_owned();
+        } else if let Some(data) = line.strip_prefix("data: ") {
+            return (id, data.to_owned());
+        }
+    }
+    panic!("no event on the GET stream");
+}
+
+/// A session's GET stream carries what belongs to no request (here the list change a tool
+/// triggers), with event ids; after a reconnect with `Last-Event-ID`, what was missed is replayed.
+#[test]
+fn the_get_stream_carries_list_changes_and_resumes_after_last_event_id() {
+    let Some(cmd) = fixture_cmd() else { return };
+    let s = serve(&[], &cmd);
+    let mut m = Mcp::connect(&s.url, "2025-11-25", "get-stream");
+    let session = m.session.clone().unwrap();
+    let (conn, rx) = get_stream(&s, &session, None);
+    std::thread::sleep(Duration::from_millis(200));
+    m.call("test_trigger_tool_change", json!({}));
+    let (first_id, data) = next_event(&rx);
+    assert!(data.contains("notifications/tools/list_changed"), "{data}");
+    assert!(!first_id.is_empty());
+    // Hang up, miss one, come back with the last id seen.
+    drop(conn);
+    std::thread::sleep(Duration::from_millis(200));
+    m.call("test_trigger_tool_change", json!({}));
+    std::thread::sleep(Duration::from_millis(300));
+    let (_conn, rx) = get_stream(&s, &session, Some(&first_id));
+    let (id, data) = next_event(&rx);
+    assert!(data.contains("notifications/tools/list_changed"), "{data}");
+    assert!(
+        id.parse::<u64>().unwrap() > first_id.parse::<u64>().unwrap(),
+        "{id} after {first_id}"
+    );
+    // GET needs a session and an SSE Accept.
+    let r = mcp_lambda_tests::http("GET", &s.url, &[("accept", "text/event-stream")], None);
+    assert_eq!(r.status, 400, "{r:?}");
+    let r = mcp_lambda_tests::http(
+        "GET",
+        &s.url,
+        &[("accept", "application/json"), ("mcp-session-id", &session)],
+        None,
+    );
+    assert_eq!(r.status, 406, "{r:?}");
+}

@@ -106,6 +106,8 @@ struct Shared {
     stdin: Mutex<Option<mpsc::Sender<Bytes>>>,
     exit: watch::Receiver<Option<ExitStatus>>,
     stderr_tail: Mutex<VecDeque<String>>,
+    /// Where notifications that belong to no request go (the sessions' GET streams).
+    unrelated: Mutex<Option<mpsc::UnboundedSender<Bytes>>>,
     max_message: usize,
     terminated: AtomicBool,
 }
@@ -294,6 +296,7 @@ impl ChildProcess {
             stdin: Mutex::new(Some(stdin_tx)),
             exit: exit_rx,
             stderr_tail: Mutex::new(VecDeque::with_capacity(STDERR_TAIL)),
+            unrelated: Mutex::new(None),
             max_message,
             terminated: AtomicBool::new(false),
         });
@@ -446,6 +449,14 @@ impl ChildProcess {
             "params": { "requestId": wire_id, "reason": reason }
         });
         let _ = self.send_line(note.to_string().into_bytes()).await;
+    }
+
+    /// Sends the child's notifications that belong to no request (list changes, resource
+    /// updates, log messages nobody else takes) to `tx`.
+    pub fn on_unrelated(&self, tx: mpsc::UnboundedSender<Bytes>) {
+        if let Ok(mut u) = self.shared.unrelated.lock() {
+            *u = Some(tx);
+        }
     }
 
     /// Writes a notification (or any message that expects no answer) as it is.
@@ -675,7 +686,20 @@ async fn handle_line(shared: &Arc<Shared>, line: &[u8]) {
                 }
             }
             Kind::Notification => {
-                if !streams::notification(shared, &msg) {
+                if streams::notification(shared, &msg) {
+                    continue;
+                }
+                let unrelated = msg.method() != Some("notifications/progress")
+                    && shared
+                        .unrelated
+                        .lock()
+                        .ok()
+                        .and_then(|u| u.clone())
+                        .is_some_and(|tx| {
+                            tx.send(Bytes::copy_from_slice(raw.get().as_bytes()))
+                                .is_ok()
+                        });
+                if !unrelated {
                     debug!(
                         method = msg.method().unwrap_or(""),
                         "notification from MCP server (no stream to carry it)"

@@ -124,6 +124,8 @@ pub struct Gateway {
     param_headers: param_headers::ParamHeaders,
     /// Seals 2026-07-28 `requestState` (MRTR rounds).
     state_sealer: Arc<crate::sealed::Sealer>,
+    /// The sessions' GET-stream mailboxes.
+    events: Arc<events::Events>,
 }
 
 type Answer = Response<Body>;
@@ -142,7 +144,20 @@ impl Gateway {
             sessions,
             counter: Default::default(),
             param_headers: Default::default(),
+            events: Default::default(),
         }
+    }
+
+    /// Delivers the children's notifications that belong to no request (what a
+    /// [`ChildConfig`](crate::ChildConfig)'s `unrelated` channel carries) to the sessions' GET
+    /// streams, until the channel closes.
+    pub fn listen(&self, mut unrelated: mpsc::UnboundedReceiver<Bytes>) {
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            while let Some(message) = unrelated.recv().await {
+                events.dispatch(&message);
+            }
+        });
     }
 
     /// The upstream (for shutdown).
@@ -187,6 +202,9 @@ impl Gateway {
                     "protocol version 2026-07-28 has no GET stream and no sessions",
                 ),
                 Method::DELETE => self.delete(req, &ctx).await,
+                Method::GET if self.sessions.is_some() && self.cfg.stream_responses => {
+                    self.get(req, &ctx).await
+                }
                 Method::OPTIONS if origin.is_some() => preflight(),
                 Method::GET => method_not_allowed(
                     self.sessions.is_some(),
@@ -325,6 +343,7 @@ impl Gateway {
             && msg.kind() == Kind::Request
             && self.can_stream(headers)
         {
+            self.track_subscription(&ex, msg);
             let allowed = sse::Allowed {
                 requests: true,
                 logging: true,
@@ -468,6 +487,25 @@ impl Gateway {
         json(modern::status_of(&body), body, None)
     }
 
+    /// Records a session's `resources/subscribe` / `unsubscribe` for its GET stream.
+    fn track_subscription(&self, ex: &Exchange, msg: &Message) {
+        let on = match msg.method() {
+            Some("resources/subscribe") => true,
+            Some("resources/unsubscribe") => false,
+            _ => return,
+        };
+        let (Some(session), Some(params)) = (&ex.session_id, msg.member("params")) else {
+            return;
+        };
+        #[derive(serde::Deserialize)]
+        struct P {
+            uri: String,
+        }
+        if let Ok(p) = serde_json::from_str::<P>(params.get()) {
+            self.events.subscribe(session, &p.uri, on);
+        }
+    }
+
     /// `true` if this answer may be an SSE stream: the host streams and the client accepts it.
     fn can_stream(&self, headers: &HeaderMap) -> bool {
         self.cfg.stream_responses && accepts_sse(headers)
@@ -543,7 +581,10 @@ impl Gateway {
         let mut responses = Vec::new();
         for msg in payload.messages() {
             match msg.kind() {
-                Kind::Request => responses.push(self.upstream.request(ex, msg).await),
+                Kind::Request => {
+                    self.track_subscription(ex, msg);
+                    responses.push(self.upstream.request(ex, msg).await)
+                }
                 Kind::Notification => self.upstream.notify(ex, msg).await,
                 Kind::Response => {
                     // The answer to a server→client request sent on an SSE stream.
@@ -645,6 +686,42 @@ impl Gateway {
         }
     }
 
+    /// A session's GET stream: server messages that belong to no request, resumable with
+    /// `Last-Event-ID` (see [`events`]).
+    async fn get(&self, req: Request<Bytes>, ctx: &RequestContext) -> Answer {
+        let Some(store) = &self.sessions else {
+            return method_not_allowed(false, "GET: sessions are off");
+        };
+        if !accepts_sse(req.headers()) {
+            return error(
+                StatusCode::NOT_ACCEPTABLE,
+                jsonrpc::INVALID_REQUEST,
+                "Not Acceptable: a GET stream needs Accept: text/event-stream",
+            );
+        }
+        let Some(id) = req
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                jsonrpc::INVALID_REQUEST,
+                "Bad Request: Mcp-Session-Id header is required",
+            );
+        };
+        let session = match self.lookup(store.as_ref(), id, ctx).await {
+            Ok(s) => s,
+            Err(answer) => return answer,
+        };
+        let last = req
+            .headers()
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        sse::sse(self.events.open(&session.id, last))
+    }
+
     async fn delete(&self, req: Request<Bytes>, ctx: &RequestContext) -> Answer {
         let Some(store) = &self.sessions else {
             return method_not_allowed(false, "DELETE: sessions are off");
@@ -678,6 +755,7 @@ impl Gateway {
             ),
             Ok(true) => {
                 self.upstream.end_session(&session.id).await;
+                self.events.end(&session.id);
                 tracing::info!(session = %&session.id[..session.id.len().min(8)], "session closed by the client");
                 let mut r = Response::new(Body::Empty);
                 *r.status_mut() = StatusCode::OK;
@@ -980,6 +1058,7 @@ fn cors(h: &mut HeaderMap, origin: HeaderValue) {
     );
 }
 
+pub mod events;
 pub mod modern;
 mod mrtr;
 mod param_headers;

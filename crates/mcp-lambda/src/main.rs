@@ -174,12 +174,15 @@ async fn build_gateway(
     allow_loopback_origins: bool,
     on_lambda: bool,
 ) -> anyhow::Result<(Arc<Gateway>, Option<Arc<Reuse>>)> {
+    // Children's notifications that belong to no request, for the sessions' GET streams.
+    let (unrelated_tx, unrelated_rx) = tokio::sync::mpsc::unbounded_channel();
     let child = ChildConfig {
         command: config.server.clone(),
         max_message: config.max_message_bytes,
         kill_grace: config.kill_grace,
         // Lambda freezes the sandbox between invocations: a child may die unseen.
         verify_process: on_lambda,
+        unrelated: Some(unrelated_tx),
         era: EraCache::new(match config.child_era {
             ChildEra::Auto => EraPolicy::Auto,
             ChildEra::Legacy => EraPolicy::Legacy,
@@ -220,6 +223,7 @@ async fn build_gateway(
         upstream,
         sessions,
     ));
+    gateway.listen(unrelated_rx);
     Ok((gateway, reuse))
 }
 

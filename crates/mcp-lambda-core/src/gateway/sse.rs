@@ -181,7 +181,7 @@ fn stream_all(messages: Vec<Bytes>, answer: Bytes) -> Response<Body> {
     sse(brx)
 }
 
-fn sse(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
+pub(crate) fn sse(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
     let mut r = Response::new(Body::Stream(rx));
     let h = r.headers_mut();
     h.insert(

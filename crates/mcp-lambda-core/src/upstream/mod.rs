@@ -291,6 +291,9 @@ pub struct ChildConfig {
     pub verify_process: bool,
     /// The command's protocol era (shared by all its children; see [`EraCache::new`]).
     pub era: Arc<EraCache>,
+    /// Where children send notifications that belong to no request (see
+    /// [`Gateway::listen`](crate::Gateway::listen)); `None` drops them.
+    pub unrelated: Option<tokio::sync::mpsc::UnboundedSender<Bytes>>,
 }
 
 impl ChildConfig {
@@ -341,9 +344,11 @@ impl ChildConfig {
         let spawned =
             ChildProcess::spawn(&self.command, self.max_message, self.kill_grace, !shared);
         ex.stats.add_spawn(t.elapsed());
-        spawned
-            .map(Arc::new)
-            .map_err(|e| child_error(client_id, &e))
+        let child = spawned.map_err(|e| child_error(client_id, &e))?;
+        if let Some(tx) = &self.unrelated {
+            child.on_unrelated(tx.clone());
+        }
+        Ok(Arc::new(child))
     }
 
     /// Sends `server/discover` to a fresh child and records what it showed.
