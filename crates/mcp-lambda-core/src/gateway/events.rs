@@ -5,7 +5,7 @@
 //! Contract:
 //! - A session that opened a GET stream, or subscribed to a resource, has a mailbox here. Every
 //!   message for it gets the next event id of the session (`1`, `2`, …) and is kept in a bounded
-//!   replay buffer ([`REPLAY`] events), whether or not a stream is connected.
+//!   replay buffer (256 events), whether or not a stream is connected.
 //! - `notifications/resources/updated` goes only to the sessions that subscribed to its `uri`
 //!   (`resources/subscribe`, until `resources/unsubscribe`); every other message goes to every
 //!   mailbox (all children run the same server, so a list change concerns every session).
