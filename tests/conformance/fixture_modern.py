@@ -47,7 +47,10 @@ warnings.simplefilter("ignore")
 NAME = "mcp-lambda-conformance-fixture-modern"
 
 # A 1x1 PNG and a minimal WAV (base64), as in fixture-server.mjs.
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAA"
+    "AABJRU5ErkJggg=="
+)
 WAV = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
 
 Ctx = ServerRequestContext[Any, Any]
@@ -91,7 +94,11 @@ def sample(prompt: str, max_tokens: int) -> Json:
 ROOTS: Json = {"method": "roots/list", "params": {}}
 
 # The client capability each input request needs, and how a legacy connection sends it.
-CAPABILITY = {"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}
+CAPABILITY = {
+    "elicitation/create": "elicitation",
+    "sampling/createMessage": "sampling",
+    "roots/list": "roots",
+}
 LEGACY_REQUEST: dict[str, tuple[Any, Any]] = {
     "elicitation/create": (types.ElicitRequest, types.ElicitResult),
     "sampling/createMessage": (types.CreateMessageRequest, types.CreateMessageResult),
@@ -106,7 +113,7 @@ def declared(ctx: Ctx) -> Json:
 
 
 def missing_capability(name: str) -> MCPError:
-    """MissingRequiredClientCapabilityError (-32021), `requiredCapabilities` as ClientCapabilities."""
+    """MissingRequiredClientCapabilityError (-32021); `requiredCapabilities` names `name`."""
     return MCPError(
         types.MISSING_REQUIRED_CLIENT_CAPABILITY,
         f"Missing required client capability: {name}",
@@ -127,7 +134,7 @@ async def gather(
     params: types.InputResponseRequestParams,
     requests: dict[str, Json],
     state: str | None = None,
-) -> dict[str, Json] | Json:
+) -> Json:
     """Answers to `requests` (key → input request), every key answered; or, at 2026-07-28, the
     InputRequiredResult asking for the keys the retry did not answer (with `state` as
     `requestState`, sealed by the SDK). Keys the client answered that were not asked are ignored.
@@ -159,12 +166,14 @@ async def gather(
     return answers
 
 
-def asked(outcome: dict[str, Json] | Json) -> bool:
+def asked(outcome: Json) -> bool:
+    """Whether `gather` returned an InputRequiredResult (to return as is) rather than answers."""
     return outcome.get("resultType") == "input_required"
 
 
 def form_text(answer: Json, prefix: str) -> str:
-    return f"{prefix}: action={answer.get('action')}, content={json.dumps(answer.get('content') or {})}"
+    content = json.dumps(answer.get("content") or {})
+    return f"{prefix}: action={answer.get('action')}, content={content}"
 
 
 def sampled_text(answer: Json) -> str:
@@ -209,8 +218,16 @@ JSON_SCHEMA_2020_12: Json = {
 CUSTOM_HEADERS: Json = {
     "type": "object",
     "properties": {
-        "region": {"type": "string", "description": "Sent as Mcp-Param-Region", "x-mcp-header": "Region"},
-        "priority": {"type": "integer", "description": "Sent as Mcp-Param-Priority", "x-mcp-header": "Priority"},
+        "region": {
+            "type": "string",
+            "description": "Sent as Mcp-Param-Region",
+            "x-mcp-header": "Region",
+        },
+        "priority": {
+            "type": "integer",
+            "description": "Sent as Mcp-Param-Priority",
+            "x-mcp-header": "Priority",
+        },
         "note": {"type": "string", "description": "Body only"},
     },
     "required": ["region"],
@@ -224,7 +241,8 @@ def tool(name: str, description: str, input_schema: Json | None = None):
     """Registers `fn(ctx, params, arguments) -> result` as the tool `name`."""
 
     def register(fn: Any) -> Any:
-        TOOLS[name] = {"name": name, "description": description, "inputSchema": input_schema or NO_ARGS}
+        schema = input_schema or NO_ARGS
+        TOOLS[name] = {"name": name, "description": description, "inputSchema": schema}
         TOOL_HANDLERS[name] = fn
         return fn
 
@@ -275,12 +293,15 @@ async def multiple_content_types(ctx: Ctx, params: types.CallToolRequestParams, 
 async def log(ctx: Ctx, level: types.LoggingLevel, data: str) -> None:
     """A `notifications/message` on the call's stream; at 2026-07-28 only when the request's
     `_meta` opted in at that level (the SDK drops it otherwise)."""
-    await ctx.session.send_log_message(level, data, logger="conformance-fixture", related_request_id=ctx.request_id)
+    await ctx.session.send_log_message(
+        level, data, logger="conformance-fixture", related_request_id=ctx.request_id
+    )
 
 
 @tool("test_tool_with_logging", "Sends three info log messages while it runs")
 async def tool_with_logging(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
-    for i, message in enumerate(["Tool execution started", "Tool processing data", "Tool execution completed"]):
+    messages = ["Tool execution started", "Tool processing data", "Tool execution completed"]
+    for i, message in enumerate(messages):
         if i:
             await anyio.sleep(0.05)
         await log(ctx, "info", message)
@@ -294,7 +315,10 @@ async def logging_tool(ctx: Ctx, params: types.CallToolRequestParams, args: Json
     return text("logged")
 
 
-@tool("test_tool_with_progress", "Reports progress 0, 50 and 100 of 100 for the request progressToken")
+@tool(
+    "test_tool_with_progress",
+    "Reports progress 0, 50 and 100 of 100 for the request progressToken",
+)
 async def tool_with_progress(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
     for progress in (0, 50, 100):
         await ctx.session.report_progress(progress, 100, f"step {progress} of 100")
@@ -309,7 +333,10 @@ async def error_handling(ctx: Ctx, params: types.CallToolRequestParams, args: Js
     return {**text("This tool intentionally returns an error for testing"), "isError": True}
 
 
-@tool("test_reconnection", "Takes a moment (SEP-1699 polling: the transport may close the stream meanwhile)")
+@tool(
+    "test_reconnection",
+    "Takes a moment (SEP-1699 polling: the transport may close the stream meanwhile)",
+)
 async def reconnection(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
     await anyio.sleep(0.1)
     return text("Reconnection test completed successfully.")
@@ -325,7 +352,9 @@ PROMPT_ARG: Json = {
 @tool("test_sampling", "Asks the client for an LLM completion (sampling/createMessage)", PROMPT_ARG)
 async def sampling(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
     outcome = await gather(ctx, params, {"completion": sample(str(args.get("prompt", "")), 100)})
-    return outcome if asked(outcome) else text(f"LLM response: {sampled_text(outcome['completion'])}")
+    if asked(outcome):
+        return outcome
+    return text(f"LLM response: {sampled_text(outcome['completion'])}")
 
 
 MESSAGE_ARG: Json = {
@@ -349,14 +378,22 @@ async def elicitation(ctx: Ctx, params: types.CallToolRequestParams, args: Json)
     return outcome if asked(outcome) else text(form_text(outcome["user_response"], "User response"))
 
 
-@tool("test_streaming_elicitation", "Asks the user to confirm (an InputRequiredResult at 2026-07-28)")
+@tool(
+    "test_streaming_elicitation",
+    "Asks the user to confirm (an InputRequiredResult at 2026-07-28)",
+)
 async def streaming_elicitation(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
     request = elicit("Please confirm", {"confirmed": {"type": "boolean"}}, [])
     outcome = await gather(ctx, params, {"confirmation": request})
-    return outcome if asked(outcome) else text(form_text(outcome["confirmation"], "Elicitation completed"))
+    if asked(outcome):
+        return outcome
+    return text(form_text(outcome["confirmation"], "Elicitation completed"))
 
 
-@tool("test_elicitation_sep1034_defaults", "Elicitation whose fields carry default values (SEP-1034)")
+@tool(
+    "test_elicitation_sep1034_defaults",
+    "Elicitation whose fields carry default values (SEP-1034)",
+)
 async def elicitation_defaults(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
     properties = {
         "name": {"type": "string", "description": "User name", "default": "John Doe"},
@@ -372,13 +409,16 @@ async def elicitation_defaults(ctx: Ctx, params: types.CallToolRequestParams, ar
     }
     request = elicit("Please review and update the form fields with defaults", properties, [])
     outcome = await gather(ctx, params, {"defaults": request})
-    return outcome if asked(outcome) else text(form_text(outcome["defaults"], "Elicitation completed"))
+    if asked(outcome):
+        return outcome
+    return text(form_text(outcome["defaults"], "Elicitation completed"))
 
 
 @tool("test_elicitation_sep1330_enums", "Elicitation with the five enum schema shapes (SEP-1330)")
 async def elicitation_enums(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
     def titled(word: str) -> list[Json]:
-        return [{"const": f"value{i + 1}", "title": f"{t} {word}"} for i, t in enumerate(["First", "Second", "Third"])]
+        ordinals = ["First", "Second", "Third"]
+        return [{"const": f"value{i + 1}", "title": f"{t} {word}"} for i, t in enumerate(ordinals)]
 
     properties = {
         "untitledSingle": {
@@ -386,7 +426,11 @@ async def elicitation_enums(ctx: Ctx, params: types.CallToolRequestParams, args:
             "description": "Select one option",
             "enum": ["option1", "option2", "option3"],
         },
-        "titledSingle": {"type": "string", "description": "Select one option with titles", "oneOf": titled("Option")},
+        "titledSingle": {
+            "type": "string",
+            "description": "Select one option with titles",
+            "oneOf": titled("Option"),
+        },
         "legacyEnum": {
             "type": "string",
             "description": "Select one option (legacy)",
@@ -413,7 +457,10 @@ async def elicitation_enums(ctx: Ctx, params: types.CallToolRequestParams, args:
     return outcome if asked(outcome) else text(form_text(outcome["enums"], "Elicitation completed"))
 
 
-@tool("test_missing_capability", "Needs the client sampling capability (without it: JSON-RPC error -32021)")
+@tool(
+    "test_missing_capability",
+    "Needs the client sampling capability (without it: JSON-RPC error -32021)",
+)
 async def needs_sampling(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
     outcome = await gather(ctx, params, {"greeting": sample("Say hello", 100)})
     return outcome if asked(outcome) else text(f"LLM response: {sampled_text(outcome['greeting'])}")
@@ -422,7 +469,10 @@ async def needs_sampling(ctx: Ctx, params: types.CallToolRequestParams, args: Js
 # Hooks that change the tool and prompt lists: each call adds or removes one entry and tells
 # `subscriptions/listen` streams (2026-07-28) or the connection (initialize era).
 BUS = InMemorySubscriptionBus()
-DYNAMIC_TOOL: Json = {"name": "test_dynamic_tool", "description": "Appears and disappears with test_trigger_tool_change"}
+DYNAMIC_TOOL: Json = {
+    "name": "test_dynamic_tool",
+    "description": "Appears and disappears with test_trigger_tool_change",
+}
 DYNAMIC_PROMPT: Json = {
     "name": "test_dynamic_prompt",
     "description": "Appears and disappears with test_trigger_prompt_change",
@@ -459,7 +509,11 @@ async def json_schema_2020_12(ctx: Ctx, params: types.CallToolRequestParams, arg
     return text(f"JSON Schema 2020-12 tool called with: {json.dumps(args)}")
 
 
-@tool("test_custom_headers", "Echoes parameters that clients also send as Mcp-Param-* headers (SEP-2243)", CUSTOM_HEADERS)
+@tool(
+    "test_custom_headers",
+    "Echoes parameters that clients also send as Mcp-Param-* headers (SEP-2243)",
+    CUSTOM_HEADERS,
+)
 async def custom_headers(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
     if not isinstance(args.get("region"), str):
         raise MCPError(types.INVALID_PARAMS, "region (string) is required")
@@ -469,9 +523,13 @@ async def custom_headers(ctx: Ctx, params: types.CallToolRequestParams, args: Js
 # InputRequiredResult scenarios (input-required-result-*): keys, messages and schemas as the
 # scenarios specify.
 USER_NAME = elicit("What is your name?", {"name": {"type": "string"}}, ["name"])
+GREETING = sample("Generate a greeting", 50)
 
 
-@tool("test_input_required_result_elicitation", "Asks for the user's name (key user_name), then greets")
+@tool(
+    "test_input_required_result_elicitation",
+    "Asks for the user's name (key user_name), then greets",
+)
 async def irr_elicitation(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
     outcome = await gather(ctx, params, {"user_name": USER_NAME})
     if asked(outcome):
@@ -482,22 +540,33 @@ async def irr_elicitation(ctx: Ctx, params: types.CallToolRequestParams, args: J
     return text(f"Hello, {(answer.get('content') or {}).get('name')}!")
 
 
-@tool("test_input_required_result_sampling", "Asks the client's LLM a question (key capital_question)")
+@tool(
+    "test_input_required_result_sampling",
+    "Asks the client's LLM a question (key capital_question)",
+)
 async def irr_sampling(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
-    outcome = await gather(ctx, params, {"capital_question": sample("What is the capital of France?", 100)})
-    return outcome if asked(outcome) else text(f"LLM said: {sampled_text(outcome['capital_question'])}")
+    question = sample("What is the capital of France?", 100)
+    outcome = await gather(ctx, params, {"capital_question": question})
+    if asked(outcome):
+        return outcome
+    return text(f"LLM said: {sampled_text(outcome['capital_question'])}")
 
 
 @tool("test_input_required_result_list_roots", "Asks for the client's roots (key client_roots)")
 async def irr_list_roots(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
     outcome = await gather(ctx, params, {"client_roots": ROOTS})
-    return outcome if asked(outcome) else text(f"Client roots: {roots_text(outcome['client_roots'])}")
+    if asked(outcome):
+        return outcome
+    return text(f"Client roots: {roots_text(outcome['client_roots'])}")
 
 
 CONFIRM_STATE = "awaiting-confirmation"
 
 
-@tool("test_input_required_result_request_state", "Asks for confirmation with a requestState it checks on retry")
+@tool(
+    "test_input_required_result_request_state",
+    "Asks for confirmation with a requestState it checks on retry",
+)
 async def irr_request_state(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
     confirm = elicit("Please confirm", {"ok": {"type": "boolean"}}, ["ok"])
     if modern(ctx) and params.input_responses and params.request_state != CONFIRM_STATE:
@@ -505,31 +574,37 @@ async def irr_request_state(ctx: Ctx, params: types.CallToolRequestParams, args:
     outcome = await gather(ctx, params, {"confirm": confirm}, CONFIRM_STATE)
     if asked(outcome):
         return outcome
-    return text(f"state-ok: confirmed={json.dumps((outcome['confirm'].get('content') or {}).get('ok'))}")
+    confirmed = (outcome["confirm"].get("content") or {}).get("ok")
+    return text(f"state-ok: confirmed={json.dumps(confirmed)}")
 
 
 MULTIPLE_STATE = "awaiting-name-greeting-roots"
 
 
-@tool("test_input_required_result_multiple_inputs", "Asks for elicitation, sampling and roots in one round")
+@tool(
+    "test_input_required_result_multiple_inputs",
+    "Asks for elicitation, sampling and roots in one round",
+)
 async def irr_multiple_inputs(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
-    requests = {"user_name": USER_NAME, "greeting": sample("Generate a greeting", 50), "client_roots": ROOTS}
+    requests = {"user_name": USER_NAME, "greeting": GREETING, "client_roots": ROOTS}
     if modern(ctx) and params.input_responses and params.request_state != MULTIPLE_STATE:
         raise MCPError(types.INVALID_PARAMS, "requestState missing or not the one this tool issued")
     outcome = await gather(ctx, params, requests, MULTIPLE_STATE)
     if asked(outcome):
         return outcome
     name = (outcome["user_name"].get("content") or {}).get("name")
-    return text(
-        f"name={name}; greeting={sampled_text(outcome['greeting'])}; roots={roots_text(outcome['client_roots'])}"
-    )
+    greeting, roots = sampled_text(outcome["greeting"]), roots_text(outcome["client_roots"])
+    return text(f"name={name}; greeting={greeting}; roots={roots}")
 
 
 STEP1 = elicit("Step 1: What is your name?", {"name": {"type": "string"}}, ["name"])
 STEP2 = elicit("Step 2: What is your favorite color?", {"color": {"type": "string"}}, ["color"])
 
 
-@tool("test_input_required_result_multi_round", "Asks for a name, then a colour, carrying state across rounds")
+@tool(
+    "test_input_required_result_multi_round",
+    "Asks for a name, then a colour, carrying state across rounds",
+)
 async def irr_multi_round(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
     if not modern(ctx):
         outcome = await gather(ctx, params, {"step1": STEP1, "step2": STEP2})
@@ -554,7 +629,10 @@ async def irr_multi_round(ctx: Ctx, params: types.CallToolRequestParams, args: J
     raise MCPError(types.INVALID_PARAMS, "unknown requestState")
 
 
-@tool("test_input_required_result_tampered_state", "Issues a sealed requestState; a tampered one is -32602")
+@tool(
+    "test_input_required_result_tampered_state",
+    "Issues a sealed requestState; a tampered one is -32602",
+)
 async def irr_tampered_state(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
     confirm = elicit("Please confirm", {"ok": {"type": "boolean"}}, ["ok"])
     # The SDK's RequestStateBoundary rejects a state it did not seal before this runs.
@@ -564,10 +642,13 @@ async def irr_tampered_state(ctx: Ctx, params: types.CallToolRequestParams, args
     return outcome if asked(outcome) else text("state-ok")
 
 
-@tool("test_input_required_result_capabilities", "Asks only for what the client's capabilities allow")
+@tool(
+    "test_input_required_result_capabilities",
+    "Asks only for what the client's capabilities allow",
+)
 async def irr_capabilities(ctx: Ctx, params: types.CallToolRequestParams, args: Json) -> Json:
     caps = declared(ctx)
-    wanted = {"user_name": USER_NAME, "greeting": sample("Generate a greeting", 50), "client_roots": ROOTS}
+    wanted = {"user_name": USER_NAME, "greeting": GREETING, "client_roots": ROOTS}
     requests = {key: r for key, r in wanted.items() if CAPABILITY[r["method"]] in caps}
     if not requests:
         return text("the client declared no capability this tool could ask through")
@@ -617,7 +698,8 @@ TEMPLATES: list[Json] = [
 def read(uri: str) -> Json | None:
     """The contents item of `uri`, or None if there is no such resource."""
     if uri == "test://static-text":
-        return {"uri": uri, "mimeType": "text/plain", "text": "This is the content of the static text resource."}
+        content = "This is the content of the static text resource."
+        return {"uri": uri, "mimeType": "text/plain", "text": content}
     if uri == "test://static-binary":
         return {"uri": uri, "mimeType": "image/png", "blob": PNG}
     if uri == "test://watched-resource":
@@ -633,7 +715,11 @@ def read(uri: str) -> Json | None:
 # ------------------------------------------------------------------------------ prompts
 
 PROMPTS: list[Json] = [
-    {"name": "test_simple_prompt", "title": "Simple prompt", "description": "A prompt without arguments"},
+    {
+        "name": "test_simple_prompt",
+        "title": "Simple prompt",
+        "description": "A prompt without arguments",
+    },
     {
         "name": "test_prompt_with_arguments",
         "title": "Prompt with arguments",
@@ -647,9 +733,15 @@ PROMPTS: list[Json] = [
         "name": "test_prompt_with_embedded_resource",
         "title": "Prompt with an embedded resource",
         "description": "Embeds the resource named by resourceUri",
-        "arguments": [{"name": "resourceUri", "description": "URI of the resource to embed", "required": True}],
+        "arguments": [
+            {"name": "resourceUri", "description": "URI of the resource to embed", "required": True}
+        ],
     },
-    {"name": "test_prompt_with_image", "title": "Prompt with an image", "description": "A prompt carrying a PNG image"},
+    {
+        "name": "test_prompt_with_image",
+        "title": "Prompt with an image",
+        "description": "A prompt carrying a PNG image",
+    },
     {
         "name": "test_input_required_result_prompt",
         "title": "Prompt that needs input",
@@ -672,12 +764,18 @@ async def get_prompt(ctx: Ctx, params: types.GetPromptRequestParams) -> Json:
         return args[name]
 
     if params.name == "test_simple_prompt":
-        return {"messages": [user({"type": "text", "text": "This is a simple prompt for testing."})]}
+        said = "This is a simple prompt for testing."
+        return {"messages": [user({"type": "text", "text": said})]}
     if params.name == "test_prompt_with_arguments":
         arg1, arg2 = required("arg1"), required("arg2")
-        return {"messages": [user({"type": "text", "text": f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"})]}
+        said = f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"
+        return {"messages": [user({"type": "text", "text": said})]}
     if params.name == "test_prompt_with_embedded_resource":
-        resource = {"uri": required("resourceUri"), "mimeType": "text/plain", "text": "Embedded resource content for testing."}
+        resource = {
+            "uri": required("resourceUri"),
+            "mimeType": "text/plain",
+            "text": "Embedded resource content for testing.",
+        }
         return {
             "messages": [
                 user({"type": "resource", "resource": resource}),
@@ -692,12 +790,14 @@ async def get_prompt(ctx: Ctx, params: types.GetPromptRequestParams) -> Json:
             ]
         }
     if params.name == "test_input_required_result_prompt":
-        context = elicit("What context should the prompt use?", {"context": {"type": "string"}}, ["context"])
+        question = "What context should the prompt use?"
+        context = elicit(question, {"context": {"type": "string"}}, ["context"])
         outcome = await gather(ctx, params, {"user_context": context})
         if asked(outcome):
             return outcome
         given = (outcome["user_context"].get("content") or {}).get("context")
-        return {"messages": [user({"type": "text", "text": f"Answer with this context in mind: {given}"})]}
+        said = f"Answer with this context in mind: {given}"
+        return {"messages": [user({"type": "text", "text": said})]}
     if params.name == DYNAMIC_PROMPT["name"] and dynamic["prompt"]:
         return {"messages": [user({"type": "text", "text": "dynamic"})]}
     raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name}")
@@ -807,7 +907,9 @@ server: Server[Any] = Server(
     on_set_logging_level=wire(set_logging_level),
 )
 # What MCPServer installs by default: requestState sealed under a key of this process.
-server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=NAME))
+server.middleware.append(
+    RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=NAME)
+)
 
 
 async def main() -> None:

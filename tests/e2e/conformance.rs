@@ -1,7 +1,10 @@
 //! The official MCP conformance suites (npm `@modelcontextprotocol/conformance`, pinned in
 //! `tests/conformance/package.json`) against the real binary: `mcp-lambda serve` in the default
-//! `reuse` lifecycle, wrapping `tests/conformance/fixture-server.mjs`, a stdio server written with
-//! the TypeScript SDK that provides every tool, resource and prompt the server scenarios use.
+//! `reuse` lifecycle, wrapping a stdio fixture that provides every tool, resource and prompt the
+//! server scenarios use: `tests/conformance/fixture-server.mjs` (TypeScript SDK 1.x, an
+//! initialize-era server, so the gateway translates for 2026-07-28 clients) or
+//! `tests/conformance/fixture_modern.py` (Python SDK 2.x, a 2026-07-28 server: it answers the
+//! gateway's `server/discover` probe, and 2026-07-28 traffic passes through unchanged).
 //!
 //! - `legacy`: conformance 0.1.16, all its active server scenarios (eras 2025-06-18 and
 //!   2025-11-25, initialize handshake).
@@ -12,6 +15,9 @@
 //!   `--suite all --spec-version 2026-07-28` would follow whatever the suite adds.) The
 //!   requirement set also runs the extension and pending scenarios (tasks, SEP-2243 headers,
 //!   JSON Schema 2020-12) for visibility; the suite does not score them and neither do we.
+//! - `modern-child`: the same `--requirements 2026-07-28` run against the 2026-07-28 fixture,
+//!   which answers the InputRequiredResult scenarios itself; the test also checks from the
+//!   gateway's log that the probe found a 2026-07-28 child.
 //!
 //! Each suite runs against its own server with its baseline
 //! (`tests/conformance/expected-failures-<suite>.yaml`); the suite exits non-zero on a failure
@@ -28,7 +34,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mcp_lambda_tests::{Server, conformance_dir, conformance_module, node22, run};
+use mcp_lambda_tests::{
+    Server, conformance_dir, conformance_module, fixture_cmd, fixture_modern_cmd, node22, run,
+};
 use serde_json::Value;
 
 /// One conformance package and how it is run.
@@ -41,7 +49,21 @@ struct Suite {
     baseline: &'static str,
     /// The requirement set (in the package) whose `server:` list is scored; `None`: all are.
     requirements: Option<&'static str>,
+    /// The server behind the gateway.
+    child: Child,
 }
+
+/// The stdio fixture `mcp-lambda serve` wraps.
+#[derive(Clone, Copy, PartialEq)]
+enum Child {
+    /// `fixture-server.mjs` under Node 22: initialize era.
+    Legacy,
+    /// `fixture_modern.py` in the Python client venv: 2026-07-28.
+    Modern,
+}
+
+/// What the gateway logs when its `server/discover` probe finds a 2026-07-28 child.
+const MODERN_CHILD_LOG: &str = "MCP server speaks protocol 2026-07-28";
 
 /// A whole suite normally takes a few seconds; this only bounds a hang.
 const SUITE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -54,6 +76,7 @@ fn legacy_suite() {
         args: &[],
         baseline: "expected-failures-legacy.yaml",
         requirements: None,
+        child: Child::Legacy,
     });
 }
 
@@ -65,6 +88,19 @@ fn modern_suite_requirements_2026_07_28() {
         args: &["--requirements", "2026-07-28"],
         baseline: "expected-failures-modern.yaml",
         requirements: Some("requirements/2026-07-28.yaml"),
+        child: Child::Legacy,
+    });
+}
+
+#[test]
+fn modern_suite_against_a_2026_07_28_child() {
+    check(&Suite {
+        name: "modern-child",
+        package: "conformance-modern",
+        args: &["--requirements", "2026-07-28"],
+        baseline: "expected-failures-modern-child.yaml",
+        requirements: Some("requirements/2026-07-28.yaml"),
+        child: Child::Modern,
     });
 }
 
@@ -73,9 +109,15 @@ fn check(suite: &Suite) {
     let Some(cli) = conformance_module(&format!("{}/dist/index.js", suite.package)) else {
         return;
     };
+    let child = match suite.child {
+        Child::Legacy => fixture_cmd(),
+        Child::Modern => fixture_modern_cmd(),
+    };
+    let Some(child) = child else { return };
     let dir = conformance_dir();
-    let fixture = dir.join("fixture-server.mjs");
-    let server = Server::start(&["--", &path_str(&node), &path_str(&fixture)], &[]);
+    let mut args = vec!["--"];
+    args.extend(child.iter().map(String::as_str));
+    let server = Server::start(&args, &[]);
 
     let out_dir = std::env::temp_dir().join(format!(
         "mcp-lambda-conformance-{}-{}",
@@ -163,6 +205,14 @@ fn check(suite: &Suite) {
         out_dir.display(),
         context()
     );
+    if suite.child == Child::Modern {
+        assert!(
+            log.contains(MODERN_CHILD_LOG),
+            "the gateway did not take the fixture for a 2026-07-28 server (no {MODERN_CHILD_LOG:?} \
+             in its log): this run measured translation, not pass-through\n{}",
+            context()
+        );
+    }
     if let Some(list) = &scored {
         let missing: Vec<&String> = list.iter().filter(|s| !results.contains_key(*s)).collect();
         assert!(
@@ -236,10 +286,6 @@ fn yaml_list(path: &Path, key: &str) -> Vec<String> {
         }
     }
     names
-}
-
-fn path_str(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
 }
 
 #[test]

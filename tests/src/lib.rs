@@ -1275,3 +1275,14 @@ pub fn ts_stream(node: &Path, url: &str, tool: &str, args: &Value) -> Value {
     assert!(ok, "TypeScript streaming client failed:\n{out}\n{err}");
     last_json_line(&out, &err)
 }
+
+/// `python tests/conformance/fixture_modern.py` in the client venv (Python SDK `mcp` 2.x): the
+/// conformance fixture that speaks 2026-07-28 natively (answers `server/discover`, returns
+/// InputRequiredResult with the keys the scenarios name).
+pub fn fixture_modern_cmd() -> Option<Vec<String>> {
+    let python = python_client()?;
+    Some(vec![
+        path_str(&python),
+        path_str(&conformance_dir().join("fixture_modern.py")),
+    ])
+}

@@ -222,25 +222,32 @@ pub fn to_modern_response(response: Bytes, method: &str, server_info: Option<&Va
     }
 }
 
-/// A `server/discover` response without the capabilities that promise change notifications
-/// (`listChanged` of tools / prompts / resources, `resources.subscribe`): for an endpoint that
-/// does not offer `subscriptions/listen`. Anything unreadable is passed through.
-pub fn without_change_notifications(response: Bytes) -> Bytes {
+/// A `server/discover` response as this endpoint answers it: `supportedVersions` lists every
+/// version the endpoint serves (both eras, as its -32022 errors do), and the capabilities that
+/// promise change notifications (`listChanged` of tools / prompts / resources,
+/// `resources.subscribe`) are removed, since `subscriptions/listen` is not offered. Anything
+/// unreadable is passed through.
+pub fn discover_for_endpoint(response: Bytes) -> Bytes {
     let Ok(mut v) = serde_json::from_slice::<Map<String, Value>>(&response) else {
         return response;
     };
-    let Some(Value::Object(caps)) = v.get_mut("result").and_then(|r| r.get_mut("capabilities"))
-    else {
+    let Some(Value::Object(result)) = v.get_mut("result") else {
         return response;
     };
-    for (name, fields) in [
-        ("tools", &["listChanged"][..]),
-        ("prompts", &["listChanged"]),
-        ("resources", &["listChanged", "subscribe"]),
-    ] {
-        if let Some(Value::Object(c)) = caps.get_mut(name) {
-            for f in fields {
-                c.remove(*f);
+    result.insert(
+        "supportedVersions".into(),
+        Value::from(SERVED_VERSIONS.to_vec()),
+    );
+    if let Some(Value::Object(caps)) = result.get_mut("capabilities") {
+        for (name, fields) in [
+            ("tools", &["listChanged"][..]),
+            ("prompts", &["listChanged"]),
+            ("resources", &["listChanged", "subscribe"]),
+        ] {
+            if let Some(Value::Object(c)) = caps.get_mut(name) {
+                for f in fields {
+                    c.remove(*f);
+                }
             }
         }
     }
@@ -554,8 +561,8 @@ mod tests {
     }
 
     #[test]
-    fn discover_loses_change_notification_promises() {
-        let out = without_change_notifications(Bytes::from(
+    fn discover_answers_for_the_endpoint() {
+        let out = discover_for_endpoint(Bytes::from(
             json!({"jsonrpc": "2.0", "id": 1, "result": {"capabilities": {
                 "tools": {"listChanged": true},
                 "resources": {"subscribe": true, "listChanged": true},
@@ -568,8 +575,9 @@ mod tests {
             v["result"]["capabilities"],
             json!({"tools": {}, "resources": {}, "logging": {}})
         );
+        assert_eq!(v["result"]["supportedVersions"], json!(SERVED_VERSIONS));
         let err = Bytes::from(r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m"}}"#);
-        assert_eq!(without_change_notifications(err.clone()), err);
+        assert_eq!(discover_for_endpoint(err.clone()), err);
     }
 
     #[test]

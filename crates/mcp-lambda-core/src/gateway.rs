@@ -449,14 +449,15 @@ impl Gateway {
                 match mrtr::Round::begin(
                     &self.state_sealer,
                     &msg,
-                    &params,
-                    &capabilities,
+                    params,
+                    capabilities,
                     ctx.principal.as_deref(),
                 ) {
                     mrtr::Begin::Refuse(body) => {
                         return json(modern::status_of(&body), body, None);
                     }
-                    mrtr::Begin::Run(raw, round) => match jsonrpc::parse_message(&raw) {
+                    mrtr::Begin::Run(None, round) => (msg, Some(round)),
+                    mrtr::Begin::Run(Some(raw), round) => match jsonrpc::parse_message(&raw) {
                         Ok(m) => (m, Some(round)),
                         Err(_) => (msg, Some(round)),
                     },
@@ -569,7 +570,7 @@ impl Gateway {
         if msg.method() == Some("server/discover") {
             // No change notifications are delivered here (no `subscriptions/listen`): do not
             // let the server's discover promise them.
-            return crate::era::without_change_notifications(response);
+            return crate::era::discover_for_endpoint(response);
         }
         response
     }

@@ -103,20 +103,23 @@ fn salient(params: &Map<String, Value>) -> Value {
     Value::Object(p)
 }
 
-/// One request's MRTR context.
+/// One request's MRTR context. Costs nothing until the child asks something: the digest of
+/// the params is computed only when a state is sealed or checked.
 pub(crate) struct Round {
     sealer: Arc<Sealer>,
     state: State,
     responses: Map<String, Value>,
+    /// The request's params, kept until their digest is needed (first round only).
+    params: Option<Map<String, Value>>,
     /// The client's declared capabilities (raw JSON object).
-    capabilities: Value,
+    capabilities: Arc<RawValue>,
     client_id: Option<Box<RawValue>>,
 }
 
 /// What [`Round::begin`] found in the client's params.
 pub(crate) enum Begin {
-    /// Run the request (its params cleaned of our MRTR fields) with this round.
-    Run(Box<RawValue>, Round),
+    /// Run the request with this round: as it is (`None`), or rewritten without our fields.
+    Run(Option<Box<RawValue>>, Round),
     /// Refuse it with this error response.
     Refuse(Bytes),
 }
@@ -127,70 +130,72 @@ impl Round {
     pub(crate) fn begin(
         sealer: &Arc<Sealer>,
         msg: &Message,
-        params: &Map<String, Value>,
-        capabilities: &RawValue,
+        params: Map<String, Value>,
+        capabilities: Arc<RawValue>,
         principal: Option<&str>,
     ) -> Begin {
         let method = msg.method().unwrap_or_default().to_owned();
-        let d = digest(&salient(params));
         let ours = params
             .get("requestState")
             .and_then(Value::as_str)
-            .filter(|s| sealer.is_ours(s));
-        let state = match ours {
-            None => State {
+            .filter(|s| sealer.is_ours(s))
+            .map(str::to_owned);
+        let Some(sealed) = ours else {
+            // A first round (or a 2026-07-28 child's own state): nothing to check or rewrite.
+            let state = State {
                 m: method,
-                d,
+                d: String::new(),
                 p: principal.map(str::to_owned),
                 e: now_secs() + STATE_TTL.as_secs(),
                 a: Vec::new(),
-            },
-            Some(sealed) => {
-                let opened = sealer
-                    .open(sealed)
-                    .and_then(|plain| serde_json::from_slice::<State>(&plain).ok())
-                    .filter(|s| s.m == method && s.d == d && s.p.as_deref() == principal)
-                    .filter(|s| s.e >= now_secs());
-                match opened {
-                    Some(mut s) => {
-                        s.e = now_secs() + STATE_TTL.as_secs();
-                        s
-                    }
-                    None => {
-                        return Begin::Refuse(jsonrpc::error_response(
-                            msg.id(),
-                            jsonrpc::INVALID_PARAMS,
-                            "requestState is invalid, expired, or belongs to another request; send the request again without it",
-                        ));
-                    }
-                }
-            }
+            };
+            return Begin::Run(
+                None,
+                Round {
+                    sealer: sealer.clone(),
+                    state,
+                    responses: Map::new(),
+                    params: Some(params),
+                    capabilities,
+                    client_id: msg.id().map(ToOwned::to_owned),
+                },
+            );
         };
-        // Answers to our own input requests only come with our state.
+        let d = digest(&salient(&params));
+        let opened = sealer
+            .open(&sealed)
+            .and_then(|plain| serde_json::from_slice::<State>(&plain).ok())
+            .filter(|s| s.m == method && s.d == d && s.p.as_deref() == principal)
+            .filter(|s| s.e >= now_secs());
+        let Some(mut state) = opened else {
+            return Begin::Refuse(jsonrpc::error_response(
+                msg.id(),
+                jsonrpc::INVALID_PARAMS,
+                "requestState is invalid, expired, or belongs to another request; send the request again without it",
+            ));
+        };
+        state.e = now_secs() + STATE_TTL.as_secs();
         let responses = params
             .get("inputResponses")
             .and_then(Value::as_object)
-            .filter(|_| ours.is_some())
             .cloned()
             .unwrap_or_default();
-        // Forward without our fields (a foreign requestState stays: it is the child's).
+        // Forward without our fields.
         let mut whole: Map<String, Value> =
             serde_json::from_str(msg.raw().get()).unwrap_or_default();
-        if let Some(Value::Object(p)) = whole.get_mut("params")
-            && ours.is_some()
-        {
+        if let Some(Value::Object(p)) = whole.get_mut("params") {
             p.remove("inputResponses");
             p.remove("requestState");
         }
-        let raw = RawValue::from_string(Value::Object(whole).to_string())
-            .unwrap_or_else(|_| msg.raw().to_owned());
+        let raw = RawValue::from_string(Value::Object(whole).to_string()).ok();
         Begin::Run(
             raw,
             Round {
                 sealer: sealer.clone(),
                 state,
                 responses,
-                capabilities: serde_json::from_str(capabilities.get()).unwrap_or_default(),
+                params: None,
+                capabilities,
                 client_id: msg.id().map(ToOwned::to_owned),
             },
         )
@@ -221,7 +226,10 @@ impl Round {
             "roots/list" => "roots",
             _ => "",
         };
-        if capability.is_empty() || self.capabilities.get(capability).is_none() {
+        let declared = serde_json::from_str::<Value>(self.capabilities.get())
+            .ok()
+            .is_some_and(|c| c.get(capability).is_some());
+        if capability.is_empty() || !declared {
             reply(serde_json::json!({"error": {
                 "code": jsonrpc::METHOD_NOT_FOUND,
                 "message": format!("{method} is not available: the client did not declare that capability"),
@@ -238,6 +246,11 @@ impl Round {
         {
             reply(serde_json::json!({ "result": answer }));
             return None;
+        }
+        if self.state.d.is_empty()
+            && let Some(p) = self.params.take()
+        {
+            self.state.d = digest(&salient(&p));
         }
         let key = format!("input-{}", self.state.a.len() + 1);
         self.state.a.push(Asked { k: key.clone(), h });
@@ -275,8 +288,8 @@ mod tests {
         serde_json::from_str(m.member("params").unwrap().get()).unwrap()
     }
 
-    fn caps(v: Value) -> Box<RawValue> {
-        RawValue::from_string(v.to_string()).unwrap()
+    fn caps(v: Value) -> Arc<RawValue> {
+        Arc::from(RawValue::from_string(v.to_string()).unwrap())
     }
 
     const ELICIT: &str = r#"{"jsonrpc":"2.0","id":"mcpl-x","method":"elicitation/create","params":{"message":"name?"}}"#;
@@ -291,8 +304,8 @@ mod tests {
         let Begin::Run(_, mut round) = Round::begin(
             &sealer,
             &first,
-            &params(&first),
-            &caps(serde_json::json!({"elicitation": {}})),
+            params(&first),
+            caps(serde_json::json!({"elicitation": {}})),
             Some("alice"),
         ) else {
             panic!("refused")
@@ -318,13 +331,13 @@ mod tests {
         let Begin::Run(forwarded, mut round) = Round::begin(
             &sealer,
             &retry,
-            &params(&retry),
-            &caps(serde_json::json!({"elicitation": {}})),
+            params(&retry),
+            caps(serde_json::json!({"elicitation": {}})),
             Some("alice"),
         ) else {
             panic!("refused")
         };
-        let f: Value = serde_json::from_str(forwarded.get()).unwrap();
+        let f: Value = serde_json::from_str(forwarded.unwrap().get()).unwrap();
         assert!(f["params"].get("inputResponses").is_none());
         assert!(f["params"].get("requestState").is_none());
         assert!(
@@ -351,8 +364,8 @@ mod tests {
         let Begin::Run(_, mut round) = Round::begin(
             &sealer,
             &first,
-            &params(&first),
-            &caps(serde_json::json!({"elicitation": {}})),
+            params(&first),
+            caps(serde_json::json!({"elicitation": {}})),
             None,
         ) else {
             panic!()
@@ -373,8 +386,8 @@ mod tests {
                 Round::begin(
                     &sealer,
                     &retry,
-                    &params(&retry),
-                    &caps(serde_json::json!({})),
+                    params(&retry),
+                    caps(serde_json::json!({})),
                     principal
                 ),
                 Begin::Refuse(_)
@@ -388,13 +401,13 @@ mod tests {
         let Begin::Run(fwd, _) = Round::begin(
             &sealer,
             &foreign,
-            &params(&foreign),
-            &caps(serde_json::json!({})),
+            params(&foreign),
+            caps(serde_json::json!({})),
             None,
         ) else {
             panic!()
         };
-        assert!(fwd.get().contains("child-state"));
+        assert!(fwd.is_none(), "a foreign state travels unchanged");
     }
 
     #[test]
@@ -407,8 +420,8 @@ mod tests {
         let Begin::Run(_, mut round) = Round::begin(
             &sealer,
             &first,
-            &params(&first),
-            &caps(serde_json::json!({})),
+            params(&first),
+            caps(serde_json::json!({})),
             None,
         ) else {
             panic!()

@@ -5,16 +5,17 @@
 //! before its answer, the answer is plain `application/json` (with the status the caller's
 //! `status_of` gives it). Once something arrives first, the answer becomes an SSE stream: each
 //! message is one `event: message` with the JSON on one `data:` line, and the final response
-//! ends the stream. A client that goes away (the body is dropped) aborts the request, which
-//! cancels it at the child.
+//! ends the stream. A client that goes away (the answer or the body is dropped) drops the
+//! request, which cancels it at the child. The common JSON answer costs no extra task.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use super::Body;
 use super::mrtr::Round;
@@ -31,15 +32,6 @@ pub(crate) struct Allowed {
     pub(crate) logging: bool,
 }
 
-/// Aborts the task when dropped (the client went away).
-struct AbortOnDrop(JoinHandle<Bytes>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// One SSE event carrying a JSON-RPC message.
 fn event(message: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(message.len() + 24);
@@ -48,16 +40,6 @@ fn event(message: &[u8]) -> Bytes {
     out.extend(message.iter().map(|b| if *b == b'\n' { b' ' } else { *b }));
     out.extend_from_slice(b"\n\n");
     Bytes::from(out)
-}
-
-fn joined(result: Result<Bytes, tokio::task::JoinError>, msg: &Message) -> Bytes {
-    result.unwrap_or_else(|e| {
-        jsonrpc::error_response(
-            msg.id(),
-            jsonrpc::INTERNAL_ERROR,
-            &format!("the request failed inside the wrapper: {e}"),
-        )
-    })
 }
 
 /// What to do with one message the child sent for the client.
@@ -106,26 +88,23 @@ pub(crate) async fn answer(
         requests: allowed.requests || round.is_some(),
         logging: allowed.logging,
     });
-    let task_msg = msg.clone();
-    let mut task = AbortOnDrop(tokio::spawn(async move {
-        upstream.request(&ex, &task_msg).await
-    }));
+    // Polled here until the answer or the first message decides JSON vs SSE: no task on the
+    // common JSON path. Dropping it (the client went away) cancels the call at the child.
+    let mut call: Pin<Box<dyn Future<Output = Bytes> + Send>> =
+        Box::pin(async move { upstream.request(&ex, &msg).await });
     let first = loop {
         tokio::select! {
             m = rx.recv() => match m {
-                None => {
-                    let done = (&mut task.0).await;
-                    return json(joined(done, &msg), status_of);
-                }
+                None => return json((&mut call).await, status_of),
                 Some(item) => match step(item, &mut round) {
                     Step::Consumed => {}
-                    // Dropping `task` aborts the request (the child's call is cancelled).
+                    // Dropping `call` cancels the request at the child.
                     Step::Final(answer) => return json(answer, status_of),
                     Step::Pass(item) if stream => break item,
                     Step::Pass(_) => {}
                 },
             },
-            done = &mut task.0 => {
+            answer = &mut call => {
                 // Answered before anything streamed; what raced in still goes out first.
                 let mut early = Vec::new();
                 while let Ok(m) = rx.try_recv() {
@@ -133,7 +112,6 @@ pub(crate) async fn answer(
                         early.push(m);
                     }
                 }
-                let answer = joined(done, &msg);
                 if stream && !early.is_empty() {
                     return stream_all(early, answer);
                 }
@@ -143,27 +121,39 @@ pub(crate) async fn answer(
     };
     let (btx, brx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
-        let mut task = task;
         if btx.send(event(&first)).await.is_err() {
             return;
         }
-        while let Some(m) = rx.recv().await {
-            let out = match step(m, &mut round) {
-                Step::Consumed => continue,
-                Step::Final(answer) => {
-                    // The request ends here; dropping `task` cancels it at the child.
-                    let _ = btx.send(event(&answer)).await;
-                    return;
+        let answer = loop {
+            tokio::select! {
+                m = rx.recv() => {
+                    let Some(m) = m else { break (&mut call).await };
+                    let out = match step(m, &mut round) {
+                        Step::Consumed => continue,
+                        Step::Final(answer) => {
+                            // The request ends here; dropping `call` cancels it at the child.
+                            let _ = btx.send(event(&answer)).await;
+                            return;
+                        }
+                        Step::Pass(m) => m,
+                    };
+                    if btx.send(event(&out)).await.is_err() {
+                        // The client is gone: dropping `call` cancels the request.
+                        return;
+                    }
                 }
-                Step::Pass(m) => m,
-            };
-            if btx.send(event(&out)).await.is_err() {
-                // The client is gone: dropping `task` aborts the request.
+                answer = &mut call => break answer,
+            }
+        };
+        // Messages that raced the answer go out before it.
+        while let Ok(m) = rx.try_recv() {
+            if let Step::Pass(m) = step(m, &mut round)
+                && btx.send(event(&m)).await.is_err()
+            {
                 return;
             }
         }
-        let done = (&mut task.0).await;
-        let _ = btx.send(event(&joined(done, &msg))).await;
+        let _ = btx.send(event(&answer)).await;
     });
     sse(brx)
 }
