@@ -676,6 +676,19 @@ fn a_streaming_function_carries_progress_logs_and_server_requests() {
     );
     assert_eq!(out["protocolVersion"], "2026-07-28", "{out}");
     assert!(out.to_string().contains("alice"), "{out}");
+    // The TypeScript SDK client through the same streaming function.
+    if let Some(node) = node() {
+        let out = mcp_lambda_tests::ts_stream(&node, &url, "test_tool_with_progress", &json!({}));
+        assert_eq!(out["progress"], json!([0, 50, 100]), "{out}");
+        let out = mcp_lambda_tests::ts_stream(
+            &node,
+            &url,
+            "test_elicitation",
+            &json!({"message": "ts?"}),
+        );
+        assert_eq!(out["asked"], json!(["elicitation/create"]), "{out}");
+        assert!(out.to_string().contains("alice"), "{out}");
+    }
 }
 
 /// Buffered (the default): a tool that asks for sampling completes with an error, fast, and the
