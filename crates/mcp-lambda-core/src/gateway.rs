@@ -700,16 +700,9 @@ impl Gateway {
                 "Not Acceptable: a GET stream needs Accept: text/event-stream",
             );
         }
-        let Some(id) = req
-            .headers()
-            .get(SESSION_HEADER)
-            .and_then(|v| v.to_str().ok())
-        else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                jsonrpc::INVALID_REQUEST,
-                "Bad Request: Mcp-Session-Id header is required",
-            );
+        let id = match session_header(req.headers()) {
+            Ok(id) => id,
+            Err(answer) => return *answer,
         };
         let session = match self.lookup(store.as_ref(), id, ctx).await {
             Ok(s) => s,
@@ -727,16 +720,9 @@ impl Gateway {
         let Some(store) = &self.sessions else {
             return method_not_allowed(false, "DELETE: sessions are off");
         };
-        let Some(id) = req
-            .headers()
-            .get(SESSION_HEADER)
-            .and_then(|v| v.to_str().ok())
-        else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                jsonrpc::INVALID_REQUEST,
-                "Bad Request: Mcp-Session-Id header is required",
-            );
+        let id = match session_header(req.headers()) {
+            Ok(id) => id,
+            Err(answer) => return *answer,
         };
         if !store.can_delete() {
             return method_not_allowed(
@@ -1029,6 +1015,19 @@ fn method_not_allowed(sessions: bool, why: &str) -> Answer {
     r.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));
     r
+}
+
+/// The `Mcp-Session-Id` of a GET or DELETE, or the 400 for its absence.
+fn session_header(h: &HeaderMap) -> Result<&str, Box<Answer>> {
+    h.get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            Box::new(error(
+                StatusCode::BAD_REQUEST,
+                jsonrpc::INVALID_REQUEST,
+                "Bad Request: Mcp-Session-Id header is required",
+            ))
+        })
 }
 
 fn preflight() -> Answer {
