@@ -210,7 +210,14 @@ impl Gateway {
                     self.sessions.is_some(),
                     "GET: this server offers no server-initiated SSE stream",
                 ),
-                _ => method_not_allowed(self.deletable(), "method not allowed"),
+                _ => {
+                    let mut r = method_not_allowed(self.deletable(), "method not allowed");
+                    if self.sessions.is_some() && self.cfg.stream_responses {
+                        r.headers_mut()
+                            .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+                    }
+                    r
+                }
             };
             if let Some(o) = origin {
                 cors(answer.headers_mut(), o);
