@@ -8,9 +8,11 @@
 //!   initialize handshake on the client's behalf.
 //! - [`child`]: one supervised stdio process (framing, id rewriting, timeouts, termination).
 //! - [`session`] and [`token`]: session stores (in memory; sealed client-carried tokens).
+//! - [`agentcore`]: Bedrock AgentCore Gateway tool schemas from `tools/list`.
 //! - [`era`]: the rewrites between the legacy (initialize) and modern (2026-07-28) eras.
 //! - [`jsonrpc`], [`framing`], [`protocol`], [`command`]: the pieces they share.
 
+pub mod agentcore;
 pub mod child;
 pub mod command;
 pub mod era;

@@ -43,6 +43,11 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Run as a Lambda custom runtime (the default when AWS_LAMBDA_RUNTIME_API is set).
     Lambda(Box<ServeArgs>),
+    /// Print the server's tools as a Bedrock AgentCore Gateway tool schema (the target's
+    /// `inlinePayload`): starts the server, lists its tools, prints the JSON on stdout; what had
+    /// to change for AgentCore (unsupported JSON Schema keywords, missing descriptions) is
+    /// listed on stderr.
+    AgentcoreSchema(Box<ServeArgs>),
     /// Manage the session store.
     Sessions {
         #[command(subcommand)]
@@ -81,6 +86,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Sessions {
             command: SessionsCommand::CreateTable { table },
         }) => return dynamo::create_table(table),
+        Some(Command::AgentcoreSchema(a)) => return agentcore_schema(*a),
         Some(Command::Serve(a)) => (*a, Mode::Serve),
         Some(Command::Lambda(a)) => (*a, Mode::Lambda),
         None if on_lambda => (cli.serve, Mode::Lambda),
@@ -165,6 +171,74 @@ fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
             .init(),
         LogFormat::Text => builder.with_ansi(false).init(),
     }
+    Ok(())
+}
+
+/// `mcp-lambda agentcore-schema`: see [`Command::AgentcoreSchema`].
+fn agentcore_schema(args: ServeArgs) -> std::process::ExitCode {
+    let ours: Vec<(String, String)> = std::env::vars().collect();
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mcp-lambda"));
+    let config = match config::resolve(&args, &ours, &exe, Mode::Serve) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mcp-lambda: error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    // Only problems on stderr: the schema itself goes to stdout.
+    let level = std::env::var("MCP_LAMBDA_LOG_LEVEL").unwrap_or_else(|_| "warn".into());
+    if let Err(e) = init_logging(LogFormat::Text, &level) {
+        eprintln!("mcp-lambda: error: --log-level (MCP_LAMBDA_LOG_LEVEL): {e}");
+        return std::process::ExitCode::from(2);
+    }
+    let Some(runtime) = async_runtime(tokio::runtime::Builder::new_current_thread()) else {
+        return std::process::ExitCode::FAILURE;
+    };
+    match runtime.block_on(agentcore_main(config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mcp-lambda agentcore-schema: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn agentcore_main(config: Config) -> anyhow::Result<()> {
+    let (gateway, _) = build_gateway(&config, true, false).await?;
+    let mut tools: Vec<serde_json::Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let listed = async {
+        for page in 0..100 {
+            let mut params = serde_json::json!({});
+            if let Some(c) = &cursor {
+                params["cursor"] = serde_json::Value::from(c.as_str());
+            }
+            let body = serde_json::json!({"jsonrpc": "2.0", "id": page, "method": "tools/list", "params": params});
+            let answer = gateway
+                .rpc(body.to_string().as_bytes(), Default::default())
+                .await
+                .ok_or_else(|| anyhow::anyhow!("the server did not answer tools/list"))?;
+            let v: serde_json::Value = serde_json::from_slice(&answer)?;
+            if let Some(e) = v.get("error") {
+                anyhow::bail!("tools/list failed: {e}");
+            }
+            let result = &v["result"];
+            tools.extend(result["tools"].as_array().cloned().unwrap_or_default());
+            cursor = result["nextCursor"].as_str().map(str::to_owned);
+            if cursor.is_none() {
+                return Ok(());
+            }
+        }
+        anyhow::bail!("tools/list did not end within 100 pages")
+    }
+    .await;
+    gateway.upstream().shutdown().await;
+    listed?;
+    let (definitions, notes) = mcp_lambda_core::agentcore::tool_definitions(&tools);
+    for n in notes {
+        eprintln!("agentcore-schema: {n}");
+    }
+    println!("{}", serde_json::to_string_pretty(&definitions)?);
     Ok(())
 }
 
