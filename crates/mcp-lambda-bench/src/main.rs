@@ -48,7 +48,7 @@ usage: mcp-lambda-bench --mcp-lambda PATH [--example-server PATH] [--time-server
   --blocks N              interleave the modes in N rounds, each doing 1/N of every mode's
                           requests, so load drifts on a shared host hit all modes alike (default 10)
   --client raw|ureq       HTTP client for the MCP modes (default raw; healthz measures both)
-  --modes LIST            comma-separated subset of: bare,spawn,reuse,reuse-modern,per-request,
+  --modes LIST            comma-separated subset of: bare,spawn,reuse,reuse-json,reuse-modern,per-request,
                           per-request-idle,supergateway,healthz (default all)
   --wrapper-log-level L   mcp-lambda --log-level (default info, its own default)
   --peer-log-level L      supergateway --logLevel: debug|info|none (default info, its default)
@@ -98,10 +98,11 @@ impl Options {
     }
 }
 
-const ALL_MODES: [&str; 8] = [
+const ALL_MODES: [&str; 9] = [
     "bare",
     "spawn",
     "reuse",
+    "reuse-json",
     "reuse-modern",
     "per-request",
     "per-request-idle",

@@ -11,6 +11,8 @@
 //!   loopback HTTP floor, with each client.
 //! - `reuse`, `per-request`: `tools/call` POSTs to `mcp-lambda serve --sessions none` with that
 //!   lifecycle, after one `initialize` + `notifications/initialized` like a real client.
+//! - `reuse-json`: `reuse` with `Accept: application/json` only (the answer can never stream),
+//!   on the same server: `reuse / reuse-json` is the cost of a stream-capable answer.
 //! - `reuse-modern`: the same `tools/call` as a 2026-07-28 client sends it (no initialize,
 //!   `_meta` envelope, `Mcp-Method` / `Mcp-Name` headers) to the same `reuse` server: with the
 //!   initialize-era example child this is the era-translation path.
@@ -131,6 +133,8 @@ enum Driver {
         quiesce: Option<u32>,
         /// Speak 2026-07-28 (no session, envelope + headers) instead of the initialize era.
         modern: bool,
+        /// Accept only `application/json` (no SSE answer possible).
+        json_only: bool,
     },
     Healthz {
         client: Client,
@@ -219,17 +223,23 @@ impl Mode {
                 next_id,
                 quiesce,
                 modern,
+                json_only,
             } => {
                 if let Some(pid) = quiesce {
                     wait_childless(*pid)?;
                 }
                 *next_id += 1;
                 let id = *next_id;
-                let (body, headers) = if *modern {
+                let (body, mut headers) = if *modern {
                     (t.modern_call_request(id), modern_headers(&t.tool))
                 } else {
                     (t.call_request(id), mcp_headers(session.as_deref()))
                 };
+                if *json_only {
+                    for h in headers.iter_mut().filter(|(k, _)| *k == "accept") {
+                        h.1 = "application/json";
+                    }
+                }
                 let start = Instant::now();
                 let resp = client.request("POST", path, &headers, &body)?;
                 let took = start.elapsed();
@@ -343,7 +353,7 @@ fn run_modes(o: &Options, servers: &mut Servers) -> anyhow::Result<Results> {
             SPAWN_WARMUP,
         ));
     }
-    if o.wants("reuse") || o.wants("reuse-modern") || o.wants("healthz") {
+    if o.wants("reuse") || o.wants("reuse-modern") || o.wants("reuse-json") || o.wants("healthz") {
         eprintln!("bench: starting mcp-lambda --lifecycle reuse");
         let s = servers.add(
             "mcp-lambda after reuse",
@@ -369,8 +379,16 @@ fn run_modes(o: &Options, servers: &mut Servers) -> anyhow::Result<Results> {
                 next_id: 0,
                 quiesce: None,
                 modern: true,
+                json_only: false,
             };
             modes.push(Mode::new("reuse-modern", driver, o.iterations, o.warmup).on(s));
+        }
+        if o.wants("reuse-json") {
+            let mut driver = http_driver(o.client, s.addr, &s.path)?;
+            if let Driver::Http { json_only, .. } = &mut driver {
+                *json_only = true;
+            }
+            modes.push(Mode::new("reuse-json", driver, o.iterations, o.warmup).on(s));
         }
     }
     if o.wants("per-request") || o.wants("per-request-idle") {
@@ -493,5 +511,6 @@ fn http_driver(kind: Kind, addr: SocketAddr, path: &str) -> anyhow::Result<Drive
         next_id: 0,
         quiesce: None,
         modern: false,
+        json_only: false,
     })
 }

@@ -57,6 +57,15 @@ fn figures(r: &Results) -> Vec<Figure> {
             target: None,
         });
     }
+    if let (Some(sse), Some(json)) = (p50("reuse"), p50("reuse-json")) {
+        out.push(Figure {
+            key: "reuse_over_reuse_json_p50",
+            label: "reuse p50 / reuse-json p50 (cost of a stream-capable answer)".into(),
+            value: sse / json,
+            unit: "×",
+            target: None,
+        });
+    }
     if let (Some(modern), Some(reuse)) = (p50("reuse-modern"), p50("reuse")) {
         out.push(Figure {
             key: "reuse_modern_over_reuse_p50",
