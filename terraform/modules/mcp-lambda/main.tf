@@ -1,0 +1,178 @@
+# mcp-lambda: a stdio MCP server behind MCP Streamable HTTP on AWS Lambda.
+# A provided.al2023 function running the `bootstrap` binary, its Function URL, a log group with
+# retention, a role allowed only what the function does, and (sessions = "dynamodb") the session
+# table with TTL. Configuration reaches the binary only through MCP_LAMBDA_* variables.
+
+locals {
+  use_dynamodb = var.sessions == "dynamodb"
+
+  # Unset settings are left out: the binary rejects an empty MCP_LAMBDA_COMMAND.
+  settings = {
+    MCP_LAMBDA_COMMAND       = var.server_command
+    MCP_LAMBDA_CONFIG        = var.server_config
+    MCP_LAMBDA_SERVER        = var.server_name
+    MCP_LAMBDA_LIFECYCLE     = var.child_lifecycle
+    MCP_LAMBDA_SESSIONS      = var.sessions
+    MCP_LAMBDA_SESSION_TTL   = var.session_ttl
+    MCP_LAMBDA_SESSION_TABLE = local.use_dynamodb ? aws_dynamodb_table.sessions[0].name : null
+    MCP_LAMBDA_SESSION_KEYS  = var.sessions == "token" ? var.session_keys : null
+    # Must match the Function URL's invoke mode: the binary answers in that shape.
+    MCP_LAMBDA_INVOKE_MODE = var.invoke_mode
+  }
+
+  environment = merge(var.environment, { for k, v in local.settings : k => v if v != null })
+}
+
+# ---- logs --------------------------------------------------------------------------------------
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/lambda/${var.function_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+# ---- session table (sessions = "dynamodb") -----------------------------------------------------
+
+# Key and TTL attribute as crates/mcp-lambda-dynamodb/src/item.rs writes them.
+resource "aws_dynamodb_table" "sessions" {
+  count = local.use_dynamodb ? 1 : 0
+
+  name         = coalesce(var.session_table_name, "${var.function_name}-sessions")
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "session_id"
+
+  attribute {
+    name = "session_id"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = var.tags
+}
+
+# ---- role: least privilege ---------------------------------------------------------------------
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = "${var.function_name}-role"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+# Write to its own log group only.
+data "aws_iam_policy_document" "logs" {
+  statement {
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "logs" {
+  name   = "logs"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.logs.json
+}
+
+# The four item actions the session store uses (crates/mcp-lambda-dynamodb/src/store.rs), on
+# that table only.
+data "aws_iam_policy_document" "sessions" {
+  count = local.use_dynamodb ? 1 : 0
+
+  statement {
+    actions = [
+      "dynamodb:PutItem",
+      "dynamodb:GetItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+    ]
+    resources = [aws_dynamodb_table.sessions[0].arn]
+  }
+}
+
+resource "aws_iam_role_policy" "sessions" {
+  count = local.use_dynamodb ? 1 : 0
+
+  name   = "session-table"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.sessions[0].json
+}
+
+# ---- function ----------------------------------------------------------------------------------
+
+resource "aws_lambda_function" "this" {
+  function_name    = var.function_name
+  role             = aws_iam_role.this.arn
+  filename         = var.package
+  source_code_hash = filebase64sha256(var.package)
+  handler          = "bootstrap"
+  runtime          = "provided.al2023"
+  architectures    = [var.architecture]
+  memory_size      = var.memory_size
+  timeout          = var.timeout
+  kms_key_arn      = var.kms_key_arn
+
+  reserved_concurrent_executions = var.reserved_concurrency
+
+  environment {
+    variables = local.environment
+  }
+
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.this.name
+    application_log_level = var.log_level
+    system_log_level      = "WARN"
+  }
+
+  tags = var.tags
+
+  # The role's policies exist before the first invocation.
+  depends_on = [aws_iam_role_policy.logs, aws_iam_role_policy.sessions]
+}
+
+resource "aws_lambda_function_url" "this" {
+  function_name      = aws_lambda_function.this.function_name
+  authorization_type = var.auth_type
+  invoke_mode        = var.invoke_mode
+}
+
+# A public URL (auth_type = "NONE") needs both statements of Lambda's resource policy.
+resource "aws_lambda_permission" "public_url" {
+  count = var.auth_type == "NONE" ? 1 : 0
+
+  statement_id           = "FunctionURLAllowPublicAccess"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.this.function_name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}
+
+resource "aws_lambda_permission" "public_url_invoke" {
+  count = var.auth_type == "NONE" ? 1 : 0
+
+  statement_id             = "FunctionURLInvokeAllowPublicAccess"
+  action                   = "lambda:InvokeFunction"
+  function_name            = aws_lambda_function.this.function_name
+  principal                = "*"
+  invoked_via_function_url = true
+}

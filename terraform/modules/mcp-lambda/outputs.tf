@@ -1,0 +1,34 @@
+output "mcp_endpoint" {
+  description = "The MCP endpoint (the Function URL's /mcp path): point MCP clients here."
+  value       = "${aws_lambda_function_url.this.function_url}mcp"
+}
+
+output "function_url" {
+  description = "The function's URL."
+  value       = aws_lambda_function_url.this.function_url
+}
+
+output "function_name" {
+  description = "Name of the Lambda function."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the Lambda function (grant AWS_IAM callers lambda:InvokeFunctionUrl and lambda:InvokeFunction on it)."
+  value       = aws_lambda_function.this.arn
+}
+
+output "role_arn" {
+  description = "ARN of the function's execution role."
+  value       = aws_iam_role.this.arn
+}
+
+output "log_group_name" {
+  description = "The function's CloudWatch log group."
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "session_table_name" {
+  description = "The DynamoDB session table (sessions = \"dynamodb\"), else null."
+  value       = local.use_dynamodb ? aws_dynamodb_table.sessions[0].name : null
+}

