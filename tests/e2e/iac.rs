@@ -352,3 +352,98 @@ fn terraform_validation_catches_planted_mistakes() {
         r.assert_caught(what, target, needles);
     }
 }
+
+/// A copy of `cdk/` without its `node_modules` (linked instead: 280 MB) and `cdk.out`.
+fn copy_cdk(to: &Path) {
+    let from = root().join("cdk");
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(&from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "node_modules" || name == "cdk.out" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(&name));
+        } else {
+            fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+    std::os::unix::fs::symlink(from.join("node_modules"), to.join("node_modules")).unwrap();
+}
+
+#[test]
+fn cdk_app_synthesizes_and_validates() {
+    if mcp_lambda_tests::cdk_modules().is_none() {
+        return;
+    }
+    let Some(r) = validate("cdk", &["cdk".into()]) else {
+        return;
+    };
+    r.assert_clean("cdk");
+    assert!(r.ok, "{}", r.all);
+}
+
+const CONSTRUCT: &str = "lib/mcp-lambda.ts";
+
+/// (what, file under cdk/, old text, new text, what a finding must name)
+const CDK_PLANTS: &[(&str, &str, &str, &str, &[&str])] = &[
+    (
+        "invalid InvokeMode",
+        CONSTRUCT,
+        "invokeMode === 'RESPONSE_STREAM' ? lambda.InvokeMode.RESPONSE_STREAM",
+        "invokeMode === 'RESPONSE_STREAM' ? ('STREAMING' as lambda.InvokeMode)",
+        &["cfn-lint: E3030 'STREAMING'", "does not mirror"],
+    ),
+    (
+        "wildcard IAM action",
+        CONSTRUCT,
+        "actions: [...SESSION_STORE_ACTIONS]",
+        "actions: ['dynamodb:*']",
+        &["wildcard IAM action 'dynamodb:*'"],
+    ),
+    (
+        "grantReadWriteData instead of the store's four actions",
+        CONSTRUCT,
+        "role.addToPolicy(\n        new iam.PolicyStatement({ actions: [...SESSION_STORE_ACTIONS], resources: [this.table.tableArn] }),\n      );",
+        "this.table.grantReadWriteData(role);",
+        &["dynamodb:BatchGetItem is not one of the session store's actions"],
+    ),
+    (
+        "log group kept forever",
+        CONSTRUCT,
+        "retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,",
+        "retention: logs.RetentionDays.INFINITE,",
+        &["log group has no RetentionInDays"],
+    ),
+    (
+        "type error (tsx alone would run it)",
+        CONSTRUCT,
+        "const invokeMode = props.invokeMode ?? 'BUFFERED';",
+        "const invokeMode: InvokeMode = props.invokeMode ?? 'STREAMING';",
+        &["tsc: lib/mcp-lambda.ts", "TS2322"],
+    ),
+];
+
+#[test]
+fn cdk_validation_catches_planted_mistakes() {
+    if mcp_lambda_tests::cdk_modules().is_none() {
+        return;
+    }
+    let scratch = Scratch::new("cdk");
+    // The configuration with the table and RESPONSE_STREAM shows every plant (one synth each).
+    let mut targets = vec!["--config".to_string(), "full".to_string()];
+    for (i, (_, file, old, new, _)) in CDK_PLANTS.iter().enumerate() {
+        let copy = scratch.0.join(format!("cdk-{i}"));
+        copy_cdk(&copy);
+        plant(&copy.join(file), old, new);
+        targets.push(path_str(&copy));
+    }
+    let Some(r) = validate("cdk", &targets) else {
+        return;
+    };
+    assert!(!r.ok, "planted mistakes must fail the run:\n{}", r.all);
+    for ((what, _, _, _, needles), target) in CDK_PLANTS.iter().zip(&targets[2..]) {
+        r.assert_caught(what, target, needles);
+    }
+}

@@ -53,7 +53,8 @@ fn a_token_session_opened_on_one_instance_works_on_another() {
 
 #[test]
 fn tampered_foreign_and_expired_tokens_are_404_and_delete_is_405() {
-    let a = token_server(KEY, &["--session-ttl", "2s"]);
+    // Long enough for the checks below on a loaded machine, short enough to wait out.
+    let a = token_server(KEY, &["--session-ttl", "5s"]);
     let foreign = token_server(OTHER_KEY, &[]);
     let m = Mcp::connect(&a.url, "2025-06-18", "t");
     let handle = m.session.clone().unwrap();
@@ -76,7 +77,7 @@ fn tampered_foreign_and_expired_tokens_are_404_and_delete_is_405() {
     let d = http("DELETE", &a.url, &[("mcp-session-id", &handle)], None);
     assert_eq!(d.status, 405, "a sealed token cannot be revoked");
     assert_eq!(d.header("allow"), Some("POST"));
-    std::thread::sleep(Duration::from_millis(2200));
+    std::thread::sleep(Duration::from_millis(5200));
     assert_eq!(
         post(&a.url, &[("mcp-session-id", &handle)], list).status,
         404,

@@ -86,9 +86,14 @@ fn expired_sessions_are_404() {
     create_table(&moto, "sessions-exp");
     let a = dynamo_server(&moto, "sessions-exp", &["--session-ttl", "1s"]);
     let b = dynamo_server(&moto, "sessions-exp", &["--session-ttl", "1s"]);
-    let m = Mcp::connect(&a.url, "2025-06-18", "t");
+    // Only the initialize: a loaded machine could take longer than the TTL to send more.
+    let init = post(&a.url, &[], INIT);
+    assert_eq!(init.status, 200, "{init:?}");
+    let mut m = Mcp::stateless(&b.url, "2025-06-18");
+    m.session = init.header("mcp-session-id").map(str::to_owned);
+    assert!(m.session.is_some(), "{init:?}");
     std::thread::sleep(Duration::from_millis(2100));
-    let r = on(&m, &b.url).post_raw(&json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}));
+    let r = m.post_raw(&json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}));
     assert_eq!(
         r.status, 404,
         "expired (DynamoDB's TTL deletion is lazy: filtered on read)"

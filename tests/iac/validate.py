@@ -3,6 +3,8 @@
 
     validate.py sam TEMPLATE...    AWS SAM template (template.yaml)
     validate.py terraform DIR...   Terraform tree (terraform/: modules and examples)
+    validate.py cdk DIR...         CDK app (cdk/: the McpLambda construct and its sample app;
+                                   --config defaults|full synthesizes one configuration only)
 
 Run it with the interpreter of `.tools/venv-iac` (scripts/install-tools). Nothing here reaches
 the network: there is no AWS account, no Terraform provider and no Docker on the machines that
@@ -30,6 +32,18 @@ terraform:
                   module source of an example exists.
   checkov         checkov with zero failed checks (skips below, each with its reason). checkov
                   exits 0 when it cannot parse a file, so its JSON report is read instead.
+
+cdk (needs DIR/node_modules: `npm ci` in cdk/, scripts/install-tools):
+  tsc             `tsc --noEmit` (tsx, which runs the app, does not type-check).
+  synth           `cdk synth -q` of the sample app with a dummy account and region, twice: the
+                  defaults, and dynamodb sessions + RESPONSE_STREAM + the JWT HTTP API. The
+                  function's code is MCP_LAMBDA_CDK_ASSET, a directory with a placeholder
+                  `bootstrap` (made here when unset), so no cargo lambda release build runs.
+  cfn-lint        cfn-lint on every synthesized template (W3005 ignored: CDK writes DependsOn
+                  that are also implied by references).
+  check           the same properties as for SAM, plus: the log group has a retention and is the
+                  function's, the role has no managed policy, and the full configuration has the
+                  session table, a JWT authorizer on ANY /mcp and InvokeMode RESPONSE_STREAM.
 
 Not validated offline: `terraform init/validate/plan` (they need the AWS provider, which cannot
 be downloaded), and anything only AWS itself decides (quotas, names already taken, KMS key
@@ -572,6 +586,152 @@ def _tf_checkov_finish(p: subprocess.Popen, f: Findings) -> None:
 # ----------------------------------------------------------------------------------------- main
 
 
+# ------------------------------------------------------------------------------------------ CDK
+
+# The two configurations of cdk/bin/app.ts that are synthesized: (name, CDK context).
+CDK_CONFIGS = [
+    ("defaults", {}),
+    (
+        "full",
+        {
+            "sessions": "dynamodb",
+            "invokeMode": "RESPONSE_STREAM",
+            "jwtIssuer": "https://issuer.example.com/",
+            "jwtAudience": "mcp-client",
+        },
+    ),
+]
+
+
+def _cdk_env(asset: str) -> dict:
+    env = dict(os.environ)
+    env.update(
+        {
+            "CDK_DEFAULT_ACCOUNT": "123456789012",
+            "CDK_DEFAULT_REGION": "us-east-1",
+            "MCP_LAMBDA_CDK_ASSET": asset,
+            # No network: no version check, no notices, no telemetry.
+            "CDK_DISABLE_VERSION_CHECK": "1",
+            "CDK_DISABLE_CLI_TELEMETRY": "true",
+        }
+    )
+    return env
+
+
+def _cdk_start(root: Path, out: Path, asset: str, configs: list) -> dict:
+    """Starts tsc and the synths of one app (they run in parallel); returns the processes."""
+    bin_ = root / "node_modules/.bin"
+    runs = {}
+    env = _cdk_env(asset)
+
+    def start(key, cmd):
+        runs[key] = subprocess.Popen(
+            cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    start("tsc", [str(bin_ / "tsc"), "--noEmit", "-p", "."])
+    for name, ctx in configs:
+        cmd = [str(bin_ / "cdk"), "synth", "-q", "--no-notices", "--no-version-reporting", "-o", str(out / name)]
+        for k, v in ctx.items():
+            cmd += ["-c", f"{k}={v}"]
+        start(name, cmd)
+    return runs
+
+
+def cdk(root: Path, runs: dict, out: Path, configs: list) -> int:
+    f = Findings()
+    for key, proc in runs.items():
+        text, _ = proc.communicate()
+        lines = [l for l in text.splitlines() if l.strip() and "nodedir" not in l and "feature flags" not in l]
+        if key == "tsc":
+            for line in lines:
+                if "error TS" in line:
+                    f.add("tsc", line.strip())
+            if proc.returncode != 0 and not f.items:
+                f.add("tsc", f"tsc failed with status {proc.returncode}: {text.strip()[-500:]}")
+        elif proc.returncode != 0:
+            errs = [l.strip() for l in lines if "Error" in l or "\u00ab" in l] or lines[-3:]
+            f.add("synth", f"{key}: cdk synth failed with status {proc.returncode}: {' | '.join(errs[:5])}")
+    from cfnlint.api import ManualArgs, lint
+
+    region = "us-east-1"
+    for name, _ in configs:
+        templates = sorted((out / name).glob("*.template.json"))
+        if not templates and (out / name).exists():
+            f.add("synth", f"{name}: no template in {out / name}")
+        for path in templates:
+            text = path.read_text()
+            for m in lint(text, config=ManualArgs(regions=[region], ignore_checks=["W3005"])):
+                if m.rule.severity in ("error", "warning"):
+                    f.add("cfn-lint", f"{m.rule.id} {m.message} ({name}: {path.name}, line {m.linenumber})")
+            template = json.loads(text)
+            before = len(f.items)
+            _check_cfn(template, f)
+            _cdk_check(template, name, f)
+            f.items[before:] = [i.replace("check: ", f"check: {name}: ", 1) for i in f.items[before:]]
+    return f.report(f"cdk {root}")
+
+
+def _cdk_check(t: dict, config: str, f: Findings) -> None:
+    resources = t.get("Resources") or {}
+    of = lambda type_: [(n, r.get("Properties") or {}) for n, r in resources.items() if r.get("Type") == type_]  # noqa: E731
+    groups = of("AWS::Logs::LogGroup")
+    for name, props in groups:
+        if "RetentionInDays" not in props:
+            f.add("check", f"{name}: log group has no RetentionInDays (kept forever)")
+    for name, props in of("AWS::Lambda::Function"):
+        group = ((props.get("LoggingConfig") or {}).get("LogGroup")) or {}
+        if group.get("Ref") not in {n for n, _ in groups}:
+            f.add("check", f"{name}: LoggingConfig.LogGroup {json.dumps(group)} is not the stack's log group")
+    for name, props in of("AWS::IAM::Role"):
+        if props.get("ManagedPolicyArns"):
+            f.add("check", f"{name}: managed policies {json.dumps(props['ManagedPolicyArns'])} (wider than its log group)")
+    if config == "full":
+        if len(of("AWS::DynamoDB::Table")) != 1:
+            f.add("check", "sessions=dynamodb synthesized no session table")
+        if [p.get("InvokeMode") for _, p in of("AWS::Lambda::Url")] != ["RESPONSE_STREAM"]:
+            f.add("check", "invokeMode=RESPONSE_STREAM did not reach the Function URL")
+        auths = of("AWS::ApiGatewayV2::Authorizer")
+        if [a.get("AuthorizerType") for _, a in auths] != ["JWT"]:
+            f.add("check", f"the HTTP API has no JWT authorizer ({[a.get('AuthorizerType') for _, a in auths]})")
+        routes = of("AWS::ApiGatewayV2::Route")
+        if [(r.get("RouteKey"), r.get("AuthorizationType")) for _, r in routes] != [("ANY /mcp", "JWT")]:
+            f.add("check", f"HTTP API routes {[(r.get('RouteKey'), r.get('AuthorizationType')) for _, r in routes]} are not ANY /mcp behind JWT")
+
+
+def cdk_main(targets: list[str]) -> int:
+    """All targets' tsc and synths start at once (the node start-ups dominate); the results are
+    collected in order, each in its own "== TARGET" section. `--config NAME` synthesizes that
+    configuration of CDK_CONFIGS only."""
+    status = 0
+    configs = CDK_CONFIGS
+    if "--config" in targets:
+        i = targets.index("--config")
+        wanted = targets[i + 1] if i + 1 < len(targets) else ""
+        configs = [c for c in CDK_CONFIGS if c[0] == wanted]
+        del targets[i : i + 2]
+        if not configs:
+            print(f"--config: one of {[c[0] for c in CDK_CONFIGS]}", file=sys.stderr)
+            return 2
+    with tempfile.TemporaryDirectory(prefix="mcp-lambda-cdk-") as tmp:
+        asset = os.environ.get("MCP_LAMBDA_CDK_ASSET")
+        if not asset:
+            asset = os.path.join(tmp, "asset")
+            os.makedirs(asset)
+            boot = Path(asset) / "bootstrap"
+            boot.write_text("#!/bin/sh\n# placeholder: validate.py cdk synthesizes, never deploys\nexit 1\n")
+            boot.chmod(0o755)
+        started = []
+        for i, target in enumerate(targets):
+            out = Path(tmp) / f"out-{i}"
+            started.append((target, out, _cdk_start(Path(target).resolve(), out, asset, configs)))
+        for target, out, runs in started:
+            print(f"== {target}", flush=True)
+            status |= cdk(Path(target).resolve(), runs, out, configs)
+            sys.stdout.flush()
+    return status
+
+
 def main(argv: list[str]) -> int:
     args = argv[1:]
     checkov = str(ROOT / ".tools/venv-checkov/bin/checkov")
@@ -579,6 +739,8 @@ def main(argv: list[str]) -> int:
         i = args.index("--checkov")
         checkov = args[i + 1] if i + 1 < len(args) else ""
         del args[i : i + 2]
+    if len(args) >= 2 and args[0] == "cdk":
+        return cdk_main(args[1:])
     if len(args) >= 2 and args[0] in ("sam", "terraform"):
         # Several targets share one start-up (the imports take most of a run's time); each gets
         # its own "== TARGET" section.

@@ -1366,3 +1366,13 @@ pub fn iac_python() -> Option<PathBuf> {
 pub fn checkov() -> Option<PathBuf> {
     require(root().join(".tools/venv-checkov/bin/checkov"), "checkov")
 }
+
+/// `cdk/node_modules` (aws-cdk, aws-cdk-lib, cargo-lambda-cdk, tsx, typescript; `npm ci` in
+/// `cdk/`, scripts/install-tools): the CDK app `tests/iac/validate.py cdk` synthesizes.
+pub fn cdk_modules() -> Option<PathBuf> {
+    require(
+        root().join("cdk/node_modules/.bin/cdk"),
+        "the CDK app's npm packages (cdk/node_modules)",
+    )
+    .map(|_| root().join("cdk/node_modules"))
+}

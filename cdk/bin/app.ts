@@ -1,0 +1,72 @@
+// Sample app: one stack with an McpLambda, configured from CDK context (-c key=value), e.g.
+//
+//   npx cdk deploy -c serverCommand='npx -y @modelcontextprotocol/server-memory' \
+//     -c sessions=dynamodb -c invokeMode=RESPONSE_STREAM
+//   npx cdk deploy -c jwtIssuer=https://issuer.example.com -c jwtAudience=client-id-1,client-id-2
+//
+// Context keys: stackName, serverCommand, serverConfig, serverName, lifecycle, sessions,
+// sessionTtl, sessionKeys, invokeMode, authType, architecture, memorySize, timeout (seconds),
+// logRetentionDays, jwtIssuer, jwtAudience (comma-separated). See docs/DEPLOY.md.
+
+import { App, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+
+import { McpLambda, type McpLambdaProps } from '../lib/mcp-lambda';
+
+const app = new App();
+const ctx = (key: string): string | undefined => {
+  const v: unknown = app.node.tryGetContext(key);
+  return v === undefined || v === null || v === '' ? undefined : String(v);
+};
+const num = (key: string): number | undefined => {
+  const v = ctx(key);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`context ${key}=${v} is not a number`);
+  return n;
+};
+
+const stack = new Stack(app, ctx('stackName') ?? 'McpLambda', {
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  description: 'mcp-lambda: a stdio MCP server behind MCP Streamable HTTP on AWS Lambda (cdk/).',
+});
+
+const timeout = num('timeout');
+const retention = num('logRetentionDays');
+const issuer = ctx('jwtIssuer');
+const props: McpLambdaProps = {
+  serverCommand: ctx('serverCommand'),
+  serverConfig: ctx('serverConfig'),
+  serverName: ctx('serverName'),
+  lifecycle: ctx('lifecycle') as McpLambdaProps['lifecycle'],
+  sessions: ctx('sessions') as McpLambdaProps['sessions'],
+  sessionTtl: ctx('sessionTtl'),
+  sessionKeys: ctx('sessionKeys'),
+  invokeMode: ctx('invokeMode') as McpLambdaProps['invokeMode'],
+  authType: ctx('authType') as McpLambdaProps['authType'],
+  architecture: ctx('architecture') as McpLambdaProps['architecture'],
+  memorySize: num('memorySize'),
+  timeout: timeout === undefined ? undefined : Duration.seconds(timeout),
+  logRetention: retention as logs.RetentionDays | undefined,
+  httpApi: issuer ? { issuer, audience: (ctx('jwtAudience') ?? '').split(',').map((a) => a.trim()) } : undefined,
+};
+const mcp = new McpLambda(stack, 'Mcp', props);
+
+new CfnOutput(stack, 'McpEndpoint', {
+  description: 'The MCP endpoint on the Function URL (point MCP clients here).',
+  value: mcp.endpoint,
+});
+new CfnOutput(stack, 'FunctionName', { description: 'The Lambda function.', value: mcp.function.functionName });
+new CfnOutput(stack, 'LogGroupName', { description: "The function's log group.", value: mcp.logGroup.logGroupName });
+if (mcp.httpApiEndpoint) {
+  new CfnOutput(stack, 'HttpApiEndpoint', {
+    description: 'The MCP endpoint on the API Gateway HTTP API (send a JWT as Authorization Bearer).',
+    value: mcp.httpApiEndpoint,
+  });
+}
+if (mcp.table) {
+  new CfnOutput(stack, 'SessionTableName', {
+    description: 'The DynamoDB session table (MCP_LAMBDA_SESSION_TABLE).',
+    value: mcp.table.tableName,
+  });
+}

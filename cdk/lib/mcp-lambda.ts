@@ -1,0 +1,246 @@
+// McpLambda: a stdio MCP server behind MCP Streamable HTTP on AWS Lambda (the `mcp-lambda`
+// binary as the `bootstrap` of a provided.al2023 function), with the same choices as the SAM
+// template at the repository root (template.yaml, docs/DEPLOY.md): a Function URL (AWS_IAM by
+// default) whose invoke mode is mirrored into MCP_LAMBDA_INVOKE_MODE, an optional API Gateway
+// HTTP API with a JWT authorizer, an optional DynamoDB session table with TTL, least-privilege
+// IAM and a log group with a retention.
+//
+// The function is built by cargo-lambda-cdk's RustFunction, which runs the local `cargo lambda
+// build` (no Docker). `codeAsset` (or MCP_LAMBDA_CDK_ASSET) points at a directory that already
+// holds a `bootstrap` instead: a binary built beforehand, or a placeholder for an offline synth.
+
+import * as path from 'node:path';
+
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { RustFunction } from 'cargo-lambda-cdk';
+import { Construct } from 'constructs';
+
+/** How the wrapped server process lives (MCP_LAMBDA_LIFECYCLE). */
+export type Lifecycle = 'reuse' | 'per-request' | 'per-session';
+/** The session store (MCP_LAMBDA_SESSIONS). */
+export type Sessions = 'none' | 'memory' | 'token' | 'dynamodb';
+/** The Function URL's invoke mode, also given to the binary as MCP_LAMBDA_INVOKE_MODE. */
+export type InvokeMode = 'BUFFERED' | 'RESPONSE_STREAM';
+/** The Function URL's authentication. */
+export type AuthType = 'AWS_IAM' | 'NONE';
+/** The function's instruction set; the binary must be built for the same one. */
+export type Architecture = 'arm64' | 'x86_64';
+
+/** The DynamoDB item actions the session store calls (crates/mcp-lambda-dynamodb/src/store.rs). */
+export const SESSION_STORE_ACTIONS = [
+  'dynamodb:PutItem',
+  'dynamodb:GetItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+] as const;
+
+/** An API Gateway HTTP API in front of the function, ANY /mcp behind a JWT authorizer. */
+export interface McpHttpApiProps {
+  /** The JWT issuer URL, e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID. */
+  readonly issuer: string;
+  /** Accepted audiences (aud or client_id); at least one. */
+  readonly audience: string[];
+}
+
+export interface McpLambdaProps {
+  /** The stdio server's command line, shell-quoted (MCP_LAMBDA_COMMAND). At most one of
+   * serverCommand and serverConfig; neither serves the example server bundled in the binary. */
+  readonly serverCommand?: string;
+  /** Path inside the function of an mcpServers JSON file (MCP_LAMBDA_CONFIG). */
+  readonly serverConfig?: string;
+  /** Which entry of serverConfig to serve (MCP_LAMBDA_SERVER); needs serverConfig. */
+  readonly serverName?: string;
+  /** Default 'reuse'. */
+  readonly lifecycle?: Lifecycle;
+  /** Default 'none'. 'dynamodb' creates the session table and grants its item actions. */
+  readonly sessions?: Sessions;
+  /** An unused session expires after this (MCP_LAMBDA_SESSION_TTL), e.g. '30m'. Default '1h'. */
+  readonly sessionTtl?: string;
+  /** 'token' sessions only (and then required): 32-byte keys, hex or base64, comma-separated
+   * (MCP_LAMBDA_SESSION_KEYS). They end up in the function's configuration. */
+  readonly sessionKeys?: string;
+  /** Default 'BUFFERED'. 'RESPONSE_STREAM' streams SSE (progress, logs, server requests). */
+  readonly invokeMode?: InvokeMode;
+  /** Default 'AWS_IAM' (SigV4); 'NONE' makes the URL public. */
+  readonly authType?: AuthType;
+  /** Default 'arm64'. */
+  readonly architecture?: Architecture;
+  /** MB, 128..10240. Default 512. */
+  readonly memorySize?: number;
+  /** 3 s..900 s. Default 60 s. Through the HTTP API a request is cut at 30 s. */
+  readonly timeout?: Duration;
+  /** The function's log group retention. Default one month. */
+  readonly logRetention?: logs.RetentionDays;
+  /** Application log level (Lambda sets AWS_LAMBDA_LOG_LEVEL). Default INFO. */
+  readonly logLevel?: lambda.ApplicationLogLevel;
+  /** Adds an API Gateway HTTP API with a JWT authorizer. */
+  readonly httpApi?: McpHttpApiProps;
+  /** More environment variables for the function (MCP_LAMBDA_* tuning, the server's own). */
+  readonly environment?: Record<string, string>;
+  /** A directory holding a built `bootstrap`: used as is instead of building with cargo lambda.
+   * Default: the MCP_LAMBDA_CDK_ASSET environment variable, else build. */
+  readonly codeAsset?: string;
+  /** The crate to build. Default: crates/mcp-lambda/Cargo.toml of this repository. */
+  readonly manifestPath?: string;
+}
+
+export class McpLambda extends Construct {
+  /** The function. */
+  public readonly function: lambda.Function;
+  /** The Function URL. */
+  public readonly functionUrl: lambda.FunctionUrl;
+  /** The Function URL (ends with '/'); the MCP endpoint is `endpoint`. */
+  public readonly url: string;
+  /** The MCP endpoint on the Function URL (its /mcp path). */
+  public readonly endpoint: string;
+  /** The function's log group. */
+  public readonly logGroup: logs.LogGroup;
+  /** The session table, with sessions 'dynamodb'. */
+  public readonly table?: dynamodb.Table;
+  /** The HTTP API, with `httpApi`. */
+  public readonly httpApi?: apigwv2.HttpApi;
+  /** The MCP endpoint on the HTTP API, with `httpApi`. */
+  public readonly httpApiEndpoint?: string;
+
+  constructor(scope: Construct, id: string, props: McpLambdaProps = {}) {
+    super(scope, id);
+    check(props);
+    const sessions = props.sessions ?? 'none';
+    const invokeMode = props.invokeMode ?? 'BUFFERED';
+    const architecture =
+      (props.architecture ?? 'arm64') === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    // Least privilege: no AWSLambdaBasicExecutionRole (logs:CreateLogGroup on *); write to its
+    // own log group only.
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'mcp-lambda function: its log group and, with dynamodb sessions, the session table.',
+    });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+
+    if (sessions === 'dynamodb') {
+      // Key and TTL attribute as crates/mcp-lambda-dynamodb/src/item.rs writes them.
+      this.table = new dynamodb.Table(this, 'SessionTable', {
+        partitionKey: { name: 'session_id', type: dynamodb.AttributeType.STRING },
+        timeToLiveAttribute: 'expires_at',
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        encryption: dynamodb.TableEncryption.AWS_MANAGED,
+        // Sessions are short-lived (TTL): nothing to keep when the stack goes.
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      // Not table.grantReadWriteData: that grants batch, scan and query actions the store never calls.
+      role.addToPolicy(
+        new iam.PolicyStatement({ actions: [...SESSION_STORE_ACTIONS], resources: [this.table.tableArn] }),
+      );
+    }
+
+    const environment: Record<string, string> = {
+      MCP_LAMBDA_LIFECYCLE: props.lifecycle ?? 'reuse',
+      MCP_LAMBDA_SESSIONS: sessions,
+      MCP_LAMBDA_SESSION_TTL: props.sessionTtl ?? '1h',
+      // Must match the Function URL's InvokeMode: the binary answers in that shape.
+      MCP_LAMBDA_INVOKE_MODE: invokeMode,
+      ...(props.serverCommand ? { MCP_LAMBDA_COMMAND: props.serverCommand } : {}),
+      ...(props.serverConfig ? { MCP_LAMBDA_CONFIG: props.serverConfig } : {}),
+      ...(props.serverName ? { MCP_LAMBDA_SERVER: props.serverName } : {}),
+      ...(props.sessionKeys ? { MCP_LAMBDA_SESSION_KEYS: props.sessionKeys } : {}),
+      ...(this.table ? { MCP_LAMBDA_SESSION_TABLE: this.table.tableName } : {}),
+      ...props.environment,
+    };
+
+    const common = {
+      architecture,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(60),
+      role,
+      environment,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: props.logLevel ?? lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      description: 'mcp-lambda: a stdio MCP server behind MCP Streamable HTTP',
+    };
+    const asset = props.codeAsset ?? process.env.MCP_LAMBDA_CDK_ASSET;
+    this.function = asset
+      ? new lambda.Function(this, 'Function', {
+          ...common,
+          runtime: lambda.Runtime.PROVIDED_AL2023,
+          handler: 'bootstrap',
+          code: lambda.Code.fromAsset(asset),
+        })
+      : new RustFunction(this, 'Function', {
+          ...common,
+          runtime: 'provided.al2023',
+          manifestPath: props.manifestPath ?? path.join(__dirname, '..', '..', 'crates', 'mcp-lambda', 'Cargo.toml'),
+          binaryName: 'mcp-lambda',
+        });
+
+    // addFunctionUrl with NONE also adds the resource policy a public URL needs.
+    this.functionUrl = this.function.addFunctionUrl({
+      authType: (props.authType ?? 'AWS_IAM') === 'AWS_IAM' ? lambda.FunctionUrlAuthType.AWS_IAM : lambda.FunctionUrlAuthType.NONE,
+      invokeMode: invokeMode === 'RESPONSE_STREAM' ? lambda.InvokeMode.RESPONSE_STREAM : lambda.InvokeMode.BUFFERED,
+    });
+    this.url = this.functionUrl.url;
+    this.endpoint = `${this.functionUrl.url}mcp`;
+
+    if (props.httpApi) {
+      // ANY /mcp behind a JWT authorizer, payload 2.0; sessions bind to the token's sub.
+      this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+        description: 'MCP Streamable HTTP endpoint (mcp-lambda) with a JWT authorizer.',
+        createDefaultStage: true,
+      });
+      this.httpApi.addRoutes({
+        path: '/mcp',
+        methods: [apigwv2.HttpMethod.ANY],
+        integration: new HttpLambdaIntegration('Integration', this.function, {
+          // The integration timeout stays API Gateway's default, its maximum (30 s).
+          payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+        }),
+        authorizer: new HttpJwtAuthorizer('jwt', props.httpApi.issuer, {
+          jwtAudience: props.httpApi.audience,
+        }),
+      });
+      this.httpApiEndpoint = `${this.httpApi.apiEndpoint}/mcp`;
+    }
+  }
+}
+
+/** The rules template.yaml states as CloudFormation Rules, checked at synth time. */
+function check(props: McpLambdaProps): void {
+  const fail = (msg: string): never => {
+    throw new Error(`McpLambda: ${msg}`);
+  };
+  if (props.serverCommand && props.serverConfig) fail('give serverCommand or serverConfig, not both');
+  if (props.serverName && !props.serverConfig) fail('serverName selects an entry of serverConfig; set serverConfig too');
+  if ((props.sessions ?? 'none') === 'token' && !props.sessionKeys)
+    fail('token sessions need sessionKeys (openssl rand -hex 32)');
+  if (props.sessionTtl !== undefined && !/^[0-9]+(ms|s|m|h|d)$/.test(props.sessionTtl))
+    fail(`sessionTtl ${JSON.stringify(props.sessionTtl)} is not a number with ms, s, m, h or d`);
+  if (props.httpApi) {
+    if (!props.httpApi.issuer) fail("the HTTP API's JWT authorizer needs an issuer");
+    if (props.httpApi.audience.length === 0 || props.httpApi.audience.some((a) => !a))
+      fail("the HTTP API's JWT authorizer needs an audience (no empty entries)");
+  }
+  const memory = props.memorySize;
+  if (memory !== undefined && !Token.isUnresolved(memory) && (memory < 128 || memory > 10240))
+    fail(`memorySize ${memory} is not within 128..10240 MB`);
+  const timeout = props.timeout?.toSeconds();
+  if (timeout !== undefined && (timeout < 3 || timeout > 900)) fail(`timeout ${timeout} s is not within 3..900 s`);
+}
