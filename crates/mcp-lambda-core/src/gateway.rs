@@ -931,36 +931,32 @@ fn is_json_content_type(h: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
-fn accepts_sse(h: &HeaderMap) -> bool {
+/// The media ranges `Accept` admits (lowercase), without those refused with `q=0`
+/// (RFC 9110 §12.4.2).
+fn accepted_media(h: &HeaderMap) -> impl Iterator<Item = String> + '_ {
     h.get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';');
-            let media = parts.next().unwrap_or("").trim();
-            let refused = parts.any(|p| p.trim() == "q=0");
-            !refused && media.eq_ignore_ascii_case("text/event-stream")
-        })
-}
-
-fn accepts_json(h: &HeaderMap) -> bool {
-    h.get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
+        .filter_map(|item| {
             let mut parts = item.split(';');
             let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-            // `q=0` means "not acceptable" (RFC 9110 §12.4.2).
             let refused = parts.any(|p| {
                 p.trim()
                     .strip_prefix("q=")
                     .and_then(|q| q.trim().parse::<f32>().ok())
                     .is_some_and(|q| q <= 0.0)
             });
-            !refused && matches!(media.as_str(), "application/json" | "application/*" | "*/*")
+            (!refused).then_some(media)
         })
+}
+
+fn accepts_sse(h: &HeaderMap) -> bool {
+    accepted_media(h).any(|m| m == "text/event-stream")
+}
+
+fn accepts_json(h: &HeaderMap) -> bool {
+    accepted_media(h).any(|m| matches!(m.as_str(), "application/json" | "application/*" | "*/*"))
 }
 
 /// `true` for `http(s)://localhost`, `127.x.x.x` and `[::1]` origins, any port.
