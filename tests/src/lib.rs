@@ -1189,30 +1189,41 @@ fn last_json_line(out: &str, err: &str) -> Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {out}\n{err}"))
 }
 
+/// Runs a client script (`tests/clients/<script>`) for `tool` on `url` and returns the JSON line
+/// it prints; panics (naming the client) if it fails. Python scripts take `MODE` before the tool.
+fn client_json(
+    interpreter: &Path,
+    script: &str,
+    url: &str,
+    mode: Option<&str>,
+    tool: &str,
+    args: &Value,
+) -> Value {
+    let clients = root().join("tests/clients");
+    let mut cmd = Command::new(interpreter);
+    cmd.current_dir(&clients).arg(clients.join(script)).arg(url);
+    if let Some(m) = mode {
+        cmd.arg(m);
+    }
+    let (ok, out, err) = run(cmd.args([tool, &args.to_string()]), CLIENT_TIMEOUT);
+    assert!(
+        ok,
+        "{script} ({}) failed:\n{out}\n{err}",
+        mode.unwrap_or("-")
+    );
+    last_json_line(&out, &err)
+}
+
 /// Runs the Python `mcp` client (`tests/clients/py_client.py URL MODE TOOL ARGS`) and returns
 /// its JSON line; panics if it fails.
 pub fn py_client(python: &Path, url: &str, mode: &str, tool: &str, args: &Value) -> Value {
-    let (ok, out, err) = run(
-        Command::new(python)
-            .arg(root().join("tests/clients/py_client.py"))
-            .args([url, mode, tool, &args.to_string()]),
-        CLIENT_TIMEOUT,
-    );
-    assert!(ok, "python client ({mode}) failed:\n{out}\n{err}");
-    last_json_line(&out, &err)
+    client_json(python, "py_client.py", url, Some(mode), tool, args)
 }
 
 /// Runs the TypeScript SDK client (`node ts_client.mjs URL TOOL ARGS` in `tests/clients`) and
 /// returns its JSON line; panics if it fails.
 pub fn ts_client(node: &Path, url: &str, tool: &str, args: &Value) -> Value {
-    let (ok, out, err) = run(
-        Command::new(node)
-            .current_dir(root().join("tests/clients"))
-            .args(["ts_client.mjs", url, tool, &args.to_string()]),
-        CLIENT_TIMEOUT,
-    );
-    assert!(ok, "TypeScript client failed:\n{out}\n{err}");
-    last_json_line(&out, &err)
+    client_json(node, "ts_client.mjs", url, None, tool, args)
 }
 
 // ---- conformance suite ----
@@ -1253,27 +1264,13 @@ pub fn fixture_cmd() -> Option<Vec<String>> {
 /// Runs `tests/clients/py_stream.py URL MODE TOOL ARGS` (progress, logs, sampling and elicitation
 /// answered) and returns its JSON line; panics if it fails.
 pub fn py_stream(python: &Path, url: &str, mode: &str, tool: &str, args: &Value) -> Value {
-    let (ok, out, err) = run(
-        Command::new(python)
-            .arg(root().join("tests/clients/py_stream.py"))
-            .args([url, mode, tool, &args.to_string()]),
-        CLIENT_TIMEOUT,
-    );
-    assert!(ok, "python streaming client ({mode}) failed:\n{out}\n{err}");
-    last_json_line(&out, &err)
+    client_json(python, "py_stream.py", url, Some(mode), tool, args)
 }
 
 /// Runs `node ts_stream.mjs URL TOOL ARGS` in `tests/clients` (the TypeScript SDK through the
 /// streaming paths) and returns its JSON line; panics if it fails.
 pub fn ts_stream(node: &Path, url: &str, tool: &str, args: &Value) -> Value {
-    let (ok, out, err) = run(
-        Command::new(node)
-            .current_dir(root().join("tests/clients"))
-            .args(["ts_stream.mjs", url, tool, &args.to_string()]),
-        CLIENT_TIMEOUT,
-    );
-    assert!(ok, "TypeScript streaming client failed:\n{out}\n{err}");
-    last_json_line(&out, &err)
+    client_json(node, "ts_stream.mjs", url, None, tool, args)
 }
 
 /// `python tests/conformance/fixture_modern.py` in the client venv (Python SDK `mcp` 2.x): the
