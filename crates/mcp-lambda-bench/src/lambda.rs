@@ -467,17 +467,7 @@ impl Job {
                 child.close()?;
                 Ok(took)
             }
-            Work::SpawnFloor => {
-                let req = t.call_request(1);
-                let start = Instant::now();
-                let mut child = StdioChild::spawn(t)?;
-                child.handshake()?;
-                let (msg, done) = child.roundtrip(&req, &json!(1))?;
-                let took = done - start;
-                child.close()?;
-                check_call(&msg)?;
-                Ok(took)
-            }
+            Work::SpawnFloor => crate::stdio::spawn_floor(t),
             Work::ExecFloor => {
                 let mut cmd = Command::new(&o.mcp_lambda);
                 cmd.arg("--version")

@@ -205,17 +205,7 @@ impl Mode {
                 check_call(&msg)?;
                 Ok(took)
             }
-            Driver::Spawn => {
-                let req = t.call_request(1);
-                let start = Instant::now();
-                let mut child = StdioChild::spawn(t)?;
-                child.handshake()?;
-                let (msg, done) = child.roundtrip(&req, &json!(1))?;
-                let took = done - start;
-                child.close()?;
-                check_call(&msg)?;
-                Ok(took)
-            }
+            Driver::Spawn => stdio::spawn_floor(t),
             Driver::Http {
                 client,
                 path,

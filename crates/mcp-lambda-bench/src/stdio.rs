@@ -102,6 +102,20 @@ impl StdioChild {
     }
 }
 
+/// The spawn floor: spawn + initialize + `notifications/initialized` + one `tools/call`, timed
+/// from spawn to the call's response; stopping the child afterwards is not timed.
+pub(crate) fn spawn_floor(t: &Target) -> anyhow::Result<Duration> {
+    let req = t.call_request(1);
+    let start = Instant::now();
+    let mut child = StdioChild::spawn(t)?;
+    child.handshake()?;
+    let (msg, done) = child.roundtrip(&req, &json!(1))?;
+    let took = done - start;
+    child.close()?;
+    crate::target::check_call(&msg)?;
+    Ok(took)
+}
+
 /// An `initialize` request for protocol 2025-06-18 with id `id`.
 pub(crate) fn initialize_request(id: u64) -> String {
     json!({
