@@ -198,26 +198,17 @@ impl Gateway {
             let mut answer = match *req.method() {
                 Method::POST => self.post(req, &ctx).await,
                 Method::GET | Method::DELETE if modern_header => method_not_allowed(
-                    false,
+                    "POST",
                     "protocol version 2026-07-28 has no GET stream and no sessions",
                 ),
                 Method::DELETE => self.delete(req, &ctx).await,
-                Method::GET if self.sessions.is_some() && self.cfg.stream_responses => {
-                    self.get(req, &ctx).await
-                }
+                Method::GET if self.get_streams() => self.get(req, &ctx).await,
                 Method::OPTIONS if origin.is_some() => preflight(),
                 Method::GET => method_not_allowed(
-                    self.sessions.is_some(),
+                    self.allow(),
                     "GET: this server offers no server-initiated SSE stream",
                 ),
-                _ => {
-                    let mut r = method_not_allowed(self.deletable(), "method not allowed");
-                    if self.sessions.is_some() && self.cfg.stream_responses {
-                        r.headers_mut()
-                            .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
-                    }
-                    r
-                }
+                _ => method_not_allowed(self.allow(), "method not allowed"),
             };
             if let Some(o) = origin {
                 cors(answer.headers_mut(), o);
@@ -226,6 +217,21 @@ impl Gateway {
         }
         .instrument(span)
         .await
+    }
+
+    /// Whether sessions get a GET stream here (sessions on, on a host that streams).
+    fn get_streams(&self) -> bool {
+        self.sessions.is_some() && self.cfg.stream_responses
+    }
+
+    /// The `Allow` header of this endpoint's 405s.
+    fn allow(&self) -> &'static str {
+        match (self.get_streams(), self.deletable()) {
+            (true, true) => "GET, POST, DELETE",
+            (true, false) => "GET, POST",
+            (false, true) => "POST, DELETE",
+            (false, false) => "POST",
+        }
     }
 
     /// Whether DELETE can end sessions here (sessions on, and not sealed tokens).
@@ -698,7 +704,7 @@ impl Gateway {
     /// `Last-Event-ID` (see [`events`]).
     async fn get(&self, req: Request<Bytes>, ctx: &RequestContext) -> Answer {
         let Some(store) = &self.sessions else {
-            return method_not_allowed(false, "GET: sessions are off");
+            return method_not_allowed(self.allow(), "GET: sessions are off");
         };
         if !accepts_sse(req.headers()) {
             return error(
@@ -725,7 +731,7 @@ impl Gateway {
 
     async fn delete(&self, req: Request<Bytes>, ctx: &RequestContext) -> Answer {
         let Some(store) = &self.sessions else {
-            return method_not_allowed(false, "DELETE: sessions are off");
+            return method_not_allowed(self.allow(), "DELETE: sessions are off");
         };
         let id = match session_header(req.headers()) {
             Ok(id) => id,
@@ -733,7 +739,7 @@ impl Gateway {
         };
         if !store.can_delete() {
             return method_not_allowed(
-                false,
+                self.allow(),
                 "DELETE: these sessions are sealed tokens and end when they expire",
             );
         }
@@ -1008,13 +1014,12 @@ fn accepted() -> Answer {
     r
 }
 
-fn method_not_allowed(sessions: bool, why: &str) -> Answer {
+fn method_not_allowed(allow: &'static str, why: &str) -> Answer {
     let mut r = error(
         StatusCode::METHOD_NOT_ALLOWED,
         jsonrpc::INVALID_REQUEST,
         &format!("Method Not Allowed: {why}"),
     );
-    let allow = if sessions { "POST, DELETE" } else { "POST" };
     r.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));
     r
