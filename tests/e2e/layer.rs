@@ -12,7 +12,7 @@
 //!   `MCP_LAMBDA_LAYER_ROOT` points the wrapper at the unpacked layer instead of `/opt`.
 //! - Docker does not run here, so the image is never built: the Dockerfile's stages, paths and
 //!   entry points are checked against the repository, its build context is rebuilt from the
-//!   COPY lines and `.dockerignore` and loaded with `cargo metadata --locked --offline`, and
+//!   COPY lines and `.dockerignore` and loaded with `cargo metadata --no-deps`, and
 //!   hadolint lints it.
 //! - The deploy metadata is read by the real `cargo lambda deploy --dry`.
 //!
@@ -672,11 +672,21 @@ fn copy_into_context(ignore: &DockerIgnore, rel: &str, ctx_dest: &Path) -> usize
     }
 }
 
+/// The workspace as Cargo loads it from `dir`: its members and their targets. `--no-deps`: the
+/// dependency graph is not resolved, so nothing is read from (or fetched into) `~/.cargo` —
+/// resolving it offline needs the crates of every target platform in the local registry cache,
+/// which only a machine that happened to fetch them has.
 fn cargo_metadata(dir: &Path) -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let (ok, out, err) = run(
         Command::new(cargo)
-            .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--offline",
+            ])
             .current_dir(dir),
         TOOL_TIMEOUT,
     );
@@ -815,7 +825,13 @@ fn dockerfile_builds_from_the_workspace_it_copies_and_runs_the_binary() {
         !ctx.join("tests/clients/node_modules").exists(),
         "node_modules reached the context"
     );
-    // Cargo loads the workspace there, with the committed lock file, and sees every member.
+    // Cargo loads the workspace there and sees every member; the committed lock file is there
+    // too, byte for byte (the image builds with `--locked`).
+    assert_eq!(
+        std::fs::read(ctx.join("Cargo.lock")).ok(),
+        std::fs::read(root().join("Cargo.lock")).ok(),
+        "the build context lacks the committed Cargo.lock"
+    );
     let in_image = cargo_metadata(&ctx);
     let members = |m: &Value| m["workspace_members"].as_array().unwrap().len();
     assert_eq!(

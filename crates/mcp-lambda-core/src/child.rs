@@ -27,18 +27,30 @@ use bytes::Bytes;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde_json::value::RawValue;
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::process::{ChildStdin, Command};
+use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
-use tracing::{Instrument, debug, info, warn};
+use tracing::{Instrument, debug, warn};
 
 use crate::command::ServerCommand;
-use crate::framing::{EDGE, Line, LineReader};
-use crate::jsonrpc::{self, Kind};
+use crate::jsonrpc;
 
+mod io;
 pub mod streams;
-pub use streams::{StreamSink, deliver_client_response};
+pub use streams::StreamSink;
+
+/// Where a child's unrelated messages go, and the session that owns the child.
+type UnrelatedSink = (mpsc::UnboundedSender<Unrelated>, Option<Arc<str>>);
+
+/// A message from a child that belongs to no request (list changes, resource updates, log
+/// messages no request took), with the session that owns the child.
+#[derive(Debug, Clone)]
+pub struct Unrelated {
+    /// The session whose child sent it; `None` for a child shared by every session.
+    pub session: Option<Arc<str>>,
+    /// The JSON-RPC notification.
+    pub message: Bytes,
+}
 
 /// How many stderr lines are kept for the report when a child dies.
 const STDERR_TAIL: usize = 20;
@@ -97,6 +109,8 @@ struct Pending {
     closed: Option<ChildError>,
     /// Streams of in-flight requests, by wire id.
     streams: HashMap<u64, streams::Stream>,
+    /// Server→client requests sent to a client and not answered yet, by outward id.
+    routes: HashMap<String, streams::Route>,
 }
 
 struct Shared {
@@ -106,8 +120,11 @@ struct Shared {
     stdin: Mutex<Option<mpsc::Sender<Bytes>>>,
     exit: watch::Receiver<Option<ExitStatus>>,
     stderr_tail: Mutex<VecDeque<String>>,
-    /// Where notifications that belong to no request go (the sessions' GET streams).
-    unrelated: Mutex<Option<mpsc::UnboundedSender<Bytes>>>,
+    /// Where notifications that belong to no request go (the sessions' GET streams), and the
+    /// session that owns this child.
+    unrelated: Mutex<Option<UnrelatedSink>>,
+    /// The host's id of the request that last used this child: its stderr lines carry it.
+    tag: Mutex<Option<Arc<str>>>,
     max_message: usize,
     terminated: AtomicBool,
 }
@@ -122,9 +139,9 @@ impl Shared {
                 p.closed = Some(err.clone());
             }
             p.streams.clear();
+            p.routes.clear();
             p.waiting.drain().collect()
         };
-        streams::forget(self);
         for (_, tx) in drained {
             let _ = tx.send(Err(err.clone()));
         }
@@ -297,6 +314,7 @@ impl ChildProcess {
             exit: exit_rx,
             stderr_tail: Mutex::new(VecDeque::with_capacity(STDERR_TAIL)),
             unrelated: Mutex::new(None),
+            tag: Mutex::new(None),
             max_message,
             terminated: AtomicBool::new(false),
         });
@@ -330,9 +348,9 @@ impl ChildProcess {
             }
             .instrument(span.clone()),
         );
-        tokio::spawn(write_loop(stdin, stdin_rx).instrument(span.clone()));
-        tokio::spawn(read_loop(shared.clone(), stdout).instrument(span.clone()));
-        tokio::spawn(stderr_loop(shared.clone(), stderr).instrument(span));
+        tokio::spawn(io::write_loop(stdin, stdin_rx).instrument(span.clone()));
+        tokio::spawn(io::read_loop(shared.clone(), stdout).instrument(span.clone()));
+        tokio::spawn(io::stderr_loop(shared.clone(), stderr).instrument(span));
         Ok(Self { shared, grace })
     }
 
@@ -452,11 +470,27 @@ impl ChildProcess {
     }
 
     /// Sends the child's notifications that belong to no request (list changes, resource
-    /// updates, log messages nobody else takes) to `tx`.
-    pub fn on_unrelated(&self, tx: mpsc::UnboundedSender<Bytes>) {
+    /// updates, log messages nobody else takes) to `tx`, tagged with `owner`: the session this
+    /// child serves alone, `None` when it serves every session.
+    pub fn on_unrelated(&self, tx: mpsc::UnboundedSender<Unrelated>, owner: Option<Arc<str>>) {
         if let Ok(mut u) = self.shared.unrelated.lock() {
-            *u = Some(tx);
+            *u = Some((tx, owner));
         }
+    }
+
+    /// Tags the child's stderr lines with the host's id of the request using it now (`None`
+    /// leaves the tag as it is). On a host serving one request at a time (Lambda) every line
+    /// then names the invocation that was running when it was written.
+    pub fn attribute(&self, request_id: Option<Arc<str>>) {
+        if let (Some(id), Ok(mut t)) = (request_id, self.shared.tag.lock()) {
+            *t = Some(id);
+        }
+    }
+
+    /// Delivers a client's response to the server→client request it answers, if this child
+    /// asked it on a stream of `session`'s (see [`streams`]). Returns whether it was delivered.
+    pub fn deliver_client_response(&self, msg: &jsonrpc::Message, session: Option<&str>) -> bool {
+        streams::deliver_client_response(&self.shared, msg, session)
     }
 
     /// Writes a notification (or any message that expects no answer) as it is.
@@ -556,212 +590,6 @@ impl Drop for ChildProcess {
     }
 }
 
-async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<Bytes>) {
-    while let Some(line) = rx.recv().await {
-        let ok = async {
-            stdin.write_all(&line).await?;
-            stdin.flush().await
-        }
-        .await;
-        if let Err(e) = ok {
-            debug!(error = %e, "MCP server's stdin closed");
-            break;
-        }
-    }
-    // Dropping stdin closes it: the child sees EOF.
-}
-
-async fn read_loop(shared: Arc<Shared>, stdout: tokio::process::ChildStdout) {
-    let mut reader = LineReader::new(
-        BufReader::with_capacity(64 * 1024, stdout),
-        shared.max_message,
-    );
-    loop {
-        match reader.next_line().await {
-            Ok(Some(Line::Complete(line))) => handle_line(&shared, &line).await,
-            Ok(Some(Line::TooLong { head, tail, len })) => {
-                let err = ChildError::OutputTooLarge {
-                    len,
-                    max: shared.max_message,
-                };
-                let owner = find_wire_id(&shared, &tail).or_else(|| find_wire_id(&shared, &head));
-                match owner {
-                    Some(id) => {
-                        warn!(len, wire_id = id, "MCP server answer over the size limit");
-                        shared.complete(id, Err(err));
-                    }
-                    None => {
-                        warn!(
-                            len,
-                            "MCP server wrote an over-long line that answers no known request; restarting it"
-                        );
-                        shared.fail_all(err);
-                        shared.signal_group(Some(Signal::SIGKILL));
-                    }
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                warn!(error = %e, "reading MCP server stdout failed");
-                break;
-            }
-        }
-    }
-    // stdout closed: the child is exiting. Give the exit watcher a moment to report the status.
-    let mut exit = shared.exit.clone();
-    let status = tokio::time::timeout(Duration::from_secs(2), exit.wait_for(|s| s.is_some()))
-        .await
-        .ok()
-        .and_then(|s| s.ok().and_then(|s| *s));
-    let reason = match status {
-        Some(st) => describe(st),
-        None => "closed its stdout".to_string(),
-    };
-    shared.fail_all(ChildError::Exited(reason));
-}
-
-/// Finds `"id":N` for a pending wire id N in a fragment of an over-long line.
-fn find_wire_id(shared: &Shared, fragment: &[u8]) -> Option<u64> {
-    let text = String::from_utf8_lossy(fragment);
-    let pending = shared.pending.lock().ok()?;
-    let mut rest = text.as_ref();
-    while let Some(i) = rest.find("\"id\"") {
-        let after = rest[i + 4..].trim_start();
-        if let Some(after) = after.strip_prefix(':') {
-            let digits: String = after
-                .trim_start()
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            if let Ok(id) = digits.parse::<u64>()
-                && pending.waiting.contains_key(&id)
-            {
-                return Some(id);
-            }
-        }
-        rest = &rest[i + 4..];
-    }
-    None
-}
-
-async fn handle_line(shared: &Arc<Shared>, line: &[u8]) {
-    if line.iter().all(u8::is_ascii_whitespace) {
-        return;
-    }
-    let parsed = serde_json::from_slice::<&RawValue>(line)
-        .map_err(|e| e.to_string())
-        .and_then(|raw| {
-            if raw.get().starts_with('[') {
-                serde_json::from_str::<Vec<&RawValue>>(raw.get()).map_err(|e| e.to_string())
-            } else {
-                Ok(vec![raw])
-            }
-        });
-    let items = match parsed {
-        Ok(items) => items,
-        Err(_) => {
-            warn!(line = %preview(line), "MCP server wrote a non-JSON line to stdout; skipped");
-            return;
-        }
-    };
-    for raw in items {
-        let msg = match jsonrpc::parse_message(raw) {
-            Ok(m) => m,
-            Err(e) => {
-                warn!(error = %e, line = %preview(line), "MCP server wrote a non-JSON-RPC message; skipped");
-                continue;
-            }
-        };
-        match msg.kind() {
-            Kind::Response => {
-                let id = msg.id().and_then(|i| i.get().parse::<u64>().ok());
-                let delivered = id.is_some_and(|id| shared.complete(id, Ok(raw.to_owned())));
-                if !delivered {
-                    debug!(id = ?msg.id().map(RawValue::get), "late or unknown answer from MCP server dropped");
-                }
-            }
-            Kind::Request => {
-                if msg.method() == Some("ping") || !streams::request(shared, &msg) {
-                    answer_server_request(shared, &msg).await;
-                }
-            }
-            Kind::Notification => {
-                if streams::notification(shared, &msg) {
-                    continue;
-                }
-                let unrelated = msg.method() != Some("notifications/progress")
-                    && shared
-                        .unrelated
-                        .lock()
-                        .ok()
-                        .and_then(|u| u.clone())
-                        .is_some_and(|tx| {
-                            tx.send(Bytes::copy_from_slice(raw.get().as_bytes()))
-                                .is_ok()
-                        });
-                if !unrelated {
-                    debug!(
-                        method = msg.method().unwrap_or(""),
-                        "notification from MCP server (no stream to carry it)"
-                    );
-                }
-            }
-        }
-    }
-}
-
-async fn answer_server_request(shared: &Shared, msg: &jsonrpc::Message) {
-    let method = msg.method().unwrap_or("");
-    let reply = if method == "ping" {
-        match RawValue::from_string("{}".into()) {
-            Ok(empty) => jsonrpc::result_response(msg.id(), &empty),
-            Err(_) => return,
-        }
-    } else {
-        info!(
-            method,
-            "MCP server asked the client for something this transport cannot carry; answered with an error"
-        );
-        jsonrpc::error_response(
-            msg.id(),
-            jsonrpc::METHOD_NOT_FOUND,
-            &format!(
-                "{method} is not available: the client cannot receive server-to-client requests on this transport"
-            ),
-        )
-    };
-    if let Some(tx) = shared.sender() {
-        let mut line = reply.to_vec();
-        line.push(b'\n');
-        let _ = tx.send(Bytes::from(line)).await;
-    }
-}
-
-async fn stderr_loop(shared: Arc<Shared>, stderr: tokio::process::ChildStderr) {
-    let mut reader = LineReader::new(BufReader::new(stderr), STDERR_LINE_MAX);
-    while let Ok(Some(line)) = reader.next_line().await {
-        let text = match line {
-            Line::Complete(l) => String::from_utf8_lossy(&l).into_owned(),
-            Line::TooLong { head, len, .. } => format!(
-                "{}… ({len} bytes, cut)",
-                String::from_utf8_lossy(&head[..head.len().min(EDGE)])
-            ),
-        };
-        match current_request() {
-            Some(request_id) => {
-                info!(target: "mcp_lambda::child_stderr", %request_id, "{text}")
-            }
-            None => info!(target: "mcp_lambda::child_stderr", "{text}"),
-        }
-        if let Ok(mut tail) = shared.stderr_tail.lock() {
-            if tail.len() == STDERR_TAIL {
-                tail.pop_front();
-            }
-            tail.push_back(text);
-        }
-    }
-}
-
 /// `false` if `/proc` shows the process gone or a zombie; `true` otherwise (also when `/proc` is
 /// unavailable, leaving the decision to the exit watcher).
 fn process_running(pid: u32) -> bool {
@@ -780,22 +608,6 @@ fn process_running(pid: u32) -> bool {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(_) => true,
     }
-}
-
-/// The request a single-concurrency host (Lambda: one invocation at a time per sandbox) is
-/// serving now; stderr lines of shared children are tagged with it.
-static CURRENT_REQUEST: Mutex<Option<String>> = Mutex::new(None);
-
-/// Sets (or clears) the request id put on shared children's stderr lines. Only meaningful where
-/// requests do not overlap (Lambda); the local server never sets it.
-pub fn set_current_request(id: Option<String>) {
-    if let Ok(mut c) = CURRENT_REQUEST.lock() {
-        *c = id;
-    }
-}
-
-fn current_request() -> Option<String> {
-    CURRENT_REQUEST.lock().ok().and_then(|c| c.clone())
 }
 
 /// Describes an exit status the way a user reads it.

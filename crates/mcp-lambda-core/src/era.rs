@@ -29,6 +29,7 @@ use crate::protocol::{
     self, LATEST_MODERN_VERSION, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION,
     META_SERVER_INFO, SERVED_VERSIONS,
 };
+use crate::upstream::Reply;
 
 /// What a modern request says about its client, read from `params._meta`.
 #[derive(Debug, Clone)]
@@ -205,20 +206,25 @@ fn complete_result(result: &mut Map<String, Value>, method: &str, server_info: O
 /// legacy resource-not-found code -32002 becomes -32602 (2026-07-28 forbids -32002).
 /// `server_info` is the child's `serverInfo`. A response that cannot be read is passed through
 /// unchanged.
-pub fn to_modern_response(response: Bytes, method: &str, server_info: Option<&Value>) -> Bytes {
-    let Ok(mut v) = serde_json::from_slice::<Map<String, Value>>(&response) else {
-        return response;
+pub fn to_modern_response(reply: Reply, method: &str, server_info: Option<&Value>) -> Reply {
+    let Ok(mut v) = serde_json::from_slice::<Map<String, Value>>(&reply.body) else {
+        return reply;
     };
+    let mut error = reply.error;
     if let Some(Value::Object(result)) = v.get_mut("result") {
         complete_result(result, method, server_info);
-    } else if let Some(Value::Object(error)) = v.get_mut("error")
-        && error.get("code").and_then(Value::as_i64) == Some(jsonrpc::LEGACY_RESOURCE_NOT_FOUND)
+    } else if let Some(Value::Object(e)) = v.get_mut("error")
+        && error == Some(jsonrpc::LEGACY_RESOURCE_NOT_FOUND)
     {
-        error.insert("code".into(), Value::from(jsonrpc::INVALID_PARAMS));
+        e.insert("code".into(), Value::from(jsonrpc::INVALID_PARAMS));
+        error = Some(jsonrpc::INVALID_PARAMS);
     }
     match serde_json::to_vec(&v) {
-        Ok(b) => Bytes::from(b),
-        Err(_) => response,
+        Ok(b) => Reply {
+            body: Bytes::from(b),
+            error,
+        },
+        Err(_) => reply,
     }
 }
 
@@ -227,12 +233,12 @@ pub fn to_modern_response(response: Bytes, method: &str, server_info: Option<&Va
 /// promise change notifications (`listChanged` of tools / prompts / resources,
 /// `resources.subscribe`) are removed, since `subscriptions/listen` is not offered. Anything
 /// unreadable is passed through.
-pub fn discover_for_endpoint(response: Bytes) -> Bytes {
-    let Ok(mut v) = serde_json::from_slice::<Map<String, Value>>(&response) else {
-        return response;
+pub fn discover_for_endpoint(reply: Reply) -> Reply {
+    let Ok(mut v) = serde_json::from_slice::<Map<String, Value>>(&reply.body) else {
+        return reply;
     };
     let Some(Value::Object(result)) = v.get_mut("result") else {
-        return response;
+        return reply;
     };
     result.insert(
         "supportedVersions".into(),
@@ -251,7 +257,13 @@ pub fn discover_for_endpoint(response: Bytes) -> Bytes {
             }
         }
     }
-    serde_json::to_vec(&v).map(Bytes::from).unwrap_or(response)
+    match serde_json::to_vec(&v) {
+        Ok(b) => Reply {
+            body: Bytes::from(b),
+            error: None,
+        },
+        Err(_) => reply,
+    }
 }
 
 /// A `server/discover` result built from a legacy child's InitializeResult: its capabilities,
@@ -434,6 +446,16 @@ fn boxed(v: &Value) -> Box<RawValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reply as a child's answer comes back (its error code read).
+    fn reply(body: &str) -> Reply {
+        let raw = RawValue::from_string(body.to_owned()).unwrap();
+        let m = jsonrpc::parse_message(&raw).unwrap();
+        Reply {
+            body: Bytes::from(body.to_owned()),
+            error: m.error_code(),
+        }
+    }
     use serde_json::json;
 
     fn params(v: Value) -> Map<String, Value> {
@@ -500,11 +522,11 @@ mod tests {
     fn legacy_results_get_the_modern_fields() {
         let info = json!({"name": "s", "version": "2"});
         let out = to_modern_response(
-            Bytes::from(r#"{"jsonrpc":"2.0","id":3,"result":{"tools":[]}}"#),
+            reply(r#"{"jsonrpc":"2.0","id":3,"result":{"tools":[]}}"#),
             "tools/list",
             Some(&info),
         );
-        let v: Value = serde_json::from_slice(&out).unwrap();
+        let v: Value = serde_json::from_slice(&out.body).unwrap();
         assert_eq!(v["id"], 3);
         assert_eq!(v["result"]["resultType"], "complete");
         assert_eq!(v["result"]["ttlMs"], 0);
@@ -512,13 +534,13 @@ mod tests {
         assert_eq!(v["result"]["_meta"][META_SERVER_INFO], info);
         // Not cacheable: no cache fields; fields the server set are kept.
         let out = to_modern_response(
-            Bytes::from(
+            reply(
                 r#"{"jsonrpc":"2.0","id":"a","result":{"content":[],"resultType":"complete","_meta":{"k":1}}}"#,
             ),
             "tools/call",
             None,
         );
-        let v: Value = serde_json::from_slice(&out).unwrap();
+        let v: Value = serde_json::from_slice(&out.body).unwrap();
         assert!(v["result"].get("ttlMs").is_none());
         assert_eq!(v["result"]["_meta"]["k"], 1);
     }
@@ -526,11 +548,12 @@ mod tests {
     #[test]
     fn legacy_resource_not_found_becomes_invalid_params() {
         let out = to_modern_response(
-            Bytes::from(r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32002,"message":"nope"}}"#),
+            reply(r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32002,"message":"nope"}}"#),
             "resources/read",
             None,
         );
-        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(out.error, Some(-32602));
+        let v: Value = serde_json::from_slice(&out.body).unwrap();
         assert_eq!(v["error"]["code"], -32602);
         assert_eq!(v["error"]["message"], "nope");
     }
@@ -562,21 +585,21 @@ mod tests {
 
     #[test]
     fn discover_answers_for_the_endpoint() {
-        let out = discover_for_endpoint(Bytes::from(
-            json!({"jsonrpc": "2.0", "id": 1, "result": {"capabilities": {
+        let out = discover_for_endpoint(reply(
+            &json!({"jsonrpc": "2.0", "id": 1, "result": {"capabilities": {
                 "tools": {"listChanged": true},
                 "resources": {"subscribe": true, "listChanged": true},
                 "logging": {}
             }}})
             .to_string(),
         ));
-        let v: Value = serde_json::from_slice(&out).unwrap();
+        let v: Value = serde_json::from_slice(&out.body).unwrap();
         assert_eq!(
             v["result"]["capabilities"],
             json!({"tools": {}, "resources": {}, "logging": {}})
         );
         assert_eq!(v["result"]["supportedVersions"], json!(SERVED_VERSIONS));
-        let err = Bytes::from(r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m"}}"#);
+        let err = reply(r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m"}}"#);
         assert_eq!(discover_for_endpoint(err.clone()), err);
     }
 

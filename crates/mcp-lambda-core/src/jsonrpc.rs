@@ -72,6 +72,10 @@ pub struct Message {
     kind: Kind,
     id: Option<Box<RawValue>>,
     method: Option<String>,
+    /// Where `params` stands in `raw`, found by the envelope parse (no second scan).
+    params: Option<std::ops::Range<usize>>,
+    /// The `error.code` of an error response.
+    error_code: Option<i64>,
 }
 
 /// A POST body: one message, or a (2025-03-26) batch.
@@ -105,6 +109,21 @@ struct Envelope<'a> {
     result: Option<&'a RawValue>,
     #[serde(default, borrow, deserialize_with = "present")]
     error: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    params: Option<&'a RawValue>,
+}
+
+/// The `code` of a JSON-RPC error object (read only for error responses).
+#[derive(Deserialize)]
+struct ErrorCode {
+    code: i64,
+}
+
+/// Where `part` (a slice of `whole`, as the borrowing parse returns it) stands in `whole`.
+fn span_in(whole: &str, part: &str) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    whole.get(start..end).map(|_| start..end)
 }
 
 /// Keeps `null` as a present value (plain `Option` would turn it into `None`).
@@ -177,11 +196,18 @@ pub fn parse_message(raw: &RawValue) -> Result<Message, EnvelopeError> {
             ));
         }
     };
+    let params = env.params.and_then(|p| span_in(raw.get(), p.get()));
+    let error_code = env
+        .error
+        .and_then(|e| serde_json::from_str::<ErrorCode>(e.get()).ok())
+        .map(|e| e.code);
     Ok(Message {
         raw: raw.to_owned(),
         kind,
         id: env.id.map(RawValue::to_owned),
         method,
+        params,
+        error_code,
     })
 }
 
@@ -215,9 +241,18 @@ impl Message {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.to_owned())
     }
+    /// The raw JSON text of `params`, if present (located by the envelope parse: no rescan).
+    pub fn params(&self) -> Option<&str> {
+        self.params.clone().and_then(|r| self.raw.get().get(r))
+    }
     /// `true` if this is a response carrying `error`.
     pub fn is_error_response(&self) -> bool {
         self.kind == Kind::Response && self.member("error").is_some()
+    }
+    /// The `error.code` of an error response (`None` for anything else, or a code that is not
+    /// an integer).
+    pub fn error_code(&self) -> Option<i64> {
+        self.error_code
     }
 }
 
@@ -251,7 +286,20 @@ fn members(raw: &RawValue) -> Result<Vec<(String, &RawValue)>, serde_json::Error
 /// Returns `raw` (a JSON object) with its `id` member set to `new_id` (raw JSON text), keeping
 /// every other member's bytes. Adds `id` if absent.
 pub fn replace_id(raw: &RawValue, new_id: &str) -> Result<Box<RawValue>, serde_json::Error> {
+    rewrite_id(raw, new_id).map(|(out, _)| out)
+}
+
+/// [`replace_id`], also giving the `error.code` of an error response (read in the same pass).
+pub fn rewrite_id(
+    raw: &RawValue,
+    new_id: &str,
+) -> Result<(Box<RawValue>, Option<i64>), serde_json::Error> {
     let members = members(raw)?;
+    let error = members
+        .iter()
+        .find(|(k, _)| k == "error")
+        .and_then(|(_, e)| serde_json::from_str::<ErrorCode>(e.get()).ok())
+        .map(|e| e.code);
     let mut out = String::with_capacity(raw.get().len() + new_id.len());
     out.push('{');
     let mut seen = false;
@@ -276,7 +324,7 @@ pub fn replace_id(raw: &RawValue, new_id: &str) -> Result<Box<RawValue>, serde_j
         out.push_str(new_id);
     }
     out.push('}');
-    RawValue::from_string(out)
+    RawValue::from_string(out).map(|out| (out, error))
 }
 
 /// The bytes of an owned raw value, without copying them.
@@ -353,6 +401,11 @@ mod tests {
         let err = single(r#"{"jsonrpc":"2.0","id":null,"error":{"code":1,"message":"x"}}"#);
         assert_eq!(err.kind(), Kind::Response);
         assert!(err.is_error_response());
+        assert_eq!(err.error_code(), Some(1));
+        assert_eq!(r.error_code(), None);
+        let p = single(r#"{"jsonrpc":"2.0","id":1,"method":"m","params": {"a":[1, 2]} }"#);
+        assert_eq!(p.params(), Some(r#"{"a":[1, 2]}"#));
+        assert_eq!(r.params(), None);
     }
 
     #[test]

@@ -8,11 +8,10 @@
 //!   initialize handshake on the client's behalf.
 //! - [`child`]: one supervised stdio process (framing, id rewriting, timeouts, termination).
 //! - [`session`] and [`token`]: session stores (in memory; sealed client-carried tokens).
-//! - [`agentcore`]: Bedrock AgentCore Gateway tool schemas from `tools/list`.
+//! - [`tools`]: one `tools/list` pager and one `tools/call`, for hosts that speak in tools.
 //! - [`era`]: the rewrites between the legacy (initialize) and modern (2026-07-28) eras.
 //! - [`jsonrpc`], [`framing`], [`protocol`], [`command`]: the pieces they share.
 
-pub mod agentcore;
 pub mod child;
 pub mod command;
 pub mod era;
@@ -23,6 +22,7 @@ pub mod protocol;
 pub mod sealed;
 pub mod session;
 pub mod token;
+pub mod tools;
 pub mod upstream;
 
 pub use child::{ChildError, ChildProcess};
@@ -31,5 +31,6 @@ pub use gateway::{Body, Gateway, GatewayConfig, RequestContext};
 pub use session::{MemoryStore, Session, SessionStore};
 pub use token::TokenStore;
 pub use upstream::{
-    ChildConfig, EraCache, EraPolicy, Exchange, PerRequest, PerSession, Reuse, Stats, Upstream,
+    ChildConfig, EraCache, EraPolicy, Exchange, InitOk, Outcome, PerRequest, PerSession, Reply,
+    Reuse, Stats, Upstream, UpstreamError,
 };

@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::{Response, StatusCode, header};
+use http::{Response, header};
 use lambda_runtime::Context;
-use mcp_lambda_core::{Body, Gateway, RequestContext, Stats, jsonrpc};
+use mcp_lambda_core::{Body, Gateway, RequestContext, Stats, gateway, jsonrpc};
 use serde_json::{Value, json};
 
+use crate::agentcore;
 use crate::deadline::request_deadline;
 use crate::event::{HttpEvent, Inbound, Origin, classify, envelope};
 use crate::metrics::emf_line;
@@ -104,7 +105,6 @@ impl Handler {
             request_id: Some(ctx.request_id.clone()).filter(|s| !s.is_empty()),
             stats: Some(stats.clone()),
         };
-        mcp_lambda_core::child::set_current_request(rctx.request_id.clone());
         let (source, out) = match classify(event, tool) {
             Inbound::Http(h) => {
                 let source = match h.origin {
@@ -117,13 +117,14 @@ impl Handler {
             Inbound::Rpc(body) => ("invoke", Reply::Buffered(self.rpc(&body, rctx).await)),
             Inbound::AgentCore { tool, arguments } => (
                 "agentcore",
-                Reply::Buffered(self.agentcore(&tool, arguments, rctx).await),
+                Reply::Buffered(agentcore::tool_result(
+                    self.gateway.call_tool(&tool, arguments, rctx).await,
+                )),
             ),
             Inbound::BadHttp { origin, message } => {
                 tracing::warn!(request_id = %ctx.request_id, "{message}");
-                let body = jsonrpc::error_response(None, jsonrpc::INVALID_REQUEST, &message);
-                let mut r = simple(StatusCode::BAD_REQUEST, "");
-                *r.body_mut() = body;
+                let (parts, body) = gateway::bad_request(&message).into_parts();
+                let r = Response::from_parts(parts, body.collect().await);
                 ("bad-http", Reply::Buffered(envelope(origin, r)))
             }
             Inbound::Unknown(why) => {
@@ -134,7 +135,6 @@ impl Handler {
                 )
             }
         };
-        mcp_lambda_core::child::set_current_request(None);
         if self.cfg.metrics {
             eprintln!(
                 "{}",
@@ -156,45 +156,19 @@ impl Handler {
         let path = h.request.uri().path().trim_end_matches('/');
         let wanted = self.cfg.path.trim_end_matches('/');
         let answer = if path == wanted {
-            let answer = self.gateway.handle(h.request, rctx).await;
-            let (parts, body) = answer.into_parts();
-            if streaming {
-                return Reply::Streaming(prelude(&parts), body_channel(body));
-            }
-            let mut response = Response::from_parts(parts, Bytes::new());
-            *response.body_mut() = match body {
-                Body::Empty => Bytes::new(),
-                Body::Json(b) => b,
-                Body::Stream(mut rx) => {
-                    // Buffered invocation: the whole stream becomes one SSE body.
-                    response.headers_mut().insert(
-                        header::CONTENT_TYPE,
-                        http::HeaderValue::from_static("text/event-stream"),
-                    );
-                    let mut all = Vec::new();
-                    while let Some(event) = rx.recv().await {
-                        all.extend_from_slice(&event);
-                    }
-                    Bytes::from(all)
-                }
-            };
-            response
+            self.gateway.handle(h.request, rctx).await
         } else if path == "/healthz" {
-            simple(StatusCode::OK, r#"{"status":"ok"}"#)
+            healthz()
         } else {
-            simple(
-                StatusCode::NOT_FOUND,
-                &format!(
-                    r#"{{"error":"not found: the MCP endpoint is {}"}}"#,
-                    self.cfg.path
-                ),
-            )
+            gateway::not_found(&self.cfg.path)
         };
+        // The gateway's status and headers as they are; only the body's carriage differs.
+        let (parts, body) = answer.into_parts();
         if streaming {
-            let (parts, body) = answer.into_parts();
-            return Reply::Streaming(prelude(&parts), body_channel(Body::Json(body)));
+            return Reply::Streaming(prelude(&parts), body.into_chunks());
         }
-        Reply::Buffered(envelope(h.origin, answer))
+        let response = Response::from_parts(parts, body.collect().await);
+        Reply::Buffered(envelope(h.origin, response))
     }
 
     async fn rpc(&self, body: &[u8], rctx: RequestContext) -> Value {
@@ -203,33 +177,6 @@ impl Handler {
                 error_value(jsonrpc::INTERNAL_ERROR, &format!("unreadable answer: {e}"))
             }),
             None => Value::Null,
-        }
-    }
-
-    async fn agentcore(&self, tool: &str, arguments: Value, rctx: RequestContext) -> Value {
-        let arguments = if arguments.is_null() {
-            json!({})
-        } else {
-            arguments
-        };
-        let call = json!({
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": { "name": tool, "arguments": arguments }
-        });
-        let answer = self.rpc(call.to_string().as_bytes(), rctx).await;
-        match (answer.get("result"), answer.get("error")) {
-            (Some(result), _) => result.clone(),
-            (None, Some(error)) => json!({
-                "isError": true,
-                "content": [{
-                    "type": "text",
-                    "text": error.get("message").and_then(Value::as_str).unwrap_or("tool call failed"),
-                }],
-                "error": error,
-            }),
-            _ => answer,
         }
     }
 }
@@ -244,22 +191,9 @@ fn prelude(parts: &http::response::Parts) -> lambda_runtime::MetadataPrelude {
     }
 }
 
-/// A gateway body as a channel of chunks.
-fn body_channel(body: Body) -> tokio::sync::mpsc::Receiver<Bytes> {
-    match body {
-        Body::Stream(rx) => rx,
-        Body::Json(b) => {
-            let (tx, rx) = tokio::sync::mpsc::channel(1);
-            let _ = tx.try_send(b);
-            rx
-        }
-        Body::Empty => tokio::sync::mpsc::channel(1).1,
-    }
-}
-
-fn simple(status: StatusCode, body: &str) -> Response<Bytes> {
-    let mut r = Response::new(Bytes::from(body.to_owned()));
-    *r.status_mut() = status;
+/// `GET /healthz`'s answer.
+fn healthz() -> Response<Body> {
+    let mut r = Response::new(Body::Json(Bytes::from_static(br#"{"status":"ok"}"#)));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),

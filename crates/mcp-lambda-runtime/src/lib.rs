@@ -5,6 +5,7 @@
 //! [`mcp_lambda_core::Gateway`] as the local server; [`handler::Handler`] holds no protocol logic.
 //! [`run`] polls the Runtime API until Lambda shuts the sandbox down, then terminates the children.
 
+pub mod agentcore;
 pub mod deadline;
 pub mod event;
 #[cfg(test)]

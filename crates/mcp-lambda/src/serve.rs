@@ -1,8 +1,9 @@
 //! The local host: an HTTP/1.1 server (axum) in front of the gateway.
 //!
-//! Contract: `POST|GET|DELETE|OPTIONS <path>` go to the gateway unchanged; `GET /healthz`
-//! answers 200 while the server runs; anything else is 404. Bodies over the limit are refused
-//! with 413 before they are read whole. On SIGINT/SIGTERM the listener stops accepting, in-flight
+//! Contract: `POST|GET|DELETE|OPTIONS <path>` go to the gateway unchanged and its answer is
+//! copied out as it is (status, headers, body or stream); `GET /healthz` answers 200 while the
+//! server runs; anything else is the core's 404. Bodies over the limit are refused with the
+//! core's 413 before they are read whole. On SIGINT/SIGTERM the listener stops accepting, in-flight
 //! requests finish (bounded by the request timeout), then every child is terminated.
 
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
-use mcp_lambda_core::{Body, Gateway, RequestContext, jsonrpc};
+use mcp_lambda_core::{Body, Gateway, RequestContext, gateway};
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
@@ -25,6 +26,7 @@ use tokio_stream::wrappers::ReceiverStream;
 struct App {
     gateway: Arc<Gateway>,
     max_body: usize,
+    path: Arc<str>,
 }
 
 /// Serves `gateway` on `listener` at `path` until SIGINT/SIGTERM, then shuts down gracefully.
@@ -42,6 +44,7 @@ pub(crate) async fn run(
         .with_state(App {
             gateway: gateway.clone(),
             max_body,
+            path: Arc::from(path),
         });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -87,8 +90,8 @@ async fn healthz() -> impl IntoResponse {
     )
 }
 
-async fn not_found() -> impl IntoResponse {
-    (StatusCode::NOT_FOUND, "not found\n")
+async fn not_found(State(app): State<App>) -> Response {
+    copy_out(gateway::not_found(&app.path))
 }
 
 async fn mcp(State(app): State<App>, req: Request) -> Response {
@@ -124,18 +127,16 @@ async fn mcp(State(app): State<App>, req: Request) -> Response {
             RequestContext::default(),
         )
         .await;
-    let (mut parts, body) = answer.into_parts();
+    copy_out(answer)
+}
+
+/// The gateway's answer as axum's: status and headers as they are, the body or stream copied.
+fn copy_out(answer: http::Response<Body>) -> Response {
+    let (parts, body) = answer.into_parts();
     let body = match body {
         Body::Empty => AxumBody::empty(),
         Body::Json(b) => AxumBody::from(b),
         Body::Stream(rx) => {
-            parts.headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            );
-            parts
-                .headers
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             AxumBody::from_stream(ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>))
         }
     };
@@ -157,18 +158,9 @@ async fn drain(body: AxumBody, max: usize) {
 }
 
 fn too_large(len: usize, max: usize) -> Response {
-    let body = jsonrpc::error_response(
-        None,
-        jsonrpc::INVALID_REQUEST,
-        &format!("Payload Too Large: the body is over the {max}-byte limit (at least {len} bytes)"),
-    );
-    (
-        StatusCode::PAYLOAD_TOO_LARGE,
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CONNECTION, "close"),
-        ],
-        body,
-    )
-        .into_response()
+    let mut r = copy_out(gateway::too_large(len, max));
+    // The rest of the body is not read: the connection cannot be reused.
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
 }

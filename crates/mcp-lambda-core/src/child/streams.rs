@@ -16,14 +16,13 @@
 //!   own id. When the originating request ends first, every request it left unanswered is
 //!   answered with an error, so the child never hangs on a client that went away.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
-use tracing::{debug, info};
+use tracing::info;
 
 use super::{Pending, Shared};
 use crate::jsonrpc::{self, Message};
@@ -39,6 +38,9 @@ pub struct StreamSink {
     /// Whether `notifications/message` may be sent (2026-07-28: only when the request set a
     /// log level).
     pub logging: bool,
+    /// The session of the client reading the stream (`None` without sessions): only it may
+    /// answer the server→client requests sent on it.
+    pub session: Option<Arc<str>>,
 }
 
 /// A request's stream, kept while the request is in flight.
@@ -50,15 +52,15 @@ pub(super) struct Stream {
     outstanding: Vec<String>,
 }
 
-/// An outward server→client request id → the child and the child's own id.
-struct Route {
-    shared: Weak<Shared>,
+/// Where the answer to an outward server→client request goes.
+pub(super) struct Route {
+    /// The child's own id for its request (raw JSON).
     child_id: String,
     /// The wire id of the request whose stream carried it.
     wire_id: u64,
+    /// The session that got the question.
+    session: Option<Arc<str>>,
 }
-
-static ROUTES: LazyLock<Mutex<HashMap<String, Route>>> = LazyLock::new(Default::default);
 
 /// Registers a stream for the request `wire_id`; returns the request to write, with its
 /// `progressToken` replaced by the wire id when it has one.
@@ -103,34 +105,26 @@ fn swap_progress_token(line: Box<RawValue>, wire_id: u64) -> (Box<RawValue>, Opt
 /// Ends the stream of `wire_id` (its request completed, failed or was abandoned) and answers
 /// the server→client requests it left open.
 pub(super) fn end(shared: &Shared, wire_id: u64) {
-    let stream = shared
-        .pending
-        .lock()
-        .ok()
-        .and_then(|mut p| p.streams.remove(&wire_id));
-    let Some(stream) = stream else { return };
-    for outward in stream.outstanding {
-        let route = ROUTES.lock().ok().and_then(|mut r| r.remove(&outward));
-        if let Some(route) = route {
-            let reply = jsonrpc::error_response(
-                RawValue::from_string(route.child_id).ok().as_deref(),
-                jsonrpc::INTERNAL_ERROR,
-                "the client's request ended before it answered this request",
-            );
-            shared.try_write(reply);
-        }
-    }
-}
-
-/// Drops every route of a child that is gone.
-pub(super) fn forget(shared: &Shared) {
-    if let Ok(mut r) = ROUTES.lock() {
-        r.retain(|_, route| {
-            route
-                .shared
-                .upgrade()
-                .is_some_and(|s| !std::ptr::eq(Arc::as_ptr(&s), shared))
-        });
+    let open: Vec<Route> = {
+        let Ok(mut p) = shared.pending.lock() else {
+            return;
+        };
+        let Some(stream) = p.streams.remove(&wire_id) else {
+            return;
+        };
+        stream
+            .outstanding
+            .iter()
+            .filter_map(|o| p.routes.remove(o))
+            .collect()
+    };
+    for route in open {
+        let reply = jsonrpc::error_response(
+            RawValue::from_string(route.child_id).ok().as_deref(),
+            jsonrpc::INTERNAL_ERROR,
+            "the client's request ended before it answered this request",
+        );
+        shared.try_write(reply);
     }
 }
 
@@ -218,28 +212,23 @@ pub(super) fn request(shared: &Arc<Shared>, msg: &Message) -> bool {
     if !stream.sink.requests {
         return false;
     }
-    if let Ok(mut r) = ROUTES.lock() {
-        r.insert(
-            outward.clone(),
-            Route {
-                shared: Arc::downgrade(shared),
-                child_id,
-                wire_id,
-            },
-        );
-    }
-    stream.outstanding.push(outward.clone());
     let sent = stream
         .sink
         .tx
         .send(Bytes::from(jsonrpc::into_bytes(line)))
         .is_ok();
-    if !sent {
-        stream.outstanding.retain(|o| o != &outward);
-        if let Ok(mut r) = ROUTES.lock() {
-            r.remove(&outward);
-        }
-    } else {
+    if sent {
+        stream.outstanding.push(outward.clone());
+        let session = stream.sink.session.clone();
+        p.routes.insert(
+            outward.clone(),
+            Route {
+                child_id,
+                wire_id,
+                session,
+            },
+        );
+        drop(p);
         info!(
             method = msg.method().unwrap_or(""),
             id = %outward,
@@ -249,28 +238,39 @@ pub(super) fn request(shared: &Arc<Shared>, msg: &Message) -> bool {
     sent
 }
 
-/// Delivers a client's JSON-RPC response to the server→client request it answers. Returns
-/// `false` when no such request is waiting (unknown, already answered, or its stream ended).
-pub fn deliver_client_response(msg: &Message) -> bool {
+/// Delivers a client's JSON-RPC response to the server→client request of this child it
+/// answers, when `session` is the one that got the question. Returns `false` when no such
+/// request is waiting (unknown, already answered, its stream ended, or another session's).
+pub(super) fn deliver_client_response(
+    shared: &Shared,
+    msg: &Message,
+    session: Option<&str>,
+) -> bool {
     let Some(outward) = msg
         .id()
         .and_then(|i| serde_json::from_str::<String>(i.get()).ok())
     else {
         return false;
     };
-    let route = ROUTES.lock().ok().and_then(|mut r| r.remove(&outward));
-    let Some(route) = route else {
-        debug!(id = %outward, "client response to no waiting server request; dropped");
-        return false;
+    let route = {
+        let Ok(mut p) = shared.pending.lock() else {
+            return false;
+        };
+        let mine = p
+            .routes
+            .get(&outward)
+            .is_some_and(|r| r.session.as_deref() == session);
+        if !mine {
+            return false;
+        }
+        let Some(route) = p.routes.remove(&outward) else {
+            return false;
+        };
+        if let Some(s) = p.streams.get_mut(&route.wire_id) {
+            s.outstanding.retain(|o| o != &outward);
+        }
+        route
     };
-    let Some(shared) = route.shared.upgrade() else {
-        return false;
-    };
-    if let Ok(mut p) = shared.pending.lock()
-        && let Some(s) = p.streams.get_mut(&route.wire_id)
-    {
-        s.outstanding.retain(|o| o != &outward);
-    }
     match jsonrpc::replace_id(msg.raw(), &route.child_id) {
         Ok(line) => shared.try_write(Bytes::from(jsonrpc::into_bytes(line))),
         Err(_) => false,

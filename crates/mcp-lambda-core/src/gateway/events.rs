@@ -6,9 +6,11 @@
 //! - A session that opened a GET stream, or subscribed to a resource, has a mailbox here. Every
 //!   message for it gets the next event id of the session (`1`, `2`, …) and is kept in a bounded
 //!   replay buffer (256 events), whether or not a stream is connected.
-//! - `notifications/resources/updated` goes only to the sessions that subscribed to its `uri`
-//!   (`resources/subscribe`, until `resources/unsubscribe`); every other message goes to every
-//!   mailbox (all children run the same server, so a list change concerns every session).
+//! - A message belongs to the child that sent it: a child serving one session (`per-session`,
+//!   `per-request`) reaches that session's mailbox only; a child shared by every session
+//!   (`reuse`) reaches every mailbox. Within those, `notifications/resources/updated` goes only
+//!   to the sessions that subscribed to its `uri` (`resources/subscribe`, until
+//!   `resources/unsubscribe`).
 //! - A new GET stream replaces the session's previous one (each message goes out on one stream)
 //!   and first replays the buffered events after `Last-Event-ID`.
 //! - A session that ends (DELETE) loses its mailbox.
@@ -58,8 +60,9 @@ pub(crate) struct Events {
 }
 
 impl Events {
-    /// Delivers one message from a child (see the module docs for who gets it).
-    pub(crate) fn dispatch(&self, message: &[u8]) {
+    /// Delivers one message from a child (see the module docs for who gets it): the child of
+    /// one `session` reaches that session's mailbox only; a shared child (`None`), every one.
+    pub(crate) fn dispatch(&self, session: Option<&str>, message: &[u8]) {
         let uri = serde_json::from_slice::<Value>(message).ok().and_then(|v| {
             (v.get("method")?.as_str()? == "notifications/resources/updated")
                 .then(|| v.pointer("/params/uri")?.as_str().map(str::to_owned))
@@ -68,7 +71,11 @@ impl Events {
         let Ok(mut boxes) = self.boxes.lock() else {
             return;
         };
-        for mailbox in boxes.values_mut() {
+        let boxes = boxes
+            .iter_mut()
+            .filter(|(id, _)| session.is_none_or(|s| s == id.as_str()))
+            .map(|(_, mailbox)| mailbox);
+        for mailbox in boxes {
             if uri
                 .as_ref()
                 .is_none_or(|u| mailbox.subscriptions.contains(u))
@@ -136,7 +143,7 @@ mod tests {
     fn events_carry_ids_and_replay_after_last_event_id() {
         let e = Events::default();
         let mut rx = e.open("s1", None);
-        e.dispatch(CHANGED);
+        e.dispatch(None, CHANGED);
         let got = drain(&mut rx);
         assert_eq!(got.len(), 1);
         assert!(
@@ -145,15 +152,15 @@ mod tests {
         );
         // Reconnect after having seen event 1; two more arrived meanwhile.
         drop(rx);
-        e.dispatch(CHANGED);
-        e.dispatch(CHANGED);
+        e.dispatch(None, CHANGED);
+        e.dispatch(None, CHANGED);
         let mut rx = e.open("s1", Some(1));
         let got = drain(&mut rx);
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got[0].starts_with("id: 2\n") && got[1].starts_with("id: 3\n"));
         // Sessions without a mailbox get nothing; ended sessions lose theirs.
         e.end("s1");
-        e.dispatch(CHANGED);
+        e.dispatch(None, CHANGED);
         assert!(drain(&mut rx).is_empty());
     }
 
@@ -163,12 +170,24 @@ mod tests {
         let mut a = e.open("a", None);
         let mut b = e.open("b", None);
         e.subscribe("a", "test://x", true);
-        e.dispatch(&updated("test://x"));
+        e.dispatch(None, &updated("test://x"));
         assert_eq!(drain(&mut a).len(), 1);
         assert!(drain(&mut b).is_empty());
         e.subscribe("a", "test://x", false);
-        e.dispatch(&updated("test://x"));
+        e.dispatch(None, &updated("test://x"));
         assert!(drain(&mut a).is_empty());
+    }
+
+    #[test]
+    fn a_sessions_own_child_reaches_that_session_only() {
+        let e = Events::default();
+        let mut a = e.open("a", None);
+        let mut b = e.open("b", None);
+        e.dispatch(Some("a"), CHANGED);
+        assert_eq!(drain(&mut a).len(), 1);
+        assert!(drain(&mut b).is_empty(), "b's stream saw a's child");
+        e.dispatch(None, CHANGED);
+        assert_eq!((drain(&mut a).len(), drain(&mut b).len()), (1, 1));
     }
 
     #[test]
@@ -176,7 +195,7 @@ mod tests {
         let e = Events::default();
         drop(e.open("s", None));
         for _ in 0..REPLAY + 10 {
-            e.dispatch(CHANGED);
+            e.dispatch(None, CHANGED);
         }
         let mut rx = e.open("s", Some(0));
         let got = drain(&mut rx);

@@ -1,5 +1,5 @@
-//! The 2026-07-28 (modern, stateless) request rules: which era a POST speaks, and the validation
-//! ladder a modern request passes before it reaches the upstream.
+//! The 2026-07-28 (modern, stateless) ladder: the rules a modern request passes (checked while
+//! it is classified, [`classify`](super::classify)) and the run of a request that passed them.
 //!
 //! Contract — a modern POST is answered, first rule that applies wins:
 //!
@@ -13,54 +13,27 @@
 //! | `MCP-Protocol-Version` missing or ≠ `_meta` version; `Mcp-Method` ≠ `method`; `Mcp-Name` ≠ `params.name` / `params.uri` (after `=?base64?…?=` decoding) | 400, -32020 |
 //! | version not served | 400, -32022 with `data.supported` / `data.requested` |
 //! | a method removed in 2026-07-28 (`initialize`, `ping`, `logging/setLevel`, `resources/subscribe`, …) | 404, -32601 |
-//! | anything else | forwarded; the answer's status follows its error code (400 for -32700/-32600/-32602/-32020/-32021/-32022, 404 for -32601, else 200) |
+//! | `subscriptions/listen` | 404, -32601 (change notifications are not offered) |
+//! | `tools/call` whose `Mcp-Param-*` headers disagree with its arguments | 400, -32020 |
+//! | anything else | forwarded; the answer's status follows its error code (400 for -32700/-32600/-32602/-32020/-32021/-32022, 404 for -32601, else 200); `tools/call`, `prompts/get` and `resources/read` may end in an `InputRequiredResult` ([`mrtr`](super::mrtr)) |
 //!
 //! `Mcp-Session-Id` and `Last-Event-ID` are ignored and no session id is ever minted.
 
+use std::sync::Arc;
+
 use base64::Engine;
-use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 
-use crate::era::ModernMeta;
+use super::classify::ModernPost;
+use super::reject::Rejection;
+use super::{Gateway, Outcome, Step, mrtr, param_headers, sse};
+use crate::RequestContext;
+use crate::era::{self, ModernMeta};
 use crate::jsonrpc::{self, Message};
-use crate::protocol::{self, METHOD_HEADER, NAME_HEADER, SERVED_VERSIONS, VERSION_HEADER};
-
-/// A rejected modern request: the HTTP status and the JSON-RPC error body.
-#[derive(Debug)]
-pub(crate) struct Rejection {
-    pub(crate) status: StatusCode,
-    pub(crate) body: Bytes,
-}
-
-fn reject(status: StatusCode, msg: &Message, code: i64, text: &str) -> Rejection {
-    Rejection {
-        status,
-        body: jsonrpc::error_response(msg.id(), code, text),
-    }
-}
-
-fn mismatch(msg: &Message, text: &str) -> Rejection {
-    reject(
-        StatusCode::BAD_REQUEST,
-        msg,
-        jsonrpc::HEADER_MISMATCH,
-        &format!("Header mismatch: {text}"),
-    )
-}
-
-/// The `UnsupportedProtocolVersionError` for `requested`.
-pub(crate) fn unsupported_version(msg: Option<&Message>, requested: &str) -> Rejection {
-    Rejection {
-        status: StatusCode::BAD_REQUEST,
-        body: jsonrpc::error_response_with_data(
-            msg.and_then(Message::id),
-            jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
-            "Unsupported protocol version",
-            Some(serde_json::json!({ "supported": SERVED_VERSIONS, "requested": requested })),
-        ),
-    }
-}
+use crate::protocol::{self, METHOD_HEADER, NAME_HEADER, VERSION_HEADER};
+use crate::tools;
+use crate::upstream::Exchange;
 
 /// The `MCP-Protocol-Version` header as sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,133 +61,56 @@ pub(crate) fn version_header(headers: &HeaderMap) -> VersionHeader<'_> {
     }
 }
 
-/// The rejection of a POST whose `MCP-Protocol-Version` is sent more than once.
-pub(crate) fn duplicated_version(msg: Option<&Message>) -> Rejection {
-    Rejection {
-        status: StatusCode::BAD_REQUEST,
-        body: jsonrpc::error_response(
-            msg.and_then(Message::id),
-            jsonrpc::HEADER_MISMATCH,
-            "Header mismatch: the mcp-protocol-version header appears more than once",
-        ),
-    }
-}
-
-/// `true` if a POST with these headers and this (unparsed) body speaks the modern era: its
-/// `MCP-Protocol-Version` is not a legacy version (or is unreadable, or sent twice), or it has
-/// none and the body's `_meta` carries a protocol version (a modern client that forgot the
-/// header is told so).
-pub(crate) fn is_modern_post(headers: &HeaderMap, body: &[u8]) -> bool {
-    match version_header(headers) {
-        VersionHeader::Value(v) => !protocol::is_supported(v),
-        VersionHeader::Duplicated | VersionHeader::Invalid => true,
-        VersionHeader::Absent => body_has_modern_meta(body),
-    }
-}
-
-/// The protocol version in a body's `params._meta`, if any.
-pub(crate) fn meta_version(msg: &Message) -> Option<String> {
-    let params = msg.member("params")?;
-    let map: Map<String, Value> = serde_json::from_str(params.get()).ok()?;
-    ModernMeta::read(Some(&map))
-        .ok()?
-        .map(|m| m.protocol_version)
-}
-
-/// Cheap pre-check (a substring) followed by a real parse of `params._meta`.
-pub(crate) fn body_has_modern_meta(body: &[u8]) -> bool {
-    const KEY: &[u8] = protocol::META_PROTOCOL_VERSION.as_bytes();
-    if !body.windows(KEY.len()).any(|w| w == KEY) {
-        return false;
-    }
-    #[derive(serde::Deserialize)]
-    struct Req {
-        params: Option<Map<String, Value>>,
-    }
-    serde_json::from_slice::<Req>(body)
-        .ok()
-        .and_then(|r| r.params)
-        .is_some_and(|p| matches!(ModernMeta::read(Some(&p)), Ok(Some(_)) | Err(_)))
-}
-
-/// A request that passed the ladder: its envelope and its `params` (parsed once, reused).
-pub(crate) struct Valid {
-    pub(crate) meta: ModernMeta,
-    pub(crate) params: Map<String, Value>,
-}
-
-/// Runs the ladder over one request. `headers` is `None` for callers without HTTP (direct
-/// Invoke), which skip the header rungs.
-pub(crate) fn validate(headers: Option<&HeaderMap>, msg: &Message) -> Result<Valid, Rejection> {
+/// Runs the ladder over one request whose `params` were parsed by the caller (`not_object`:
+/// they were present but not an object). `headers` is `None` for callers without HTTP (direct
+/// Invoke), which skip the header rungs. Returns the envelope and the params.
+pub(crate) fn validate(
+    headers: Option<&HeaderMap>,
+    msg: &Message,
+    params: Option<Map<String, Value>>,
+    not_object: bool,
+) -> Result<(ModernMeta, Map<String, Value>), Rejection> {
+    let id = msg.id();
     if let Some(h) = headers
         && let Some(dup) = [VERSION_HEADER, METHOD_HEADER, NAME_HEADER]
             .into_iter()
             .find(|name| h.get_all(*name).iter().count() > 1)
     {
-        return Err(mismatch(
-            msg,
-            &format!("the {dup} header appears more than once"),
-        ));
+        return Err(Rejection::header_mismatch(&format!(
+            "the {dup} header appears more than once"
+        ))
+        .with_id(id));
     }
-    let params: Option<Map<String, Value>> = match msg.member("params") {
-        None => None,
-        Some(p) => match serde_json::from_str::<Value>(p.get()) {
-            Ok(Value::Object(m)) => Some(m),
-            _ => {
-                return Err(reject(
-                    StatusCode::BAD_REQUEST,
-                    msg,
-                    jsonrpc::INVALID_PARAMS,
-                    "params must be an object",
-                ));
-            }
-        },
-    };
+    if not_object {
+        return Err(Rejection::invalid_params("params must be an object").with_id(id));
+    }
     let meta = match ModernMeta::read(params.as_ref()) {
         Ok(Some(m)) => m,
         Ok(None) => {
-            return Err(reject(
-                StatusCode::BAD_REQUEST,
-                msg,
-                jsonrpc::INVALID_PARAMS,
-                &format!(
-                    "params._meta must carry \"{}\" and \"{}\" (protocol version 2026-07-28 sends them on every request)",
-                    protocol::META_PROTOCOL_VERSION,
-                    protocol::META_CLIENT_CAPABILITIES
-                ),
-            ));
+            return Err(Rejection::invalid_params(format!(
+                "params._meta must carry \"{}\" and \"{}\" (protocol version 2026-07-28 sends them on every request)",
+                protocol::META_PROTOCOL_VERSION,
+                protocol::META_CLIENT_CAPABILITIES
+            ))
+            .with_id(id));
         }
-        Err(e) => {
-            return Err(reject(
-                StatusCode::BAD_REQUEST,
-                msg,
-                jsonrpc::INVALID_PARAMS,
-                &e.0,
-            ));
-        }
+        Err(e) => return Err(Rejection::invalid_params(e.0).with_id(id)),
     };
     if let Some(h) = headers {
-        check_headers(h, msg, params.as_ref(), &meta)?;
+        check_headers(h, msg, params.as_ref(), &meta).map_err(|r| r.with_id(id))?;
     }
     if !protocol::is_modern(&meta.protocol_version) {
-        return Err(unsupported_version(Some(msg), &meta.protocol_version));
+        return Err(Rejection::unsupported_version(&meta.protocol_version).with_id(id));
     }
     let method = msg.method().unwrap_or_default();
     if protocol::REMOVED_IN_MODERN.contains(&method) {
-        return Err(reject(
-            StatusCode::NOT_FOUND,
-            msg,
-            jsonrpc::METHOD_NOT_FOUND,
-            &format!(
-                "Method not found: {method} is not part of protocol version {}",
-                meta.protocol_version
-            ),
-        ));
+        return Err(Rejection::method_not_found(format!(
+            "Method not found: {method} is not part of protocol version {}",
+            meta.protocol_version
+        ))
+        .with_id(id));
     }
-    Ok(Valid {
-        meta,
-        params: params.unwrap_or_default(),
-    })
+    Ok((meta, params.unwrap_or_default()))
 }
 
 fn check_headers(
@@ -227,69 +123,68 @@ fn check_headers(
     let header = |name: &str| h.get(name).map(|v| v.to_str().map(str::trim));
     match header(VERSION_HEADER) {
         None => {
-            return Err(mismatch(
-                msg,
+            return Err(Rejection::header_mismatch(
                 "the MCP-Protocol-Version header is required and must equal params._meta's protocol version",
             ));
         }
         Some(Ok(v)) if v == meta.protocol_version => {}
         Some(Ok(v)) => {
-            return Err(mismatch(
-                msg,
-                &format!(
-                    "MCP-Protocol-Version header value '{v}' does not match body value '{}'",
-                    meta.protocol_version
-                ),
-            ));
+            return Err(Rejection::header_mismatch(&format!(
+                "MCP-Protocol-Version header value '{v}' does not match body value '{}'",
+                meta.protocol_version
+            )));
         }
         Some(Err(_)) => {
-            return Err(mismatch(
-                msg,
+            return Err(Rejection::header_mismatch(
                 "MCP-Protocol-Version header is not visible ASCII",
             ));
         }
     }
     let method = msg.method().unwrap_or_default();
     match header(METHOD_HEADER) {
-        None => return Err(mismatch(msg, "the Mcp-Method header is required")),
-        Some(Ok(v)) if v == method => {}
-        Some(Ok(v)) => {
-            return Err(mismatch(
-                msg,
-                &format!("Mcp-Method header value '{v}' does not match body value '{method}'"),
+        None => {
+            return Err(Rejection::header_mismatch(
+                "the Mcp-Method header is required",
             ));
         }
-        Some(Err(_)) => return Err(mismatch(msg, "Mcp-Method header is not visible ASCII")),
+        Some(Ok(v)) if v == method => {}
+        Some(Ok(v)) => {
+            return Err(Rejection::header_mismatch(&format!(
+                "Mcp-Method header value '{v}' does not match body value '{method}'"
+            )));
+        }
+        Some(Err(_)) => {
+            return Err(Rejection::header_mismatch(
+                "Mcp-Method header is not visible ASCII",
+            ));
+        }
     }
     if let Some(field) = protocol::name_param(method) {
         let body = params.and_then(|p| p.get(field)).and_then(Value::as_str);
         match (header(NAME_HEADER), body) {
             (None, None) => {}
             (None, Some(_)) => {
-                return Err(mismatch(
-                    msg,
-                    &format!("the Mcp-Name header is required for {method}"),
-                ));
+                return Err(Rejection::header_mismatch(&format!(
+                    "the Mcp-Name header is required for {method}"
+                )));
             }
             (Some(Err(_)), _) => {
-                return Err(mismatch(msg, "Mcp-Name header contains invalid characters"));
+                return Err(Rejection::header_mismatch(
+                    "Mcp-Name header contains invalid characters",
+                ));
             }
             (Some(Ok(v)), body) => match decode_header_value(v) {
                 None => {
-                    return Err(mismatch(
-                        msg,
+                    return Err(Rejection::header_mismatch(
                         "Mcp-Name header carries a malformed base64 value",
                     ));
                 }
                 Some(decoded) if Some(decoded.as_str()) == body => {}
                 Some(decoded) => {
-                    return Err(mismatch(
-                        msg,
-                        &format!(
-                            "Mcp-Name header value '{decoded}' does not match body value '{}'",
-                            body.unwrap_or("(absent)")
-                        ),
-                    ));
+                    return Err(Rejection::header_mismatch(&format!(
+                        "Mcp-Name header value '{decoded}' does not match body value '{}'",
+                        body.unwrap_or("(absent)")
+                    )));
                 }
             },
         }
@@ -317,20 +212,8 @@ pub(crate) fn decode_header_value(v: &str) -> Option<String> {
 
 /// The HTTP status of a modern answer, from its JSON-RPC error code (200 for results and for
 /// errors the spec gives no status).
-pub(crate) fn status_of(response: &[u8]) -> StatusCode {
-    #[derive(serde::Deserialize)]
-    struct E {
-        code: i64,
-    }
-    #[derive(serde::Deserialize)]
-    struct R {
-        error: Option<E>,
-    }
-    let code = serde_json::from_slice::<R>(response)
-        .ok()
-        .and_then(|r| r.error)
-        .map(|e| e.code);
-    match code {
+pub(crate) fn status_for(error: Option<i64>) -> StatusCode {
+    match error {
         Some(
             jsonrpc::PARSE_ERROR
             | jsonrpc::INVALID_REQUEST
@@ -341,6 +224,172 @@ pub(crate) fn status_of(response: &[u8]) -> StatusCode {
         ) => StatusCode::BAD_REQUEST,
         Some(jsonrpc::METHOD_NOT_FOUND) => StatusCode::NOT_FOUND,
         _ => StatusCode::OK,
+    }
+}
+
+impl Gateway {
+    /// Runs a modern request that passed the ladder (see the module docs).
+    pub(super) async fn modern(&self, post: ModernPost, ctx: &RequestContext) -> Step {
+        let ModernPost {
+            msg,
+            meta,
+            params,
+            headers,
+            stream,
+        } = post;
+        let method = msg.method().unwrap_or_default().to_owned();
+        if method == "subscriptions/listen" {
+            return Err(Rejection::method_not_found(
+                "Method not found: subscriptions/listen (change notifications are not offered by this endpoint)",
+            )
+            .with_id(msg.id()));
+        }
+        let logging = meta.log_level.is_some();
+        let capabilities = meta.client_capabilities.clone();
+        let mut ex = self.exchange(ctx, meta.protocol_version.clone());
+        ex.modern = Some(Arc::new(meta));
+        if let Some(h) = &headers
+            && let Err(why) = self.check_param_headers(&ex, &params, h).await
+        {
+            return Err(Rejection::header_mismatch(&why).with_id(msg.id()));
+        }
+        // tools/list and server/discover answers are rewritten after the fact: never streamed.
+        let streamable = !matches!(method.as_str(), "tools/list" | "server/discover");
+        let stream = streamable && stream;
+        if stream || mrtr::supports(&method) {
+            let (msg, round) = if mrtr::supports(&method) {
+                match mrtr::Round::begin(
+                    &self.state_sealer,
+                    &msg,
+                    params,
+                    capabilities,
+                    ctx.principal.as_deref(),
+                ) {
+                    mrtr::Begin::Refuse(r) => return Err(r),
+                    mrtr::Begin::Run(None, round) => (msg, Some(round)),
+                    mrtr::Begin::Run(Some(raw), round) => match jsonrpc::parse_message(&raw) {
+                        Ok(m) => (m, Some(round)),
+                        Err(_) => (msg, Some(round)),
+                    },
+                }
+            } else {
+                (msg, None)
+            };
+            // 2026-07-28 servers send no requests on a stream: a child's become
+            // InputRequiredResults (MRTR) where the method allows, else errors to the child.
+            let allowed = sse::Allowed {
+                requests: false,
+                logging,
+            };
+            return Ok(
+                sse::answer(self.upstream.clone(), ex, msg, allowed, stream, round, true).await,
+            );
+        }
+        let reply = match self.upstream.request(&ex, &msg).await {
+            Ok(reply) => reply,
+            Err(e) => e.reply(msg.id()),
+        };
+        if method == "tools/list" && !params.contains_key("cursor") {
+            self.param_headers.learn(&reply.body, true);
+        }
+        // No change notifications are delivered here (no `subscriptions/listen`): do not let
+        // the server's discover promise them.
+        let reply = if method == "server/discover" {
+            era::discover_for_endpoint(reply)
+        } else {
+            reply
+        };
+        Ok(Outcome::Json {
+            status: status_for(reply.error),
+            body: reply.body,
+            session: None,
+        })
+    }
+
+    /// Validates a modern `tools/call`'s `Mcp-Param-*` headers against its arguments, fetching
+    /// the child's `tools/list` (same envelope) when the learned one is missing or stale.
+    async fn check_param_headers(
+        &self,
+        ex: &Exchange,
+        params: &Map<String, Value>,
+        headers: &HeaderMap,
+    ) -> Result<(), String> {
+        let Some(tool) = params.get("name").and_then(|n| n.as_str()) else {
+            return Ok(());
+        };
+        let empty = Map::new();
+        let args = params
+            .get("arguments")
+            .and_then(|a| a.as_object())
+            .unwrap_or(&empty);
+        let any_header = headers
+            .keys()
+            .any(|k| k.as_str().starts_with(protocol::PARAM_HEADER_PREFIX));
+        if args.is_empty() && !any_header {
+            return Ok(());
+        }
+        let annotations = match self.param_headers.get(tool) {
+            Some(a) => a,
+            None => {
+                self.fetch_tools(ex).await;
+                self.param_headers.get(tool).flatten()
+            }
+        };
+        match annotations {
+            Some(a) => param_headers::check(&a, headers, args),
+            // Not listed: the child answers for an unknown tool.
+            None => Ok(()),
+        }
+    }
+
+    /// Learns the annotations from every `tools/list` page of the child (with the request's
+    /// envelope), through the one pager ([`tools::pages`]).
+    async fn fetch_tools(&self, ex: &Exchange) {
+        let Some(meta) = &ex.modern else { return };
+        let client_info = meta
+            .client_info
+            .as_ref()
+            .and_then(|i| serde_json::from_str::<Value>(i.get()).ok())
+            .unwrap_or_else(
+                || serde_json::json!({"name": "mcp-lambda", "version": env!("CARGO_PKG_VERSION")}),
+            );
+        let mut base = Map::new();
+        base.insert(
+            "_meta".into(),
+            serde_json::json!({
+                protocol::META_PROTOCOL_VERSION: meta.protocol_version,
+                protocol::META_CLIENT_CAPABILITIES: serde_json::from_str::<Value>(meta.client_capabilities.get()).unwrap_or_default(),
+                protocol::META_CLIENT_INFO: client_info,
+            }),
+        );
+        let mut first = true;
+        let listed = tools::pages(
+            |cursor| {
+                let request = tools::list_request("mcp-lambda-tools", base.clone(), cursor);
+                async move {
+                    let msg = match jsonrpc::parse(&request) {
+                        Ok(jsonrpc::Payload::Single(m)) => m,
+                        _ => return Err(tools::ToolsError::NoAnswer("tools/list")),
+                    };
+                    match self.upstream.request(ex, &msg).await {
+                        Ok(reply) => Ok(reply.body),
+                        Err(e) => Err(tools::ToolsError::Failed {
+                            method: "tools/list",
+                            error: serde_json::json!({"code": e.code(), "message": e.to_string()}),
+                        }),
+                    }
+                }
+            },
+            |page| {
+                let next = self.param_headers.learn(page, first);
+                first = false;
+                next
+            },
+        )
+        .await;
+        if let Err(e) = listed {
+            tracing::warn!(error = %e, "Mcp-Param headers checked against what tools/list gave");
+        }
     }
 }
 
@@ -366,34 +415,11 @@ mod tests {
 
     #[test]
     fn statuses_follow_error_codes() {
-        let e =
-            |c: i64| format!(r#"{{"jsonrpc":"2.0","id":1,"error":{{"code":{c},"message":"m"}}}}"#);
-        assert_eq!(status_of(e(-32601).as_bytes()), StatusCode::NOT_FOUND);
-        assert_eq!(status_of(e(-32602).as_bytes()), StatusCode::BAD_REQUEST);
-        assert_eq!(status_of(e(-32022).as_bytes()), StatusCode::BAD_REQUEST);
-        assert_eq!(status_of(e(-32603).as_bytes()), StatusCode::OK);
-        assert_eq!(status_of(e(-32001).as_bytes()), StatusCode::OK);
-        assert_eq!(
-            status_of(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#),
-            StatusCode::OK
-        );
-    }
-
-    #[test]
-    fn era_of_a_post() {
-        let mut h = HeaderMap::new();
-        let modern = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
-        let legacy = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
-        assert!(is_modern_post(&h, modern));
-        assert!(!is_modern_post(&h, legacy));
-        h.insert(VERSION_HEADER, "2025-06-18".parse().unwrap());
-        assert!(!is_modern_post(&h, modern), "a legacy header decides");
-        h.insert(VERSION_HEADER, "2026-07-28".parse().unwrap());
-        assert!(is_modern_post(&h, legacy));
-        h.insert(VERSION_HEADER, "1900-01-01".parse().unwrap());
-        assert!(
-            is_modern_post(&h, legacy),
-            "unknown versions get the modern error"
-        );
+        assert_eq!(status_for(Some(-32601)), StatusCode::NOT_FOUND);
+        assert_eq!(status_for(Some(-32602)), StatusCode::BAD_REQUEST);
+        assert_eq!(status_for(Some(-32022)), StatusCode::BAD_REQUEST);
+        assert_eq!(status_for(Some(-32603)), StatusCode::OK);
+        assert_eq!(status_for(Some(-32001)), StatusCode::OK);
+        assert_eq!(status_for(None), StatusCode::OK);
     }
 }

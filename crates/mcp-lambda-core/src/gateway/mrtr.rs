@@ -30,7 +30,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::child::deliver_client_response;
+use super::reject::Rejection;
 use crate::jsonrpc::{self, Message};
 use crate::sealed::Sealer;
 
@@ -120,8 +120,16 @@ pub(crate) struct Round {
 pub(crate) enum Begin {
     /// Run the request with this round: as it is (`None`), or rewritten without our fields.
     Run(Option<Box<RawValue>>, Round),
-    /// Refuse it with this error response.
-    Refuse(Bytes),
+    /// Refuse it.
+    Refuse(Rejection),
+}
+
+/// What to do with a server→client request the child sent during a round.
+pub(crate) enum OnAsk {
+    /// Give the child this answer (the client's, from `inputResponses`, or a refusal).
+    Answer(Message),
+    /// The request ends with this `InputRequiredResult` (the client's response).
+    Final(Bytes),
 }
 
 impl Round {
@@ -168,11 +176,12 @@ impl Round {
             .filter(|s| s.m == method && s.d == d && s.p.as_deref() == principal)
             .filter(|s| s.e >= now_secs());
         let Some(mut state) = opened else {
-            return Begin::Refuse(jsonrpc::error_response(
-                msg.id(),
-                jsonrpc::INVALID_PARAMS,
-                "requestState is invalid, expired, or belongs to another request; send the request again without it",
-            ));
+            return Begin::Refuse(
+                Rejection::invalid_params(
+                    "requestState is invalid, expired, or belongs to another request; send the request again without it",
+                )
+                .with_id(msg.id()),
+            );
         };
         state.e = now_secs() + STATE_TTL.as_secs();
         let responses = params
@@ -201,10 +210,11 @@ impl Round {
         )
     }
 
-    /// Handles a server→client request the child sent (already carrying its outward id):
-    /// answered from `inputResponses` (`None`), or the client's `InputRequiredResult` for a new
-    /// round (`Some`, the request is over).
-    pub(crate) fn on_request(&mut self, request: &[u8]) -> Option<Bytes> {
+    /// Handles a server→client request the child sent (already carrying its outward id): the
+    /// answer the child gets from `inputResponses` (or a refusal for an undeclared capability),
+    /// or the client's `InputRequiredResult` for a new round (the request is over). `None`:
+    /// not a request this round can read.
+    pub(crate) fn on_request(&mut self, request: &[u8]) -> Option<OnAsk> {
         let v: Value = serde_json::from_slice(request).ok()?;
         let outward = v.get("id")?.clone();
         let method = v.get("method")?.as_str()?.to_owned();
@@ -214,11 +224,8 @@ impl Round {
             if let (Some(obj), Value::Object(add)) = (m.as_object_mut(), body) {
                 obj.extend(add);
             }
-            if let Ok(raw) = RawValue::from_string(m.to_string())
-                && let Ok(msg) = jsonrpc::parse_message(&raw)
-            {
-                deliver_client_response(&msg);
-            }
+            let raw = RawValue::from_string(m.to_string()).ok()?;
+            jsonrpc::parse_message(&raw).ok().map(OnAsk::Answer)
         };
         let capability = match method.as_str() {
             "sampling/createMessage" => "sampling",
@@ -230,11 +237,10 @@ impl Round {
             .ok()
             .is_some_and(|c| c.get(capability).is_some());
         if capability.is_empty() || !declared {
-            reply(serde_json::json!({"error": {
+            return reply(serde_json::json!({"error": {
                 "code": jsonrpc::METHOD_NOT_FOUND,
                 "message": format!("{method} is not available: the client did not declare that capability"),
             }}));
-            return None;
         }
         let h = digest(&serde_json::json!({"method": method, "params": params}));
         if let Some(answer) = self
@@ -244,8 +250,7 @@ impl Round {
             .find(|a| a.h == h)
             .and_then(|a| self.responses.get(&a.k))
         {
-            reply(serde_json::json!({ "result": answer }));
-            return None;
+            return reply(serde_json::json!({ "result": answer }));
         }
         if self.state.d.is_empty()
             && let Some(p) = self.params.take()
@@ -272,7 +277,7 @@ impl Round {
             .unwrap_or("null");
         jsonrpc::replace_id(&RawValue::from_string(body.to_string()).ok()?, id)
             .ok()
-            .map(|r| Bytes::from(jsonrpc::into_bytes(r)))
+            .map(|r| OnAsk::Final(Bytes::from(jsonrpc::into_bytes(r))))
     }
 }
 
@@ -286,6 +291,22 @@ mod tests {
 
     fn params(m: &Message) -> Map<String, Value> {
         serde_json::from_str(m.member("params").unwrap().get()).unwrap()
+    }
+
+    /// The `InputRequiredResult` a round ended with.
+    fn finished(a: Option<OnAsk>) -> Bytes {
+        match a {
+            Some(OnAsk::Final(b)) => b,
+            _ => panic!("the round did not end"),
+        }
+    }
+
+    /// The answer a round gave the child.
+    fn answered(a: Option<OnAsk>) -> Value {
+        match a {
+            Some(OnAsk::Answer(m)) => serde_json::from_str(m.raw().get()).unwrap(),
+            _ => panic!("the child got no answer"),
+        }
     }
 
     fn caps(v: Value) -> Arc<RawValue> {
@@ -311,7 +332,7 @@ mod tests {
             panic!("refused")
         };
         let irr: Value =
-            serde_json::from_slice(&round.on_request(ELICIT.as_bytes()).unwrap()).unwrap();
+            serde_json::from_slice(&finished(round.on_request(ELICIT.as_bytes()))).unwrap();
         assert_eq!(irr["id"], 1);
         assert_eq!(irr["result"]["resultType"], "input_required");
         assert_eq!(
@@ -341,13 +362,13 @@ mod tests {
         assert!(f["params"].get("inputResponses").is_none());
         assert!(f["params"].get("requestState").is_none());
         assert!(
-            round.on_request(ELICIT.as_bytes()).is_none(),
+            answered(round.on_request(ELICIT.as_bytes()))["result"]["action"] == "accept",
             "answered from inputResponses"
         );
         // A different question is a second round with both recorded.
         let other = ELICIT.replace("name?", "age?");
         let irr: Value =
-            serde_json::from_slice(&round.on_request(other.as_bytes()).unwrap()).unwrap();
+            serde_json::from_slice(&finished(round.on_request(other.as_bytes()))).unwrap();
         assert!(
             irr["result"]["inputRequests"].get("input-2").is_some(),
             "{irr}"
@@ -371,7 +392,7 @@ mod tests {
             panic!()
         };
         let irr: Value =
-            serde_json::from_slice(&round.on_request(ELICIT.as_bytes()).unwrap()).unwrap();
+            serde_json::from_slice(&finished(round.on_request(ELICIT.as_bytes()))).unwrap();
         let state = irr["result"]["requestState"].as_str().unwrap().to_owned();
         for (args, principal, st) in [
             (serde_json::json!({"a": 2}), None, state.clone()),
@@ -426,7 +447,8 @@ mod tests {
         ) else {
             panic!()
         };
-        assert!(round.on_request(ELICIT.as_bytes()).is_none());
+        let refused = answered(round.on_request(ELICIT.as_bytes()));
+        assert_eq!(refused["error"]["code"], jsonrpc::METHOD_NOT_FOUND);
         assert!(supports("prompts/get") && !supports("tools/list"));
     }
 }

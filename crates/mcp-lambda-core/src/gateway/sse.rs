@@ -2,8 +2,8 @@
 //! can stream responses.
 //!
 //! Contract: the request runs with a [`StreamSink`]; if the child sends nothing for the client
-//! before its answer, the answer is plain `application/json` (with the status the caller's
-//! `status_of` gives it). Once something arrives first, the answer becomes an SSE stream: each
+//! before its answer, the answer is plain `application/json` (200, or for a 2026-07-28 request
+//! the status its error code calls for). Once something arrives first, the answer becomes an SSE stream: each
 //! message is one `event: message` with the JSON on one `data:` line, and the final response
 //! ends the stream. A client that goes away (the answer or the body is dropped) drops the
 //! request, which cancels it at the child. The common JSON answer costs no extra task.
@@ -17,11 +17,11 @@ use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use tokio::sync::mpsc;
 
-use super::Body;
-use super::mrtr::Round;
+use super::mrtr::{OnAsk, Round};
+use super::{Body, Outcome, modern};
 use crate::child::StreamSink;
 use crate::jsonrpc::{self, Kind, Message};
-use crate::upstream::{Exchange, Upstream};
+use crate::upstream::{Exchange, Reply, Upstream};
 
 /// What may be sent on the stream.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +33,7 @@ pub(crate) struct Allowed {
 }
 
 /// One SSE event carrying a JSON-RPC message.
-fn event(message: &[u8]) -> Bytes {
+pub(crate) fn event(message: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(message.len() + 24);
     out.extend_from_slice(b"event: message\ndata: ");
     // JSON from serde and from children is one line; a raw newline would split the event.
@@ -52,8 +52,15 @@ enum Step {
     Final(Bytes),
 }
 
-fn step(item: Bytes, round: &mut Option<Round>) -> Step {
-    let Some(round) = round else {
+/// Decides what `item` is; a server→client request during an MRTR round is answered here
+/// (through the upstream, to the child that asked) or ends the request.
+async fn step(
+    item: Bytes,
+    round: &mut Option<Round>,
+    upstream: &dyn Upstream,
+    ex: &Option<Exchange>,
+) -> Step {
+    let (Some(round), Some(ex)) = (round, ex) else {
         return Step::Pass(item);
     };
     let is_request = serde_json::from_slice::<&serde_json::value::RawValue>(&item)
@@ -64,15 +71,20 @@ fn step(item: Bytes, round: &mut Option<Round>) -> Step {
         return Step::Pass(item);
     }
     match round.on_request(&item) {
+        Some(OnAsk::Answer(reply)) => {
+            upstream.deliver(ex, &reply).await;
+            Step::Consumed
+        }
+        Some(OnAsk::Final(answer)) => Step::Final(answer),
         None => Step::Consumed,
-        Some(answer) => Step::Final(answer),
     }
 }
 
 /// Runs `msg` through `upstream` and answers as JSON or, when `stream` allows, as an SSE stream
 /// (see the module docs). With a `round` (2026-07-28 MRTR), the child's server→client requests
 /// are answered from the client's `inputResponses` or end the request with an
-/// `InputRequiredResult`; without `stream`, notifications are dropped.
+/// `InputRequiredResult`; without `stream`, notifications are dropped. `modern`: a 2026-07-28
+/// request (its JSON status follows its error code).
 pub(crate) async fn answer(
     upstream: Arc<dyn Upstream>,
     mut ex: Exchange,
@@ -80,26 +92,47 @@ pub(crate) async fn answer(
     allowed: Allowed,
     stream: bool,
     mut round: Option<Round>,
-    status_of: fn(&[u8]) -> StatusCode,
-) -> Response<Body> {
+    modern: bool,
+) -> Outcome {
     let (tx, mut rx) = mpsc::unbounded_channel();
     ex.sink = Some(StreamSink {
         tx,
         requests: allowed.requests || round.is_some(),
         logging: allowed.logging,
+        session: ex.session_id.as_deref().map(Arc::from),
     });
+    let json = move |reply: Reply| Outcome::Json {
+        status: if modern {
+            modern::status_for(reply.error)
+        } else {
+            StatusCode::OK
+        },
+        body: reply.body,
+        session: None,
+    };
+    // What the MRTR round needs to answer the child through the upstream.
+    let answering = round.is_some().then(|| ex.clone());
     // Polled here until the answer or the first message decides JSON vs SSE: no task on the
     // common JSON path. Dropping it (the client went away) cancels the call at the child.
-    let mut call: Pin<Box<dyn Future<Output = Bytes> + Send>> =
-        Box::pin(async move { upstream.request(&ex, &msg).await });
+    let caller = upstream.clone();
+    let mut call: Pin<Box<dyn Future<Output = Reply> + Send>> = Box::pin(async move {
+        match caller.request(&ex, &msg).await {
+            Ok(reply) => reply,
+            Err(e) => e.reply(msg.id()),
+        }
+    });
+    let final_reply = |answer: Bytes| Reply {
+        body: answer,
+        error: None,
+    };
     let first = loop {
         tokio::select! {
             m = rx.recv() => match m {
-                None => return json((&mut call).await, status_of),
-                Some(item) => match step(item, &mut round) {
+                None => return json((&mut call).await),
+                Some(item) => match step(item, &mut round, upstream.as_ref(), &answering).await {
                     Step::Consumed => {}
                     // Dropping `call` cancels the request at the child.
-                    Step::Final(answer) => return json(answer, status_of),
+                    Step::Final(answer) => return json(final_reply(answer)),
                     Step::Pass(item) if stream => break item,
                     Step::Pass(_) => {}
                 },
@@ -108,14 +141,14 @@ pub(crate) async fn answer(
                 // Answered before anything streamed; what raced in still goes out first.
                 let mut early = Vec::new();
                 while let Ok(m) = rx.try_recv() {
-                    if let Step::Pass(m) = step(m, &mut round) {
+                    if let Step::Pass(m) = step(m, &mut round, upstream.as_ref(), &answering).await {
                         early.push(m);
                     }
                 }
                 if stream && !early.is_empty() {
-                    return stream_all(early, answer);
+                    return Outcome::Stream(stream_all(early, answer.body));
                 }
-                return json(answer, status_of);
+                return json(answer);
             }
         }
     };
@@ -128,7 +161,7 @@ pub(crate) async fn answer(
             tokio::select! {
                 m = rx.recv() => {
                     let Some(m) = m else { break (&mut call).await };
-                    let out = match step(m, &mut round) {
+                    let out = match step(m, &mut round, upstream.as_ref(), &answering).await {
                         Step::Consumed => continue,
                         Step::Final(answer) => {
                             // The request ends here; dropping `call` cancels it at the child.
@@ -147,19 +180,19 @@ pub(crate) async fn answer(
         };
         // Messages that raced the answer go out before it.
         while let Ok(m) = rx.try_recv() {
-            if let Step::Pass(m) = step(m, &mut round)
+            if let Step::Pass(m) = step(m, &mut round, upstream.as_ref(), &answering).await
                 && btx.send(event(&m)).await.is_err()
             {
                 return;
             }
         }
-        let _ = btx.send(event(&answer)).await;
+        let _ = btx.send(event(&answer.body)).await;
     });
-    sse(brx)
+    Outcome::Stream(brx)
 }
 
 /// An SSE answer whose request already finished: `messages`, then `answer`.
-fn stream_all(messages: Vec<Bytes>, answer: Bytes) -> Response<Body> {
+fn stream_all(messages: Vec<Bytes>, answer: Bytes) -> mpsc::Receiver<Bytes> {
     let (btx, brx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
         for m in messages.iter().chain(std::iter::once(&answer)) {
@@ -168,9 +201,11 @@ fn stream_all(messages: Vec<Bytes>, answer: Bytes) -> Response<Body> {
             }
         }
     });
-    sse(brx)
+    brx
 }
 
+/// The HTTP answer carrying an SSE stream: the only place its headers are set (hosts copy
+/// them as they are).
 pub(crate) fn sse(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
     let mut r = Response::new(Body::Stream(rx));
     let h = r.headers_mut();
@@ -183,17 +218,6 @@ pub(crate) fn sse(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
         HeaderValue::from_static("no-cache, no-transform"),
     );
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    r
-}
-
-fn json(body: Bytes, status_of: fn(&[u8]) -> StatusCode) -> Response<Body> {
-    let status = status_of(&body);
-    let mut r = Response::new(Body::Json(body));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
     r
 }
 

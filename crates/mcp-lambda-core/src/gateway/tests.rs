@@ -16,7 +16,7 @@ use super::{Body, Gateway, GatewayConfig, RequestContext, is_loopback_origin};
 use crate::jsonrpc::{self, Message};
 use crate::protocol;
 use crate::session::{MemoryStore, Session, SessionStore, StoreError};
-use crate::upstream::{Exchange, InitOutcome, Upstream};
+use crate::upstream::{self, Exchange, InitOk, Outcome, Upstream, UpstreamError};
 
 // ---------------------------------------------------------------------------------------------
 // The fake upstream
@@ -111,7 +111,7 @@ fn raw(v: &Value) -> Box<RawValue> {
 
 #[async_trait]
 impl Upstream for Fake {
-    async fn initialize(&self, ex: &Exchange, msg: &Message) -> InitOutcome {
+    async fn initialize(&self, ex: &Exchange, msg: &Message) -> Outcome<InitOk> {
         self.record(Op::Initialize, ex, msg);
         let requested = msg
             .member("params")
@@ -119,14 +119,9 @@ impl Upstream for Fake {
             .and_then(|p| p["protocolVersion"].as_str().map(str::to_owned));
         let version = match self.mode {
             InitMode::Reject => {
-                return InitOutcome {
-                    response: jsonrpc::error_response(
-                        msg.id(),
-                        jsonrpc::INVALID_PARAMS,
-                        "fake: initialize rejected",
-                    ),
-                    negotiated: None,
-                };
+                return Err(UpstreamError::InitializeRefused(
+                    r#"{"code":-32602,"message":"fake: initialize rejected"}"#.into(),
+                ));
             }
             InitMode::Fixed(v) => v.to_owned(),
             InitMode::Echo => requested
@@ -138,13 +133,13 @@ impl Upstream for Fake {
             "capabilities": {},
             "serverInfo": { "name": "fake", "version": "0.0.1" }
         });
-        InitOutcome {
-            response: jsonrpc::result_response(msg.id(), &raw(&result)),
-            negotiated: Some(version),
-        }
+        Ok(InitOk {
+            result: raw(&result).into(),
+            negotiated: version,
+        })
     }
 
-    async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
+    async fn request(&self, ex: &Exchange, msg: &Message) -> Outcome<upstream::Reply> {
         self.record(Op::Request, ex, msg);
         // `fake/error/<code>` is answered with that JSON-RPC error code.
         if let Some(code) = msg
@@ -152,14 +147,18 @@ impl Upstream for Fake {
             .and_then(|m| m.strip_prefix(FAKE_ERROR))
             .and_then(|c| c.parse::<i64>().ok())
         {
-            return jsonrpc::error_response(msg.id(), code, "fake: asked to fail");
+            return Ok(upstream::Reply::error(
+                msg.id(),
+                code,
+                "fake: asked to fail",
+            ));
         }
         let result = serde_json::json!({
             "method": msg.method(),
             "protocolVersion": ex.protocol_version,
             "sessionId": ex.session_id,
         });
-        jsonrpc::result_response(msg.id(), &raw(&result))
+        Ok(upstream::Reply::result(msg.id(), &raw(&result)))
     }
 
     async fn notify(&self, ex: &Exchange, msg: &Message) {

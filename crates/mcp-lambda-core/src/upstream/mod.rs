@@ -32,13 +32,125 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
-use crate::child::{ChildError, ChildProcess, StreamSink};
+use crate::child::{ChildError, ChildProcess, StreamSink, Unrelated};
 use crate::command::ServerCommand;
 use crate::era::{self, ModernMeta};
 use crate::jsonrpc::{self, Message};
 
 pub use handshake::synthesized_params;
 use handshake::{Initialized, initialize_child};
+
+/// Why the upstream has no answer from the MCP server for a request. A value: the gateway
+/// renders it, with the client's id, where the answer leaves ([`UpstreamError::response`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// The child failed (spawn, exit, timeout, output over the cap, ...).
+    #[error(transparent)]
+    Child(#[from] ChildError),
+    /// The child could not be initialized.
+    #[error("could not initialize the MCP server: {0}")]
+    Initialize(ChildError),
+    /// The child answered `initialize` with a JSON-RPC error (its raw `error` object, passed
+    /// on to the client as it is).
+    #[error("the MCP server refused initialize: {0}")]
+    InitializeRefused(Arc<str>),
+    /// `--child-era modern`, but the server did not answer `server/discover`.
+    #[error("the MCP server was configured as 2026-07-28 but did not answer server/discover")]
+    NotModern,
+    /// The child's answer could not be read.
+    #[error("the MCP server's answer could not be read: {0}")]
+    Unreadable(String),
+    /// The request's params are not what the method needs (-32602).
+    #[error("{0}")]
+    InvalidParams(&'static str),
+    /// The server cannot serve this method (-32601); the message says why.
+    #[error("{0}")]
+    MethodNotFound(String),
+    /// The lifecycle cannot serve this request (-32600); the message says why.
+    #[error("{0}")]
+    Unservable(&'static str),
+}
+
+impl UpstreamError {
+    /// The JSON-RPC error code a client sees.
+    pub fn code(&self) -> i64 {
+        match self {
+            UpstreamError::Child(e) | UpstreamError::Initialize(e) => e.code(),
+            UpstreamError::InitializeRefused(raw) => {
+                #[derive(serde::Deserialize)]
+                struct E {
+                    code: i64,
+                }
+                serde_json::from_str::<E>(raw)
+                    .map(|e| e.code)
+                    .unwrap_or(jsonrpc::INTERNAL_ERROR)
+            }
+            UpstreamError::NotModern | UpstreamError::Unreadable(_) => jsonrpc::INTERNAL_ERROR,
+            UpstreamError::InvalidParams(_) => jsonrpc::INVALID_PARAMS,
+            UpstreamError::MethodNotFound(_) => jsonrpc::METHOD_NOT_FOUND,
+            UpstreamError::Unservable(_) => jsonrpc::INVALID_REQUEST,
+        }
+    }
+
+    /// The JSON-RPC error response for the request `id`.
+    pub fn response(&self, id: Option<&RawValue>) -> Bytes {
+        match self {
+            UpstreamError::InitializeRefused(error) => Bytes::from(format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{},\"error\":{error}}}",
+                id.map(RawValue::get).unwrap_or("null"),
+            )),
+            e => jsonrpc::error_response(id, e.code(), &e.to_string()),
+        }
+    }
+
+    /// [`response`](Self::response) as a [`Reply`].
+    pub fn reply(&self, id: Option<&RawValue>) -> Reply {
+        Reply {
+            body: self.response(id),
+            error: Some(self.code()),
+        }
+    }
+}
+
+/// The MCP server's answer to one request, as the client gets it (its own id restored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The JSON-RPC response.
+    pub body: Bytes,
+    /// Its `error.code`, when it is an error response.
+    pub error: Option<i64>,
+}
+
+impl Reply {
+    /// A result response for `id`.
+    pub fn result(id: Option<&RawValue>, result: &RawValue) -> Self {
+        Self {
+            body: jsonrpc::result_response(id, result),
+            error: None,
+        }
+    }
+
+    /// An error response for `id`.
+    pub fn error(id: Option<&RawValue>, code: i64, message: &str) -> Self {
+        Self {
+            body: jsonrpc::error_response(id, code, message),
+            error: Some(code),
+        }
+    }
+}
+
+/// What an upstream call gives: the server's answer, or why there is none.
+pub type Outcome<T> = Result<T, UpstreamError>;
+
+/// A client's successful `initialize`: the InitializeResult to answer with and the version it
+/// negotiated.
+#[derive(Debug, Clone)]
+pub struct InitOk {
+    /// The raw `result` object.
+    pub result: Arc<RawValue>,
+    /// The negotiated protocol version.
+    pub negotiated: String,
+}
 pub use per_request::PerRequest;
 pub use per_session::PerSession;
 pub use reuse::Reuse;
@@ -62,6 +174,9 @@ pub struct Exchange {
     /// Where the child's notifications and server→client requests for this request go, when
     /// the client can receive them (an SSE answer); `None` answers them without the client.
     pub sink: Option<StreamSink>,
+    /// The host's id for this request (Lambda request id): a child serving it tags its stderr
+    /// lines with it.
+    pub request_id: Option<Arc<str>>,
 }
 
 impl Exchange {
@@ -75,6 +190,7 @@ impl Exchange {
             stats: Default::default(),
             modern: None,
             sink: None,
+            request_id: None,
         }
     }
 }
@@ -113,24 +229,21 @@ impl Stats {
     }
 }
 
-/// The answer to a client's `initialize`.
-#[derive(Debug, Clone)]
-pub struct InitOutcome {
-    /// The JSON-RPC response for the client (its id).
-    pub response: Bytes,
-    /// The negotiated version, if initialize succeeded.
-    pub negotiated: Option<String>,
-}
-
 /// A destination for client messages. See the module docs for the contract.
 #[async_trait]
 pub trait Upstream: Send + Sync {
     /// Handles a client's `initialize` request.
-    async fn initialize(&self, ex: &Exchange, msg: &Message) -> InitOutcome;
-    /// Forwards a request; always returns one response with the client's id.
-    async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes;
+    async fn initialize(&self, ex: &Exchange, msg: &Message) -> Outcome<InitOk>;
+    /// Forwards a request; its answer carries the client's id.
+    async fn request(&self, ex: &Exchange, msg: &Message) -> Outcome<Reply>;
     /// Forwards (or absorbs) a notification.
     async fn notify(&self, ex: &Exchange, msg: &Message);
+    /// Delivers a client's response to the server→client request it answers (sent on one of
+    /// this upstream's streams to the same session). Returns `false` when no such request is
+    /// waiting.
+    async fn deliver(&self, _ex: &Exchange, _msg: &Message) -> bool {
+        false
+    }
     /// The session ended (DELETE): release what belongs to it.
     async fn end_session(&self, session_id: &str);
     /// Terminates every child (graceful shutdown).
@@ -223,18 +336,14 @@ pub(crate) enum Ready {
 }
 
 impl Running {
-    /// The answer to a legacy client's `initialize`, from this child.
-    pub(crate) fn init_response(
-        &self,
-        client_id: Option<&RawValue>,
-        requested: &str,
-    ) -> (Bytes, String) {
+    /// The answer to a legacy client's `initialize` asking for `requested`, from this child.
+    pub(crate) fn init_ok(&self, requested: &str) -> InitOk {
         match &self.ready {
-            Ready::Legacy(init, _) => (
-                jsonrpc::result_response(client_id, &init.result),
-                init.negotiated.clone(),
-            ),
-            Ready::Modern(discover) => emulated_initialize(discover, client_id, requested),
+            Ready::Legacy(init, _) => InitOk {
+                result: init.result.clone(),
+                negotiated: init.negotiated.clone(),
+            },
+            Ready::Modern(discover) => emulated_initialize(discover, requested),
         }
     }
 }
@@ -246,35 +355,23 @@ impl ChildConfig {
     pub(crate) async fn initialize_without_child(
         &self,
         ex: &Exchange,
-        msg: &Message,
         requested: &str,
-    ) -> Option<InitOutcome> {
-        match self.era(ex, msg.id()).await {
-            Err(response) => Some(InitOutcome::failed(response)),
-            Ok(Era::Modern(discover)) => {
-                let (response, negotiated) = emulated_initialize(&discover, msg.id(), requested);
-                Some(InitOutcome {
-                    response,
-                    negotiated: Some(negotiated),
-                })
-            }
+    ) -> Option<Outcome<InitOk>> {
+        match self.era(ex).await {
+            Err(e) => Some(Err(e)),
+            Ok(Era::Modern(discover)) => Some(Ok(emulated_initialize(&discover, requested))),
             Ok(Era::Legacy) => None,
         }
     }
 }
 
 /// A legacy client's InitializeResult emulated from a modern child's discover result.
-fn emulated_initialize(
-    discover: &RawValue,
-    client_id: Option<&RawValue>,
-    requested: &str,
-) -> (Bytes, String) {
+fn emulated_initialize(discover: &RawValue, requested: &str) -> InitOk {
     let version = era::negotiate_legacy(requested);
-    let result = era::initialize_from_discover(discover, version);
-    (
-        jsonrpc::result_response(client_id, &result),
-        version.to_owned(),
-    )
+    InitOk {
+        result: Arc::from(era::initialize_from_discover(discover, version)),
+        negotiated: version.to_owned(),
+    }
 }
 
 /// How to start children.
@@ -291,9 +388,9 @@ pub struct ChildConfig {
     pub verify_process: bool,
     /// The command's protocol era (shared by all its children; see [`EraCache::new`]).
     pub era: Arc<EraCache>,
-    /// Where children send notifications that belong to no request (see
-    /// [`Gateway::listen`](crate::Gateway::listen)); `None` drops them.
-    pub unrelated: Option<tokio::sync::mpsc::UnboundedSender<Bytes>>,
+    /// Where children send notifications that belong to no request, tagged with the session
+    /// that owns the child (see [`Gateway::listen`](crate::Gateway::listen)); `None` drops them.
+    pub unrelated: Option<tokio::sync::mpsc::UnboundedSender<Unrelated>>,
 }
 
 impl ChildConfig {
@@ -307,12 +404,8 @@ impl ChildConfig {
     }
 
     /// The command's era, probing a fresh child if nobody has yet (that child is kept as the
-    /// spare the next [`start`](Self::start) takes). Errors are the client's response.
-    pub(crate) async fn era(
-        &self,
-        ex: &Exchange,
-        client_id: Option<&RawValue>,
-    ) -> Result<Era, Bytes> {
+    /// spare the next [`start`](Self::start) takes).
+    pub(crate) async fn era(&self, ex: &Exchange) -> Outcome<Era> {
         if let Some(era) = self.era.known() {
             return Ok(era);
         }
@@ -320,8 +413,8 @@ impl ChildConfig {
         if let Some(era) = self.era.known() {
             return Ok(era);
         }
-        let child = self.spawn(true, ex, client_id)?;
-        let era = self.probe(&child, ex, client_id).await?;
+        let child = self.spawn(true, ex, None)?;
+        let era = self.probe(&child, ex).await?;
         if child.is_alive() {
             if let Ok(mut s) = self.era.spare.lock()
                 && let Some(old) = s.replace(child)
@@ -334,30 +427,27 @@ impl ChildConfig {
         Ok(era)
     }
 
+    /// Starts a child. `owner`: the session it belongs to (its messages that belong to no
+    /// request go to that session only); `None` for a child shared by every session.
     fn spawn(
         &self,
         shared: bool,
         ex: &Exchange,
-        client_id: Option<&RawValue>,
-    ) -> Result<Arc<ChildProcess>, Bytes> {
+        owner: Option<&str>,
+    ) -> Outcome<Arc<ChildProcess>> {
         let t = std::time::Instant::now();
         let spawned =
             ChildProcess::spawn(&self.command, self.max_message, self.kill_grace, !shared);
         ex.stats.add_spawn(t.elapsed());
-        let child = spawned.map_err(|e| child_error(client_id, &e))?;
+        let child = spawned?;
         if let Some(tx) = &self.unrelated {
-            child.on_unrelated(tx.clone());
+            child.on_unrelated(tx.clone(), owner.map(Arc::from));
         }
         Ok(Arc::new(child))
     }
 
     /// Sends `server/discover` to a fresh child and records what it showed.
-    async fn probe(
-        &self,
-        child: &ChildProcess,
-        ex: &Exchange,
-        client_id: Option<&RawValue>,
-    ) -> Result<Era, Bytes> {
+    async fn probe(&self, child: &ChildProcess, ex: &Exchange) -> Outcome<Era> {
         let t = std::time::Instant::now();
         let deadline = ex.deadline.min(Instant::now() + PROBE_TIMEOUT);
         let reply = child.request(&era::discover_probe(), deadline).await;
@@ -375,13 +465,7 @@ impl ChildConfig {
                 );
                 Era::Modern(Arc::from(r))
             }
-            None if self.era.policy == EraPolicy::Modern => {
-                return Err(jsonrpc::error_response(
-                    client_id,
-                    jsonrpc::INTERNAL_ERROR,
-                    "the MCP server was configured as 2026-07-28 but did not answer server/discover",
-                ));
-            }
+            None if self.era.policy == EraPolicy::Modern => return Err(UpstreamError::NotModern),
             None => {
                 tracing::info!(
                     pid = child.pid(),
@@ -394,23 +478,30 @@ impl ChildConfig {
         Ok(era)
     }
 
-    /// Starts a child (the spare, if one is waiting) and readies it before the exchange's
-    /// deadline: a modern child as it is, a legacy one initialized with `params` (raw
-    /// initialize params). Time spent is recorded in the exchange's stats. A `shared` child logs
-    /// under its pid only; otherwise its lines carry the current request's span. On failure the
-    /// child is retired and the error response for `client_id` is returned.
+    /// Starts a child (the spare, if one is waiting and the child is shared) and readies it
+    /// before the exchange's deadline: a modern child as it is, a legacy one initialized with
+    /// `params` (raw initialize params). Time spent is recorded in the exchange's stats. A
+    /// `shared` child logs under its pid only; otherwise its lines carry the current request's
+    /// span. `owner`: see [`spawn`](Self::spawn). On failure the child is retired.
     pub(crate) async fn start(
         &self,
         shared: bool,
         params: &str,
         ex: &Exchange,
-        client_id: Option<&RawValue>,
-    ) -> Result<Arc<Running>, Bytes> {
-        let era = self.era(ex, client_id).await?;
+        owner: Option<&str>,
+    ) -> Outcome<Arc<Running>> {
+        let era = self.era(ex).await?;
         let child = match self.era.take_spare().filter(|c| self.usable(c)) {
-            Some(c) => c,
-            None => self.spawn(shared, ex, client_id)?,
+            Some(c) => {
+                // The spare was started for nobody: it belongs to `owner` from now on.
+                if let Some(tx) = &self.unrelated {
+                    c.on_unrelated(tx.clone(), owner.map(Arc::from));
+                }
+                c
+            }
+            None => self.spawn(shared, ex, owner)?,
         };
+        child.attribute(ex.request_id.clone());
         let ready = match era {
             Era::Modern(discover) => Ready::Modern(discover),
             Era::Legacy => {
@@ -422,9 +513,9 @@ impl ChildConfig {
                         let info = era::server_info_of(&init.result);
                         Ready::Legacy(init, info)
                     }
-                    Err(f) => {
+                    Err(e) => {
                         retire(child);
-                        return Err(f.response(client_id));
+                        return Err(e);
                     }
                 }
             }
@@ -433,22 +524,18 @@ impl ChildConfig {
     }
 }
 
-impl InitOutcome {
-    /// An initialize that failed with `response`.
-    pub(crate) fn failed(response: Bytes) -> Self {
-        Self {
-            response,
-            negotiated: None,
-        }
-    }
-}
-
 /// In-flight requests by (session, client id), so a client's `notifications/cancelled` reaches
 /// the right child with the right wire id. Without a session two clients may share an id, so
 /// those requests are not registered (a cancel for them is dropped, never misrouted).
+///
+/// It also knows the children that have a request with a stream in flight: a client's response
+/// to a server→client request sent on such a stream is delivered through
+/// [`Inflight::deliver`] to the child that asked, for the session that got the question.
 #[derive(Default)]
 pub(crate) struct Inflight {
     map: Mutex<HashMap<InflightKey, (Arc<ChildProcess>, u64)>>,
+    /// Children with streamed requests in flight: pid → (child, how many).
+    streaming: Mutex<HashMap<u32, (Arc<ChildProcess>, usize)>>,
 }
 
 /// (session id, client's raw request id).
@@ -465,6 +552,41 @@ impl Inflight {
         if let Ok(mut m) = self.map.lock() {
             m.remove(&(session.to_owned(), client_id.to_owned()));
         }
+    }
+
+    fn stream_started(&self, child: &Arc<ChildProcess>) {
+        if let Ok(mut m) = self.streaming.lock() {
+            m.entry(child.pid()).or_insert_with(|| (child.clone(), 0)).1 += 1;
+        }
+    }
+
+    fn stream_ended(&self, pid: u32) {
+        if let Ok(mut m) = self.streaming.lock()
+            && let Some(e) = m.get_mut(&pid)
+        {
+            e.1 -= 1;
+            if e.1 == 0 {
+                m.remove(&pid);
+            }
+        }
+    }
+
+    /// Delivers a client's response to the server→client request it answers, if one of the
+    /// children streaming for this upstream asked it of this exchange's session.
+    pub(crate) fn deliver(&self, ex: &Exchange, msg: &Message) -> bool {
+        let children: Vec<Arc<ChildProcess>> = self
+            .streaming
+            .lock()
+            .map(|m| m.values().map(|(c, _)| c.clone()).collect())
+            .unwrap_or_default();
+        let session = ex.session_id.as_deref();
+        let delivered = children
+            .iter()
+            .any(|c| c.deliver_client_response(msg, session));
+        if !delivered {
+            tracing::debug!("client response to no waiting server request; dropped");
+        }
+        delivered
     }
 
     /// Forwards a client's `notifications/cancelled` if it names a known in-flight request.
@@ -511,37 +633,39 @@ fn cancel_target(msg: &Message) -> (Option<String>, String) {
 }
 
 /// Answers a client request with a started child, translating between the client's era and the
-/// child's (see [`era`](crate::era)); always one response with the client's id.
+/// child's (see [`era`](crate::era)); the answer carries the client's id.
 pub(crate) async fn dispatch(
     run: &Running,
     inflight: &Inflight,
     ex: &Exchange,
     msg: &Message,
-) -> Bytes {
+) -> Outcome<Reply> {
     let id = msg.id();
     let method = msg.method().unwrap_or_default();
+    run.child.attribute(ex.request_id.clone());
     match (&run.ready, ex.modern.is_some()) {
         (Ready::Modern(_), true) | (Ready::Legacy(..), false) => {
             forward(&run.child, inflight, ex, msg.raw(), id).await
         }
         (Ready::Legacy(init, info), true) => {
             if method == "server/discover" {
-                return jsonrpc::result_response(id, &era::discover_from_initialize(&init.result));
+                return Ok(Reply::result(
+                    id,
+                    &era::discover_from_initialize(&init.result),
+                ));
             }
             let raw = era::to_legacy_request(msg);
-            let response = forward(&run.child, inflight, ex, &raw, id).await;
-            era::to_modern_response(response, method, info.as_ref())
+            let reply = forward(&run.child, inflight, ex, &raw, id).await?;
+            Ok(era::to_modern_response(reply, method, info.as_ref()))
         }
         (Ready::Modern(_), false) => match method {
             // Removed in 2026-07-28; a legacy client still gets the answer its version promises.
-            "ping" | "logging/setLevel" => jsonrpc::result_response(id, &empty_object()),
-            "resources/subscribe" | "resources/unsubscribe" => jsonrpc::error_response(
-                id,
-                jsonrpc::METHOD_NOT_FOUND,
-                &format!(
+            "ping" | "logging/setLevel" => Ok(Reply::result(id, &empty_object())),
+            "resources/subscribe" | "resources/unsubscribe" => {
+                Err(UpstreamError::MethodNotFound(format!(
                     "Method not found: {method} (the MCP server speaks protocol 2026-07-28, which has no per-resource subscriptions)"
-                ),
-            ),
+                )))
+            }
             _ => {
                 let raw = era::to_modern_request(msg, ex.init_params.as_deref());
                 forward(&run.child, inflight, ex, &raw, id).await
@@ -554,38 +678,40 @@ pub(crate) fn empty_object() -> Box<RawValue> {
     RawValue::from_string("{}".into()).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
-/// Sends a request (`raw`, any id) to `child` and returns the response with `client_id`; every
-/// failure becomes a JSON-RPC error response.
+/// Sends a request (`raw`, any id) to `child` and returns the child's answer with `client_id`.
 pub(crate) async fn forward(
     child: &Arc<ChildProcess>,
     inflight: &Inflight,
     ex: &Exchange,
     raw: &RawValue,
     client_id: Option<&RawValue>,
-) -> Bytes {
-    let reply = match child.start_streaming(raw, ex.sink.clone()).await {
-        Ok(mut ticket) => {
-            if ex.modern.is_some() || ex.sink.is_some() {
-                // 2026-07-28: a closed response is the client's cancellation; so is a closed SSE
-                // stream (nothing could reach the client any more).
-                ticket.cancel_on_drop();
-            }
-            let key = ex.session_id.as_deref().zip(client_id.map(RawValue::get));
-            // Registered for the wait only; the guard also unregisters when the client goes
-            // away and this future is dropped mid-wait.
-            let _registered = key.map(|(s, id)| {
-                inflight.insert(s, id, child.clone(), ticket.wire_id);
-                Registered {
-                    inflight,
-                    session: s,
-                    client_id: id,
-                }
-            });
-            child.wait(ticket, ex.deadline).await
+) -> Outcome<Reply> {
+    let mut ticket = child.start_streaming(raw, ex.sink.clone()).await?;
+    if ex.modern.is_some() || ex.sink.is_some() {
+        // 2026-07-28: a closed response is the client's cancellation; so is a closed SSE
+        // stream (nothing could reach the client any more).
+        ticket.cancel_on_drop();
+    }
+    let key = ex.session_id.as_deref().zip(client_id.map(RawValue::get));
+    // Registered for the wait only; the guards also unregister when the client goes away and
+    // this future is dropped mid-wait.
+    let _registered = key.map(|(s, id)| {
+        inflight.insert(s, id, child.clone(), ticket.wire_id);
+        Registered {
+            inflight,
+            session: s,
+            client_id: id,
         }
-        Err(e) => Err(e),
-    };
-    respond(client_id, reply)
+    });
+    let _streaming = ex.sink.is_some().then(|| {
+        inflight.stream_started(child);
+        Streaming {
+            inflight,
+            pid: child.pid(),
+        }
+    });
+    let raw = child.wait(ticket, ex.deadline).await?;
+    respond(client_id, &raw)
 }
 
 /// Removes an in-flight registration when dropped.
@@ -601,30 +727,27 @@ impl Drop for Registered<'_> {
     }
 }
 
-/// Turns a child's reply into the client's response (client id restored).
-pub(crate) fn respond(
-    client_id: Option<&RawValue>,
-    reply: Result<Box<RawValue>, ChildError>,
-) -> Bytes {
-    match reply {
-        Ok(raw) => {
-            let id = client_id.map(RawValue::get).unwrap_or("null");
-            match jsonrpc::replace_id(&raw, id) {
-                Ok(out) => Bytes::from(jsonrpc::into_bytes(out)),
-                Err(e) => jsonrpc::error_response(
-                    client_id,
-                    jsonrpc::INTERNAL_ERROR,
-                    &format!("the MCP server's answer could not be read: {e}"),
-                ),
-            }
-        }
-        Err(e) => child_error(client_id, &e),
+/// Removes a streaming child's registration when dropped.
+struct Streaming<'a> {
+    inflight: &'a Inflight,
+    pid: u32,
+}
+
+impl Drop for Streaming<'_> {
+    fn drop(&mut self) {
+        self.inflight.stream_ended(self.pid);
     }
 }
 
-/// A JSON-RPC error response for a child failure.
-pub(crate) fn child_error(client_id: Option<&RawValue>, e: &ChildError) -> Bytes {
-    jsonrpc::error_response(client_id, e.code(), &e.to_string())
+/// Turns a child's response into the client's (client id restored).
+pub(crate) fn respond(client_id: Option<&RawValue>, raw: &RawValue) -> Outcome<Reply> {
+    let id = client_id.map(RawValue::get).unwrap_or("null");
+    let (out, error) =
+        jsonrpc::rewrite_id(raw, id).map_err(|e| UpstreamError::Unreadable(e.to_string()))?;
+    Ok(Reply {
+        body: Bytes::from(jsonrpc::into_bytes(out)),
+        error,
+    })
 }
 
 /// Terminates a child in the background (the caller's response is not held up).

@@ -11,10 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use bytes::Bytes;
 
 use super::handshake::{requested_version, synthesized_params};
-use super::{ChildConfig, Exchange, Inflight, InitOutcome, Upstream, dispatch, retire};
+use super::{ChildConfig, Exchange, Inflight, InitOk, Outcome, Reply, Upstream, dispatch, retire};
 use crate::jsonrpc::Message;
 
 /// A child per request.
@@ -42,34 +41,22 @@ impl PerRequest {
 
 #[async_trait]
 impl Upstream for PerRequest {
-    async fn initialize(&self, ex: &Exchange, msg: &Message) -> InitOutcome {
-        let (params, requested) = match requested_version(msg) {
-            Ok(p) => p,
-            Err(response) => {
-                return InitOutcome::failed(response);
-            }
-        };
+    async fn initialize(&self, ex: &Exchange, msg: &Message) -> Outcome<InitOk> {
+        let (params, requested) = requested_version(msg)?;
         // A modern child is never initialized: the answer comes from its discover result.
-        if let Some(outcome) = self.cfg.initialize_without_child(ex, msg, &requested).await {
+        if let Some(outcome) = self.cfg.initialize_without_child(ex, &requested).await {
             return outcome;
         }
-        match self.cfg.start(false, &params, ex, msg.id()).await {
-            Ok(started) => {
-                retire(started.child.clone());
-                let (response, negotiated) = started.init_response(msg.id(), &requested);
-                if let Ok(mut m) = self.params.lock() {
-                    m.insert(negotiated.clone(), params);
-                }
-                InitOutcome {
-                    response,
-                    negotiated: Some(negotiated),
-                }
-            }
-            Err(response) => InitOutcome::failed(response),
+        let started = self.cfg.start(false, &params, ex, None).await?;
+        retire(started.child.clone());
+        let ok = started.init_ok(&requested);
+        if let Ok(mut m) = self.params.lock() {
+            m.insert(ok.negotiated.clone(), params);
         }
+        Ok(ok)
     }
 
-    async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
+    async fn request(&self, ex: &Exchange, msg: &Message) -> Outcome<Reply> {
         let params = match &ex.modern {
             Some(m) => m.init_params(),
             None => ex
@@ -78,14 +65,13 @@ impl Upstream for PerRequest {
                 .or_else(|| self.remembered(&ex.protocol_version))
                 .unwrap_or_else(|| synthesized_params(&ex.protocol_version)),
         };
-        match self.cfg.start(false, &params, ex, msg.id()).await {
-            Ok(started) => {
-                let response = dispatch(&started, &self.inflight, ex, msg).await;
-                retire(started.child.clone());
-                response
-            }
-            Err(response) => response,
-        }
+        let started = self
+            .cfg
+            .start(false, &params, ex, ex.session_id.as_deref())
+            .await?;
+        let reply = dispatch(&started, &self.inflight, ex, msg).await;
+        retire(started.child.clone());
+        reply
     }
 
     async fn notify(&self, ex: &Exchange, msg: &Message) {
@@ -97,6 +83,10 @@ impl Upstream for PerRequest {
                 "per-request: notification has no child; dropped"
             );
         }
+    }
+
+    async fn deliver(&self, ex: &Exchange, msg: &Message) -> bool {
+        self.inflight.deliver(ex, msg)
     }
 
     async fn end_session(&self, _session_id: &str) {}

@@ -12,14 +12,14 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::handshake::{requested_version, synthesized_params};
 use super::{
-    ChildConfig, Exchange, Inflight, InitOutcome, PerRequest, Running, Upstream, dispatch, retire,
+    ChildConfig, Exchange, Inflight, InitOk, Outcome, PerRequest, Reply, Running, Upstream,
+    UpstreamError, dispatch, retire,
 };
-use crate::jsonrpc::{self, Message};
+use crate::jsonrpc::Message;
 
 #[derive(Default)]
 struct Entry {
@@ -120,61 +120,44 @@ fn short(id: &str) -> &str {
 
 #[async_trait]
 impl Upstream for PerSession {
-    async fn initialize(&self, ex: &Exchange, msg: &Message) -> InitOutcome {
-        let (params, requested) = match requested_version(msg) {
-            Ok(p) => p,
-            Err(response) => {
-                return InitOutcome::failed(response);
-            }
-        };
+    async fn initialize(&self, ex: &Exchange, msg: &Message) -> Outcome<InitOk> {
+        let (params, requested) = requested_version(msg)?;
         // A modern child is never initialized: the answer comes from its discover result.
-        if let Some(outcome) = self.cfg.initialize_without_child(ex, msg, &requested).await {
+        if let Some(outcome) = self.cfg.initialize_without_child(ex, &requested).await {
             return outcome;
         }
         let Some(session) = &ex.session_id else {
-            let response = jsonrpc::error_response(
-                msg.id(),
-                jsonrpc::INTERNAL_ERROR,
+            return Err(UpstreamError::Unservable(
                 "per-session lifecycle needs sessions",
-            );
-            return InitOutcome::failed(response);
+            ));
         };
-        match self.cfg.start(true, &params, ex, msg.id()).await {
-            Ok(started) => {
-                let (response, negotiated) = started.init_response(msg.id(), &requested);
-                let entry = self.entry(session);
-                if let Some(old) = entry.child.lock().await.replace(started) {
-                    retire(old.child.clone());
-                }
-                if let Ok(mut t) = entry.last_used.lock() {
-                    *t = Some(Instant::now());
-                }
-                InitOutcome {
-                    response,
-                    negotiated: Some(negotiated),
-                }
-            }
-            Err(response) => InitOutcome::failed(response),
+        let started = self.cfg.start(true, &params, ex, Some(session)).await?;
+        let ok = started.init_ok(&requested);
+        let entry = self.entry(session);
+        if let Some(old) = entry.child.lock().await.replace(started) {
+            retire(old.child.clone());
         }
+        if let Ok(mut t) = entry.last_used.lock() {
+            *t = Some(Instant::now());
+        }
+        Ok(ok)
     }
 
-    async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
+    async fn request(&self, ex: &Exchange, msg: &Message) -> Outcome<Reply> {
         if ex.modern.is_some() {
             return self.one_off.request(ex, msg).await;
         }
         let Some(session) = &ex.session_id else {
-            return jsonrpc::error_response(
-                msg.id(),
-                jsonrpc::INVALID_REQUEST,
+            return Err(UpstreamError::Unservable(
                 "per-session lifecycle: this request has no session",
-            );
+            ));
         };
         let entry = self.entry(session);
         let _busy = Busy::new(&entry);
-        let child = {
+        let run = {
             let mut guard = entry.child.lock().await;
             match guard.as_ref().filter(|r| self.cfg.usable(&r.child)) {
-                Some(r) => Ok(r.clone()),
+                Some(r) => r.clone(),
                 None => {
                     if guard.is_some() {
                         ex.stats.add_restart();
@@ -183,23 +166,16 @@ impl Upstream for PerSession {
                         .init_params
                         .clone()
                         .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
-                    match self.cfg.start(true, &params, ex, msg.id()).await {
-                        Ok(run) => {
-                            tracing::info!(pid = run.child.pid(), session = %short(session), "session's MCP server (re)started from stored params");
-                            if let Some(old) = guard.replace(run.clone()) {
-                                retire(old.child.clone());
-                            }
-                            Ok(run)
-                        }
-                        Err(response) => Err(response),
+                    let run = self.cfg.start(true, &params, ex, Some(session)).await?;
+                    tracing::info!(pid = run.child.pid(), session = %short(session), "session's MCP server (re)started from stored params");
+                    if let Some(old) = guard.replace(run.clone()) {
+                        retire(old.child.clone());
                     }
+                    run
                 }
             }
         };
-        match child {
-            Ok(run) => dispatch(&run, &self.inflight, ex, msg).await,
-            Err(r) => r,
-        }
+        dispatch(&run, &self.inflight, ex, msg).await
     }
 
     async fn notify(&self, ex: &Exchange, msg: &Message) {
@@ -222,6 +198,10 @@ impl Upstream for PerSession {
                 }
             }
         }
+    }
+
+    async fn deliver(&self, ex: &Exchange, msg: &Message) -> bool {
+        self.inflight.deliver(ex, msg) || self.one_off.deliver(ex, msg).await
     }
 
     async fn end_session(&self, session_id: &str) {

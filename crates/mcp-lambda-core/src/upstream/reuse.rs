@@ -17,13 +17,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use serde_json::value::RawValue;
 
 use super::handshake::{requested_version, synthesized_params};
 use super::{
-    ChildConfig, Era, Exchange, Inflight, InitOutcome, Ready, Running, Upstream, dispatch,
-    empty_object, retire,
+    ChildConfig, Era, Exchange, Inflight, InitOk, Outcome, Ready, Reply, Running, Upstream,
+    dispatch, empty_object, retire,
 };
 use crate::era::{ModernMeta, capability_key};
 use crate::jsonrpc::Message;
@@ -88,11 +86,7 @@ impl Reuse {
     /// request does not pay for it: a legacy version prewarms the child its clients share, a
     /// modern one the child of modern clients declaring no capabilities (with a modern child
     /// both are the same child). Errors are returned for the caller to log.
-    pub async fn prewarm(
-        &self,
-        version: &str,
-        deadline: tokio::time::Instant,
-    ) -> Result<u32, String> {
+    pub async fn prewarm(&self, version: &str, deadline: tokio::time::Instant) -> Outcome<u32> {
         let mut ex = Exchange::legacy(version, deadline);
         if protocol::is_modern(version) {
             // The child modern clients that declare no capabilities share.
@@ -103,19 +97,12 @@ impl Reuse {
                 log_level: None,
             }));
         }
-        self.slot_for(&ex, None)
-            .await
-            .map(|s| s.child.pid())
-            .map_err(|b| String::from_utf8_lossy(&b).into_owned())
+        self.slot_for(&ex).await.map(|s| s.child.pid())
     }
 
     /// The live child for the exchange, started (and initialized, if legacy) if needed.
-    async fn slot_for(
-        &self,
-        ex: &Exchange,
-        client_id: Option<&RawValue>,
-    ) -> Result<Arc<Slot>, Bytes> {
-        let era = self.cfg.era(ex, client_id).await?;
+    async fn slot_for(&self, ex: &Exchange) -> Outcome<Arc<Slot>> {
+        let era = self.cfg.era(ex).await?;
         let key = key(&era, ex);
         let cell = self.cell(&key);
         let mut guard = cell.lock().await;
@@ -134,7 +121,7 @@ impl Reuse {
                 .or_else(|| self.params.lock().ok()?.get(&ex.protocol_version).cloned())
                 .unwrap_or_else(|| synthesized_params(&ex.protocol_version)),
         };
-        let slot = self.cfg.start(true, &params, ex, client_id).await?;
+        let slot = self.cfg.start(true, &params, ex, None).await?;
         match &slot.ready {
             Ready::Legacy(init, _) => {
                 tracing::info!(pid = slot.child.pid(), version = %init.negotiated, key = %key, "MCP server started and initialized")
@@ -150,16 +137,11 @@ impl Reuse {
 
 #[async_trait]
 impl Upstream for Reuse {
-    async fn initialize(&self, ex: &Exchange, msg: &Message) -> InitOutcome {
-        let (params, requested) = match requested_version(msg) {
-            Ok(p) => p,
-            Err(response) => {
-                return InitOutcome::failed(response);
-            }
-        };
+    async fn initialize(&self, ex: &Exchange, msg: &Message) -> Outcome<InitOk> {
+        let (params, requested) = requested_version(msg)?;
         let _serial = self.init_lock.lock().await;
         // A modern child is never initialized: the answer comes from its discover result.
-        if let Some(outcome) = self.cfg.initialize_without_child(ex, msg, &requested).await {
+        if let Some(outcome) = self.cfg.initialize_without_child(ex, &requested).await {
             return outcome;
         }
         // A live child already asked for this version (by an earlier client, or on a client's
@@ -172,33 +154,26 @@ impl Upstream for Reuse {
             .unwrap_or_else(|| requested.clone());
         let existing = self.alive(&*self.cell(&key).lock().await);
         if let Some(slot) = existing {
-            let (response, negotiated) = slot.init_response(msg.id(), &requested);
-            return InitOutcome {
-                response,
-                negotiated: Some(negotiated),
-            };
+            return Ok(slot.init_ok(&requested));
         }
         // No child has answered this version yet: this client's own initialize is what a new
         // child sees.
-        let started = match self.cfg.start(true, &params, ex, msg.id()).await {
-            Ok(started) => started,
-            Err(response) => return InitOutcome::failed(response),
-        };
-        let (_, negotiated) = started.init_response(None, &requested);
+        let started = self.cfg.start(true, &params, ex, None).await?;
+        let negotiated = started.init_ok(&requested).negotiated;
         let cell = self.cell(&negotiated);
         let mut guard = cell.lock().await;
-        let (response, _) = match self.alive(&guard) {
+        let ok = match self.alive(&guard) {
             // Another child already serves this version (it was asked for by another name):
             // keep it and let this one go.
             Some(existing) => {
                 retire(started.child.clone());
-                existing.init_response(msg.id(), &requested)
+                existing.init_ok(&requested)
             }
             None => {
                 tracing::info!(pid = started.child.pid(), version = %negotiated, "MCP server started and initialized by a client");
-                let answer = started.init_response(msg.id(), &requested);
+                let ok = started.init_ok(&requested);
                 *guard = Some(started);
-                answer
+                ok
             }
         };
         drop(guard);
@@ -206,19 +181,14 @@ impl Upstream for Reuse {
             m.insert(requested, negotiated.clone());
         }
         if let Ok(mut m) = self.params.lock() {
-            m.entry(negotiated.clone()).or_insert(params);
+            m.entry(negotiated).or_insert(params);
         }
-        InitOutcome {
-            response,
-            negotiated: Some(negotiated),
-        }
+        Ok(ok)
     }
 
-    async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
-        match self.slot_for(ex, msg.id()).await {
-            Ok(slot) => dispatch(&slot, &self.inflight, ex, msg).await,
-            Err(response) => response,
-        }
+    async fn request(&self, ex: &Exchange, msg: &Message) -> Outcome<Reply> {
+        let slot = self.slot_for(ex).await?;
+        dispatch(&slot, &self.inflight, ex, msg).await
     }
 
     async fn notify(&self, ex: &Exchange, msg: &Message) {
@@ -227,7 +197,7 @@ impl Upstream for Reuse {
             Some("notifications/initialized") => {}
             Some("notifications/cancelled") => self.inflight.cancel(ex, msg).await,
             _ => {
-                let Ok(era) = self.cfg.era(ex, None).await else {
+                let Ok(era) = self.cfg.era(ex).await else {
                     return;
                 };
                 if matches!(era, Era::Modern(_))
@@ -248,6 +218,10 @@ impl Upstream for Reuse {
                 }
             }
         }
+    }
+
+    async fn deliver(&self, ex: &Exchange, msg: &Message) -> bool {
+        self.inflight.deliver(ex, msg)
     }
 
     async fn end_session(&self, _session_id: &str) {}

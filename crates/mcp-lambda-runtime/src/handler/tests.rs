@@ -6,12 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use lambda_runtime::Context;
 use mcp_lambda_core::jsonrpc::{self, Message};
-use mcp_lambda_core::upstream::InitOutcome;
 use mcp_lambda_core::{
-    Exchange, Gateway, GatewayConfig, MemoryStore, SessionStore, Upstream, protocol,
+    Exchange, Gateway, GatewayConfig, InitOk, MemoryStore, Outcome, Reply, SessionStore, Upstream,
+    protocol,
 };
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -96,7 +95,7 @@ fn raw(v: &Value) -> Box<RawValue> {
 
 #[async_trait]
 impl Upstream for Fake {
-    async fn initialize(&self, ex: &Exchange, msg: &Message) -> InitOutcome {
+    async fn initialize(&self, ex: &Exchange, msg: &Message) -> Outcome<InitOk> {
         self.record(Op::Initialize, ex, msg);
         let version = msg
             .member("params")
@@ -109,27 +108,27 @@ impl Upstream for Fake {
             "capabilities": {},
             "serverInfo": { "name": "fake", "version": "0.0.1" }
         });
-        InitOutcome {
-            response: jsonrpc::result_response(msg.id(), &raw(&result)),
-            negotiated: Some(version),
-        }
+        Ok(InitOk {
+            result: raw(&result).into(),
+            negotiated: version,
+        })
     }
 
-    async fn request(&self, ex: &Exchange, msg: &Message) -> Bytes {
+    async fn request(&self, ex: &Exchange, msg: &Message) -> Outcome<Reply> {
         self.record(Op::Request, ex, msg);
         if self.fail_requests {
-            return jsonrpc::error_response(
+            return Ok(Reply::error(
                 msg.id(),
                 jsonrpc::INVALID_PARAMS,
                 "fake: unknown tool",
-            );
+            ));
         }
         let result = json!({
             "method": msg.method(),
             "protocolVersion": ex.protocol_version,
             "sessionId": ex.session_id,
         });
-        jsonrpc::result_response(msg.id(), &raw(&result))
+        Ok(Reply::result(msg.id(), &raw(&result)))
     }
 
     async fn notify(&self, ex: &Exchange, msg: &Message) {
@@ -370,7 +369,11 @@ async fn wrong_path_is_404_in_every_shape() {
     assert_http_v2_shape(&v);
     assert_eq!(v["statusCode"], 404);
     let b = body(&v);
-    assert!(b["error"].as_str().unwrap().contains("/mcp"), "{b}");
+    // The core's 404, the same as the local server's: a JSON-RPC error naming the endpoint.
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("/mcp"),
+        "{b}"
+    );
 
     let mut e = fixture(REST_API);
     e["path"] = json!("/other");

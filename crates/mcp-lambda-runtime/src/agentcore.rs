@@ -1,6 +1,10 @@
-//! Bedrock AgentCore Gateway tool schemas from an MCP server's `tools/list`.
+//! Bedrock AgentCore Gateway: a Lambda target's invocation answered as a tool result, and the
+//! target's tool schema from an MCP server's `tools/list`.
 //!
-//! Contract: [`tool_definitions`] turns MCP tools into AgentCore `ToolDefinition`s (`name`,
+//! Contract: [`tool_result`] is what an AgentCore target returns for one tool call: the
+//! server's `CallToolResult` as it is, or — when the call failed as a JSON-RPC error or never
+//! reached the server — an `isError: true` result whose text is the error's message (the error
+//! object itself under `error`). [`tool_definitions`] turns MCP tools into AgentCore `ToolDefinition`s (`name`,
 //! `description`, `inputSchema`, optional `outputSchema`) whose schemas use only what an AgentCore
 //! `SchemaDefinition` accepts: `type` (one of `string`, `number`, `object`, `array`, `boolean`,
 //! `integer`), `description`, `properties`, `items`, `required`. What JSON Schema says beyond that
@@ -14,7 +18,28 @@
 //! - `required` keeps only listed properties; the root of an input schema is always an object;
 //! - a tool without a description gets its title or its name.
 
+use mcp_lambda_core::tools::ToolsError;
 use serde_json::{Map, Value, json};
+
+/// The invocation's answer for a tool call's outcome (see the module docs).
+pub fn tool_result(outcome: Result<Value, ToolsError>) -> Value {
+    match outcome {
+        Ok(result) => result,
+        Err(e) => {
+            let error = e.to_error_object();
+            let text = error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("tool call failed")
+                .to_owned();
+            json!({
+                "isError": true,
+                "content": [{ "type": "text", "text": text }],
+                "error": error,
+            })
+        }
+    }
+}
 
 /// The types an AgentCore `SchemaDefinition` accepts.
 const TYPES: &[&str] = &["string", "number", "object", "array", "boolean", "integer"];
