@@ -4,7 +4,7 @@
 //! says what each one is for.
 //!
 //! - The layer is built by the real script from the debug binary (stripped, so zipping takes a
-//!   second), unpacked with `unzip` (which keeps the modes, as Lambda does) into an `/opt`-like
+//!   second), unpacked keeping the modes (as Lambda does) into an `/opt`-like
 //!   directory, and its wrapper is run **the way a managed runtime runs it**:
 //!   `mcp-lambda-exec <interpreter> <runtime args...>` with Lambda's environment and a `PATH`
 //!   without the interpreter's directory. The "runtime" it is handed is a fake that leaves a mark
@@ -110,7 +110,7 @@ fn layer() -> Option<&'static Layer> {
     LAYER
         .get_or_init(|| {
             let strip = on_path("strip")?;
-            let unzip = on_path("unzip")?;
+            let python = on_path("python3")?;
             let dir = fresh_dir("layer");
             // The debug binary is ~230 MB of debug info: zipping it would take ~10 s.
             let binary = dir.join("mcp-lambda");
@@ -124,15 +124,28 @@ fn layer() -> Option<&'static Layer> {
             assert!(ok, "strip failed:\n{out}\n{err}");
             let zip = build_layer(&binary, &dir.join("out"), &[]);
             let opt = dir.join("opt");
+            // Unpacked keeping each entry's Unix mode, as Lambda does (Python's zipfile: `unzip`
+            // is not on every machine).
             let (ok, out, err) = run(
-                Command::new(unzip).arg("-q").arg(&zip).arg("-d").arg(&opt),
+                Command::new(python).arg("-c").arg(UNZIP).arg(&zip).arg(&opt),
                 TOOL_TIMEOUT,
             );
-            assert!(ok, "unzip failed:\n{out}\n{err}");
+            assert!(ok, "unpacking the layer failed:\n{out}\n{err}");
             Some(Layer { binary, zip, opt })
         })
         .as_ref()
 }
+
+/// `python3 -c UNZIP ZIP DIR`: extracts ZIP into DIR and gives every entry the Unix mode stored
+/// in the zip (Python's `extract` drops it).
+const UNZIP: &str = "import os, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+for i in z.infolist():
+    path = z.extract(i, sys.argv[2])
+    mode = (i.external_attr >> 16) & 0o7777
+    if mode:
+        os.chmod(path, mode)
+";
 
 /// One entry of a zip's central directory.
 #[derive(Debug)]

@@ -8,16 +8,27 @@
 //! Desktop / Cursor `mcpServers` file, with `--server` / `MCP_LAMBDA_SERVER` choosing an entry),
 //! or, when none is given, the example server bundled in this binary. Any invalid value is
 //! reported as one [`ConfigError`] naming the field; `main` prints it and exits with status 2.
+//!
+//! Values are checked in two steps: each one on its own while clap parses it (durations, sizes,
+//! addresses, origins, ... become typed values there, see [`values`]), then the combinations
+//! and mode-dependent defaults in [`resolve`], one small validator per concern.
+
+mod values;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use clap::builder::{EnumValueParser, TypedValueParser};
 use clap::{Args, ValueEnum};
-use mcp_lambda_core::ServerCommand;
 use mcp_lambda_core::command::child_env;
+use mcp_lambda_core::{EraPolicy, ServerCommand};
 use serde::Deserialize;
+use values::{
+    Checked, ChildEra, any_duration, endpoint_path, env_pair, listen_addr, message_bytes, origin,
+    positive_duration, served_version, var_name,
+};
 
 /// A configuration mistake, naming the field it is about.
 #[derive(Debug, thiserror::Error)]
@@ -29,11 +40,18 @@ pub(crate) struct ConfigError {
     pub(crate) message: String,
 }
 
+/// A [`ConfigError`] about `field`.
 fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError {
         field: field.into(),
         message: message.into(),
     }
+}
+
+/// The [`ConfigError`] behind a clap error, when one of our value parsers ([`Checked`]) raised
+/// it: `main` prints that one line instead of clap's multi-line report.
+pub(crate) fn config_error(e: &clap::Error) -> Option<&ConfigError> {
+    std::error::Error::source(e)?.downcast_ref()
 }
 
 /// How children live.
@@ -45,17 +63,6 @@ pub(crate) enum Lifecycle {
     PerRequest,
     /// One child per `Mcp-Session-Id`.
     PerSession,
-}
-
-/// Which protocol era the wrapped server speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ChildEra {
-    /// Probe the first child with `server/discover` (default).
-    Auto,
-    /// Initialize-era server (2025-11-25 and earlier): never probed.
-    Legacy,
-    /// 2026-07-28 server: never initialized.
-    Modern,
 }
 
 /// How the Lambda function's URL invokes it (`InvokeMode` of the Function URL).
@@ -91,15 +98,26 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// `serve` options (flags and their `MCP_LAMBDA_*` variables).
+/// `serve` options (flags and their `MCP_LAMBDA_*` variables), each value already checked on
+/// its own; [`resolve`] checks how they combine.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "MCP_LAMBDA_LISTEN", default_value = "127.0.0.1:8080")]
-    pub(crate) listen: String,
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_parser = Checked(listen_addr)
+    )]
+    pub(crate) listen: SocketAddr,
 
     /// URL path of the MCP endpoint.
-    #[arg(long, env = "MCP_LAMBDA_PATH", default_value = "/mcp")]
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_PATH",
+        default_value = "/mcp",
+        value_parser = Checked(endpoint_path)
+    )]
     pub(crate) path: String,
 
     /// How child processes live: reuse, per-request or per-session.
@@ -112,8 +130,13 @@ pub(crate) struct ServeArgs {
     pub(crate) lifecycle: Lifecycle,
 
     /// Protocol era of the wrapped server: auto (probe with server/discover), legacy or modern.
-    #[arg(long, env = "MCP_LAMBDA_CHILD_ERA", value_enum, default_value = "auto")]
-    pub(crate) child_era: ChildEra,
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_CHILD_ERA",
+        default_value = "auto",
+        value_parser = EnumValueParser::<ChildEra>::new().map(|c| c.0)
+    )]
+    pub(crate) child_era: EraPolicy,
 
     /// Session support: none, memory, token or dynamodb [default: memory for serve, none on
     /// Lambda].
@@ -132,31 +155,57 @@ pub(crate) struct ServeArgs {
 
     /// How long an unused session lives (e.g. 30m, 1h); for token sessions, the token's whole
     /// lifetime (tokens cannot be refreshed or revoked: keep it short).
-    #[arg(long, env = "MCP_LAMBDA_SESSION_TTL", default_value = "1h")]
-    pub(crate) session_ttl: String,
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_SESSION_TTL",
+        default_value = "1h",
+        value_parser = Checked(positive_duration)
+    )]
+    pub(crate) session_ttl: Duration,
 
     /// per-session lifecycle: terminate a session's child after this long without requests.
-    #[arg(long, env = "MCP_LAMBDA_IDLE_TIMEOUT", default_value = "10m")]
-    pub(crate) idle_timeout: String,
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_IDLE_TIMEOUT",
+        default_value = "10m",
+        value_parser = Checked(positive_duration)
+    )]
+    pub(crate) idle_timeout: Duration,
 
     /// Longest time a request may take before the client gets a timeout error (e.g. 60s).
-    #[arg(long, env = "MCP_LAMBDA_REQUEST_TIMEOUT", default_value = "60s")]
-    pub(crate) request_timeout: String,
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_REQUEST_TIMEOUT",
+        default_value = "60s",
+        value_parser = Checked(positive_duration)
+    )]
+    pub(crate) request_timeout: Duration,
 
     /// Extra allowed Origin (repeatable, comma-separated in the variable; `*` allows any).
     #[arg(
         long = "allow-origin",
         env = "MCP_LAMBDA_ALLOW_ORIGIN",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = Checked(origin)
     )]
     pub(crate) allow_origin: Vec<String>,
 
     /// Environment variable for the child, K=V (repeatable, comma-separated in the variable).
-    #[arg(long = "env", env = "MCP_LAMBDA_ENV", value_delimiter = ',')]
-    pub(crate) env: Vec<String>,
+    #[arg(
+        long = "env",
+        env = "MCP_LAMBDA_ENV",
+        value_delimiter = ',',
+        value_parser = Checked(env_pair)
+    )]
+    pub(crate) env: Vec<(String, String)>,
 
     /// Name of one of our environment variables to pass to the child (repeatable).
-    #[arg(long = "pass-env", env = "MCP_LAMBDA_PASS_ENV", value_delimiter = ',')]
+    #[arg(
+        long = "pass-env",
+        env = "MCP_LAMBDA_PASS_ENV",
+        value_delimiter = ',',
+        value_parser = Checked(var_name)
+    )]
     pub(crate) pass_env: Vec<String>,
 
     /// The server's command line, shell-quoted (instead of words after `--`).
@@ -172,13 +221,18 @@ pub(crate) struct ServeArgs {
     pub(crate) server: Option<String>,
 
     /// Largest request body and largest child message, in bytes.
-    #[arg(long, env = "MCP_LAMBDA_MAX_MESSAGE_BYTES", default_value_t = 6 * 1024 * 1024)]
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_MAX_MESSAGE_BYTES",
+        default_value_t = 6 * 1024 * 1024,
+        value_parser = Checked(message_bytes)
+    )]
     pub(crate) max_message_bytes: usize,
 
     /// Time between SIGTERM and SIGKILL when stopping a child (e.g. 2s, 300ms)
     /// [default: 2s for serve, 300ms on Lambda, whose shutdown budget is 500 ms].
-    #[arg(long, env = "MCP_LAMBDA_KILL_GRACE")]
-    pub(crate) kill_grace: Option<String>,
+    #[arg(long, env = "MCP_LAMBDA_KILL_GRACE", value_parser = Checked(positive_duration))]
+    pub(crate) kill_grace: Option<Duration>,
 
     /// Start and initialize the `reuse` child before the first request (during Lambda's INIT
     /// phase) [default: true on Lambda, false for serve].
@@ -192,13 +246,19 @@ pub(crate) struct ServeArgs {
         long,
         env = "MCP_LAMBDA_PREWARM_VERSIONS",
         value_delimiter = ',',
-        default_value = "2026-07-28,2025-11-25"
+        default_value = "2026-07-28,2025-11-25",
+        value_parser = Checked(served_version)
     )]
     pub(crate) prewarm_versions: Vec<String>,
 
     /// Lambda: time kept back from the invocation's deadline to send the answer.
-    #[arg(long, env = "MCP_LAMBDA_DEADLINE_MARGIN", default_value = "500ms")]
-    pub(crate) deadline_margin: String,
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_DEADLINE_MARGIN",
+        default_value = "500ms",
+        value_parser = Checked(any_duration)
+    )]
+    pub(crate) deadline_margin: Duration,
 
     /// Lambda: the Function URL's invoke mode, BUFFERED or RESPONSE_STREAM (progress,
     /// logging and server→client requests need RESPONSE_STREAM).
@@ -228,7 +288,7 @@ pub(crate) struct ServeArgs {
     pub(crate) cmd: Vec<String>,
 }
 
-/// Validated settings for `serve`.
+/// Validated settings for `serve` and Lambda.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     /// Socket address to bind.
@@ -238,12 +298,12 @@ pub(crate) struct Config {
     /// Child lifecycle.
     pub(crate) lifecycle: Lifecycle,
     /// The wrapped server's protocol era.
-    pub(crate) child_era: ChildEra,
+    pub(crate) child_era: EraPolicy,
     /// Session store.
     pub(crate) sessions: Sessions,
     /// Session idle lifetime.
     pub(crate) session_ttl: Duration,
-    /// Token keys (token sessions).
+    /// Token keys (token sessions; when given, they also seal MRTR request state).
     pub(crate) session_keys: Vec<[u8; 32]>,
     /// DynamoDB table (dynamodb sessions).
     pub(crate) session_table: Option<String>,
@@ -271,39 +331,10 @@ pub(crate) struct Config {
     pub(crate) metrics: bool,
     /// Lambda: the Function URL's invoke mode.
     pub(crate) invoke_mode: InvokeMode,
-}
-
-/// One `mcpServers` entry.
-#[derive(Debug, Deserialize)]
-struct ServerEntry {
-    command: Option<String>,
-    #[serde(default)]
-    args: Vec<String>,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    cwd: Option<PathBuf>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    url: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ServersFile {
-    #[serde(rename = "mcpServers")]
-    mcp_servers: Option<BTreeMap<String, serde_json::Value>>,
-}
-
-fn duration(field: &str, value: &str) -> Result<Duration, ConfigError> {
-    let d = humantime::parse_duration(value.trim()).map_err(|e| {
-        err(
-            field,
-            format!("{value:?} is not a duration ({e}); use e.g. 500ms, 30s, 5m"),
-        )
-    })?;
-    if d.is_zero() {
-        return Err(err(field, "must be greater than zero"));
-    }
-    Ok(d)
+    /// Log line format.
+    pub(crate) log_format: LogFormat,
+    /// Log level or `tracing` filter (checked when logging starts).
+    pub(crate) log_level: String,
 }
 
 /// Where the binary runs: the local server, or the Lambda Runtime API loop.
@@ -315,171 +346,179 @@ pub(crate) enum Mode {
     Lambda,
 }
 
-/// Validates `args` against our own environment `ours`; `self_exe` runs the bundled example.
+/// Validates how `args` combine, with the defaults of `mode`, against our own environment
+/// `ours` (what the child may inherit; on Lambda, its logging settings); `self_exe` runs the
+/// bundled example. Reads the `mcpServers` file and `file:` session keys, nothing else.
 pub(crate) fn resolve(
     args: &ServeArgs,
     ours: &[(String, String)],
     self_exe: &Path,
     mode: Mode,
 ) -> Result<Config, ConfigError> {
+    let sessions = sessions(args, mode)?;
+    let (server_name, server) = server(args, ours, self_exe)?;
     let lambda = mode == Mode::Lambda;
-    let sessions = args.sessions.unwrap_or(if lambda {
-        Sessions::None
-    } else {
-        Sessions::Memory
+    let (log_format, log_level) = logging(args, ours, mode);
+    Ok(Config {
+        listen: args.listen,
+        path: args.path.clone(),
+        lifecycle: args.lifecycle,
+        child_era: args.child_era,
+        sessions: sessions.store,
+        session_ttl: args.session_ttl,
+        session_keys: sessions.keys,
+        session_table: sessions.table,
+        idle_timeout: args.idle_timeout,
+        request_timeout: args.request_timeout,
+        allow_origin: args.allow_origin.clone(),
+        server,
+        server_name,
+        max_message_bytes: args.max_message_bytes,
+        kill_grace: args.kill_grace.unwrap_or(if lambda {
+            Duration::from_millis(300)
+        } else {
+            Duration::from_secs(2)
+        }),
+        prewarm: args.prewarm.unwrap_or(lambda) && args.lifecycle == Lifecycle::Reuse,
+        prewarm_versions: args.prewarm_versions.clone(),
+        deadline_margin: args.deadline_margin,
+        metrics: args.metrics,
+        invoke_mode: args.invoke_mode,
+        log_format,
+        log_level,
+    })
+}
+
+/// The session settings [`sessions`] accepts.
+struct SessionSettings {
+    /// Where sessions are kept.
+    store: Sessions,
+    /// Parsed `--session-keys` (empty when not given).
+    keys: Vec<[u8; 32]>,
+    /// `--session-table`.
+    table: Option<String>,
+}
+
+/// Sessions: the mode's default store, and what the chosen store and lifecycle need (keys for
+/// tokens, a table for DynamoDB, some store for per-session children).
+fn sessions(args: &ServeArgs, mode: Mode) -> Result<SessionSettings, ConfigError> {
+    let store = args.sessions.unwrap_or(match mode {
+        Mode::Lambda => Sessions::None,
+        Mode::Serve => Sessions::Memory,
     });
-    let kill_grace = args
-        .kill_grace
-        .clone()
-        .unwrap_or_else(|| if lambda { "300ms".into() } else { "2s".into() });
-    let listen: SocketAddr = args.listen.parse().map_err(|_| {
-        err(
-            "--listen (MCP_LAMBDA_LISTEN)",
-            format!("{:?} is not an address like 127.0.0.1:8080", args.listen),
-        )
-    })?;
-    if !args.path.starts_with('/') || args.path == "/healthz" {
-        return Err(err(
-            "--path (MCP_LAMBDA_PATH)",
-            format!("{:?} must start with / and not be /healthz", args.path),
-        ));
-    }
-    if args.lifecycle == Lifecycle::PerSession && sessions == Sessions::None {
+    if args.lifecycle == Lifecycle::PerSession && store == Sessions::None {
         return Err(err(
             "--lifecycle (MCP_LAMBDA_LIFECYCLE)",
             "per-session needs sessions: use --sessions memory",
         ));
     }
-    if args.max_message_bytes < 1024 {
+    let keys_field = "--session-keys (MCP_LAMBDA_SESSION_KEYS)";
+    let keys = match &args.session_keys {
+        Some(spec) => {
+            mcp_lambda_core::token::parse_keys(spec).map_err(|e| err(keys_field, e.to_string()))?
+        }
+        None if store == Sessions::Token => {
+            return Err(err(
+                keys_field,
+                "token sessions need at least one 32-byte key (e.g. `openssl rand -hex 32`)",
+            ));
+        }
+        None => Vec::new(),
+    };
+    if store == Sessions::Dynamodb && args.session_table.is_none() {
         return Err(err(
-            "--max-message-bytes (MCP_LAMBDA_MAX_MESSAGE_BYTES)",
-            "must be at least 1024",
+            "--session-table (MCP_LAMBDA_SESSION_TABLE)",
+            "dynamodb sessions need a table name",
         ));
     }
-    for o in &args.allow_origin {
-        if o != "*" && !(o.starts_with("http://") || o.starts_with("https://")) {
-            return Err(err(
-                "--allow-origin (MCP_LAMBDA_ALLOW_ORIGIN)",
-                format!("{o:?} is not an origin like https://app.example.com (or *)"),
-            ));
-        }
-    }
-    let mut explicit = Vec::new();
-    for kv in &args.env {
-        let Some((k, v)) = kv.split_once('=') else {
-            return Err(err("--env (MCP_LAMBDA_ENV)", format!("{kv:?} is not K=V")));
-        };
-        if k.is_empty() {
-            return Err(err(
-                "--env (MCP_LAMBDA_ENV)",
-                format!("{kv:?} has an empty name"),
-            ));
-        }
-        explicit.push((k.to_owned(), v.to_owned()));
-    }
-    for name in &args.pass_env {
-        if name.is_empty() || name.contains('=') {
-            return Err(err(
-                "--pass-env (MCP_LAMBDA_PASS_ENV)",
-                format!("{name:?} is not a variable name"),
-            ));
-        }
-    }
+    Ok(SessionSettings {
+        store,
+        keys,
+        table: args.session_table.clone(),
+    })
+}
 
-    let (server_name, program, cmd_args, file_env, cwd) = select_server(args, self_exe)?;
-    explicit.splice(0..0, file_env);
-    let server = ServerCommand {
-        program,
-        args: cmd_args,
-        env: child_env(ours.iter().cloned(), &args.pass_env, &explicit),
-        cwd,
+/// Logging: our flags/variables first; on Lambda, then the function's own logging
+/// configuration (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL` in `ours`); else text, info.
+fn logging(args: &ServeArgs, ours: &[(String, String)], mode: Mode) -> (LogFormat, String) {
+    let aws = |name: &str| match mode {
+        Mode::Lambda => ours
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.to_ascii_lowercase()),
+        Mode::Serve => None,
     };
-    Ok(Config {
-        listen,
-        path: args.path.clone(),
-        lifecycle: args.lifecycle,
-        child_era: args.child_era,
-        sessions,
-        prewarm: args.prewarm.unwrap_or(lambda) && args.lifecycle == Lifecycle::Reuse,
-        prewarm_versions: {
-            for v in &args.prewarm_versions {
-                if !mcp_lambda_core::protocol::is_supported(v)
-                    && !mcp_lambda_core::protocol::is_modern(v)
-                {
-                    return Err(err(
-                        "--prewarm-versions (MCP_LAMBDA_PREWARM_VERSIONS)",
-                        format!(
-                            "{v:?} is not a protocol version this endpoint serves ({})",
-                            mcp_lambda_core::protocol::SERVED_VERSIONS.join(", ")
-                        ),
-                    ));
-                }
-            }
-            args.prewarm_versions.clone()
-        },
-        deadline_margin: duration_or_zero(
-            "--deadline-margin (MCP_LAMBDA_DEADLINE_MARGIN)",
-            &args.deadline_margin,
-        )?,
-        metrics: args.metrics,
-        invoke_mode: args.invoke_mode,
-        session_ttl: duration("--session-ttl (MCP_LAMBDA_SESSION_TTL)", &args.session_ttl)?,
-        session_keys: match (sessions, &args.session_keys) {
-            (Sessions::Token, None) => {
-                return Err(err(
-                    "--session-keys (MCP_LAMBDA_SESSION_KEYS)",
-                    "token sessions need at least one 32-byte key (e.g. `openssl rand -hex 32`)",
-                ));
-            }
-            (_, Some(spec)) => mcp_lambda_core::token::parse_keys(spec)
-                .map_err(|e| err("--session-keys (MCP_LAMBDA_SESSION_KEYS)", e.to_string()))?,
-            (_, None) => Vec::new(),
-        },
-        session_table: match (sessions, &args.session_table) {
-            (Sessions::Dynamodb, None) => {
-                return Err(err(
-                    "--session-table (MCP_LAMBDA_SESSION_TABLE)",
-                    "dynamodb sessions need a table name",
-                ));
-            }
-            (_, t) => t.clone(),
-        },
-        idle_timeout: duration(
-            "--idle-timeout (MCP_LAMBDA_IDLE_TIMEOUT)",
-            &args.idle_timeout,
-        )?,
-        request_timeout: duration(
-            "--request-timeout (MCP_LAMBDA_REQUEST_TIMEOUT)",
-            &args.request_timeout,
-        )?,
-        allow_origin: args.allow_origin.clone(),
-        server,
-        server_name,
-        max_message_bytes: args.max_message_bytes,
-        kill_grace: duration("--kill-grace (MCP_LAMBDA_KILL_GRACE)", &kill_grace)?,
-    })
+    let format = args
+        .log_format
+        .unwrap_or_else(|| match aws("AWS_LAMBDA_LOG_FORMAT") {
+            Some(f) if f == "json" => LogFormat::Json,
+            _ => LogFormat::Text,
+        });
+    let level =
+        args.log_level
+            .clone()
+            .unwrap_or_else(|| match aws("AWS_LAMBDA_LOG_LEVEL").as_deref() {
+                Some("fatal") => "error".into(),
+                Some(l @ ("trace" | "debug" | "info" | "warn" | "error")) => l.into(),
+                _ => "info".into(),
+            });
+    (format, level)
 }
 
-fn duration_or_zero(field: &str, value: &str) -> Result<Duration, ConfigError> {
-    if value.trim() == "0" {
-        return Ok(Duration::ZERO);
+/// The server selection: the child's command (with its environment: ours filtered by
+/// `--pass-env`, then the file entry's, then `--env`) and its short name for logs.
+fn server(
+    args: &ServeArgs,
+    ours: &[(String, String)],
+    self_exe: &Path,
+) -> Result<(String, ServerCommand), ConfigError> {
+    let selected = select_server(args, self_exe)?;
+    let mut explicit = selected.env;
+    explicit.extend(args.env.iter().cloned());
+    let command = ServerCommand {
+        program: selected.program,
+        args: selected.args,
+        env: child_env(ours.iter().cloned(), &args.pass_env, &explicit),
+        cwd: selected.cwd,
+    };
+    Ok((selected.name, command))
+}
+
+/// The child [`select_server`] chose, before the environment is merged.
+struct Selected {
+    /// A short name for logs.
+    name: String,
+    /// The program to run.
+    program: String,
+    /// Its arguments.
+    args: Vec<String>,
+    /// Variables from the `mcpServers` entry (`--env` overrides them).
+    env: Vec<(String, String)>,
+    /// Working directory from the `mcpServers` entry.
+    cwd: Option<PathBuf>,
+}
+
+impl Selected {
+    /// A command line's first word and the rest, named after the program's file name.
+    fn words(words: &[String], field: &str) -> Result<Self, ConfigError> {
+        let Some((program, rest)) = words.split_first() else {
+            return Err(err(field, "is empty"));
+        };
+        let name = Path::new(program)
+            .file_name()
+            .map_or_else(|| program.clone(), |n| n.to_string_lossy().into_owned());
+        Ok(Self {
+            name,
+            program: program.clone(),
+            args: rest.to_vec(),
+            env: Vec::new(),
+            cwd: None,
+        })
     }
-    humantime::parse_duration(value.trim()).map_err(|e| {
-        err(
-            field,
-            format!("{value:?} is not a duration ({e}); use e.g. 500ms, 1s"),
-        )
-    })
 }
 
-type Selected = (
-    String,
-    String,
-    Vec<String>,
-    Vec<(String, String)>,
-    Option<PathBuf>,
-);
-
+/// Picks the one source of the server: words after `--`, `--command`, `--config`, or the
+/// bundled example; more than one is an error, as is `--server` without `--config`.
 fn select_server(args: &ServeArgs, self_exe: &Path) -> Result<Selected, ConfigError> {
     let sources = [
         !args.cmd.is_empty(),
@@ -498,49 +537,56 @@ fn select_server(args: &ServeArgs, self_exe: &Path) -> Result<Selected, ConfigEr
             "only makes sense with --config (MCP_LAMBDA_CONFIG)",
         ));
     }
-    if let Some((program, rest)) = args.cmd.split_first() {
-        return Ok((
-            short_name(program),
-            program.clone(),
-            rest.to_vec(),
-            vec![],
-            None,
-        ));
+    if !args.cmd.is_empty() {
+        return Selected::words(&args.cmd, "CMD");
     }
     if let Some(line) = &args.command {
         let field = "--command (MCP_LAMBDA_COMMAND)";
         let words = shlex::split(line)
             .ok_or_else(|| err(field, format!("{line:?} has unbalanced quotes")))?;
-        let Some((program, rest)) = words.split_first() else {
-            return Err(err(field, "is empty"));
-        };
-        return Ok((
-            short_name(program),
-            program.clone(),
-            rest.to_vec(),
-            vec![],
-            None,
-        ));
+        return Selected::words(&words, field);
     }
     if let Some(path) = &args.config {
         return from_file(path, args.server.as_deref());
     }
-    Ok((
-        "example".into(),
-        self_exe.to_string_lossy().into_owned(),
-        vec!["example-server".into()],
-        vec![],
-        None,
-    ))
+    Ok(Selected {
+        name: "example".into(),
+        program: self_exe.to_string_lossy().into_owned(),
+        args: vec!["example-server".into()],
+        env: Vec::new(),
+        cwd: None,
+    })
 }
 
-fn short_name(program: &str) -> String {
-    Path::new(program)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| program.to_owned())
+/// One `mcpServers` entry.
+#[derive(Debug, Deserialize)]
+struct ServerEntry {
+    /// The program (required for stdio servers).
+    command: Option<String>,
+    /// Its arguments.
+    #[serde(default)]
+    args: Vec<String>,
+    /// Its environment additions.
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    /// Its working directory.
+    cwd: Option<PathBuf>,
+    /// `stdio` or absent; anything else cannot be wrapped.
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    /// Set by remote servers, which cannot be wrapped.
+    url: Option<String>,
 }
 
+/// An `mcpServers` file; entries stay raw until one is chosen, so others may be any shape.
+#[derive(Debug, Deserialize)]
+struct ServersFile {
+    /// Entries by name.
+    #[serde(rename = "mcpServers")]
+    mcp_servers: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// Reads the `mcpServers` file at `path` and selects `wanted`, or its only entry.
 fn from_file(path: &Path, wanted: Option<&str>) -> Result<Selected, ConfigError> {
     let shown = path.display();
     let field = format!("--config {shown}");
@@ -551,27 +597,22 @@ fn from_file(path: &Path, wanted: Option<&str>) -> Result<Selected, ConfigError>
     let servers = file
         .mcp_servers
         .ok_or_else(|| err(&field, "has no \"mcpServers\" object"))?;
+    let names = || servers.keys().cloned().collect::<Vec<_>>().join(", ");
     let name = match (wanted, servers.len()) {
         (Some(n), _) => n.to_owned(),
         (None, 1) => servers.keys().next().cloned().unwrap_or_default(),
         (None, 0) => return Err(err(format!("{field}: mcpServers"), "is empty")),
-        (None, _) => {
-            let names: Vec<_> = servers.keys().cloned().collect();
+        (None, n) => {
             return Err(err(
                 "--server (MCP_LAMBDA_SERVER)",
-                format!(
-                    "{shown} defines {} servers ({}); choose one",
-                    names.len(),
-                    names.join(", ")
-                ),
+                format!("{shown} defines {n} servers ({}); choose one", names()),
             ));
         }
     };
     let value = servers.get(&name).ok_or_else(|| {
-        let names: Vec<_> = servers.keys().cloned().collect();
         err(
             "--server (MCP_LAMBDA_SERVER)",
-            format!("{name:?} is not in {shown} (it has: {})", names.join(", ")),
+            format!("{name:?} is not in {shown} (it has: {})", names()),
         )
     })?;
     let entry_field = format!("{field}: mcpServers.{name}");
@@ -593,238 +634,15 @@ fn from_file(path: &Path, wanted: Option<&str>) -> Result<Selected, ConfigError>
         };
         return Err(err(format!("{entry_field}.command"), why));
     };
-    Ok((
+    Ok(Selected {
         name,
-        command,
-        entry.args,
-        entry.env.into_iter().collect(),
-        entry.cwd,
-    ))
+        program: command,
+        args: entry.args,
+        env: entry.env.into_iter().collect(),
+        cwd: entry.cwd,
+    })
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct T {
-        #[command(flatten)]
-        a: ServeArgs,
-    }
-
-    fn args(argv: &[&str]) -> ServeArgs {
-        T::try_parse_from(std::iter::once("x").chain(argv.iter().copied()))
-            .unwrap()
-            .a
-    }
-
-    fn resolve_serve(
-        a: &ServeArgs,
-        ours: &[(String, String)],
-        exe: &Path,
-    ) -> Result<Config, ConfigError> {
-        resolve(a, ours, exe, Mode::Serve)
-    }
-
-    #[test]
-    fn lambda_defaults_differ_where_lambda_needs_them() {
-        let c = resolve(&args(&[]), &ours(), Path::new("x"), Mode::Lambda).unwrap();
-        assert_eq!(c.sessions, Sessions::None);
-        assert_eq!(c.kill_grace, Duration::from_millis(300));
-        assert!(c.prewarm);
-        let c = resolve_serve(&args(&[]), &ours(), Path::new("x")).unwrap();
-        assert_eq!(c.sessions, Sessions::Memory);
-        assert!(!c.prewarm);
-        let c = resolve(
-            &args(&["--lifecycle", "per-request"]),
-            &ours(),
-            Path::new("x"),
-            Mode::Lambda,
-        )
-        .unwrap();
-        assert!(!c.prewarm, "prewarm only applies to reuse");
-    }
-
-    fn ours() -> Vec<(String, String)> {
-        vec![
-            ("PATH".into(), "/bin".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "s".into()),
-        ]
-    }
-
-    #[test]
-    fn defaults_serve_the_bundled_example() {
-        let c = resolve_serve(&args(&[]), &ours(), Path::new("/x/mcp-lambda")).unwrap();
-        assert_eq!(c.server.program, "/x/mcp-lambda");
-        assert_eq!(c.server.args, ["example-server"]);
-        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.lifecycle, Lifecycle::Reuse);
-        assert_eq!(c.request_timeout, Duration::from_secs(60));
-        assert_eq!(c.server.env, vec![("PATH".to_string(), "/bin".to_string())]);
-    }
-
-    #[test]
-    fn command_line_after_dashes_and_shell_quoted_command() {
-        let c = resolve_serve(
-            &args(&["--", "uvx", "mcp-server-time", "--local-timezone", "UTC"]),
-            &ours(),
-            Path::new("x"),
-        )
-        .unwrap();
-        assert_eq!(c.server.program, "uvx");
-        assert_eq!(
-            c.server.args,
-            ["mcp-server-time", "--local-timezone", "UTC"]
-        );
-        let c = resolve_serve(
-            &args(&["--command", "node 'my server.js' --x=\"a b\""]),
-            &ours(),
-            Path::new("x"),
-        )
-        .unwrap();
-        assert_eq!(c.server.program, "node");
-        assert_eq!(c.server.args, ["my server.js", "--x=a b"]);
-        let e = resolve_serve(&args(&["--command", "node 'oops"]), &ours(), Path::new("x"))
-            .unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("--command (MCP_LAMBDA_COMMAND): "),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn invalid_values_name_their_field() {
-        for (argv, field) in [
-            (vec!["--listen", "nowhere"], "--listen"),
-            (vec!["--request-timeout", "soon"], "--request-timeout"),
-            (vec!["--request-timeout", "0s"], "--request-timeout"),
-            (vec!["--env", "NOEQUALS"], "--env"),
-            (vec!["--allow-origin", "example.com"], "--allow-origin"),
-            (
-                vec!["--lifecycle", "per-session", "--sessions", "none"],
-                "--lifecycle",
-            ),
-            (vec!["--path", "mcp"], "--path"),
-            (
-                vec!["--prewarm-versions", "2099-01-01"],
-                "--prewarm-versions",
-            ),
-            (vec!["--server", "a"], "--server"),
-            (vec!["--command", "a", "--", "b"], "server"),
-        ] {
-            let e = resolve_serve(&args(&argv), &ours(), Path::new("x")).unwrap_err();
-            assert!(e.field.starts_with(field), "{argv:?}: {e}");
-        }
-    }
-
-    #[test]
-    fn env_and_pass_env_reach_the_child_and_credentials_do_not() {
-        let c = resolve_serve(
-            &args(&["--env", "A=1", "--env", "B=x=y", "--", "s"]),
-            &ours(),
-            Path::new("x"),
-        )
-        .unwrap();
-        assert!(c.server.env.contains(&("B".into(), "x=y".into())));
-        assert!(
-            !c.server
-                .env
-                .iter()
-                .any(|(k, _)| k == "AWS_SECRET_ACCESS_KEY")
-        );
-        let c = resolve_serve(
-            &args(&["--pass-env", "AWS_SECRET_ACCESS_KEY", "--", "s"]),
-            &ours(),
-            Path::new("x"),
-        )
-        .unwrap();
-        assert!(
-            c.server
-                .env
-                .iter()
-                .any(|(k, _)| k == "AWS_SECRET_ACCESS_KEY")
-        );
-    }
-
-    fn file(json: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("mcpl-cfg-{}-{}", std::process::id(), rand_suffix()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("servers.json");
-        std::fs::write(&p, json).unwrap();
-        p
-    }
-
-    fn rand_suffix() -> u64 {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        N.fetch_add(1, Ordering::Relaxed)
-    }
-
-    #[test]
-    fn mcp_servers_file() {
-        let p = file(
-            r#"{"mcpServers":{"time":{"command":"uvx","args":["mcp-server-time"],"env":{"TZ":"UTC"},"disabled":false}}}"#,
-        );
-        let c = resolve_serve(
-            &args(&["--config", p.to_str().unwrap()]),
-            &ours(),
-            Path::new("x"),
-        )
-        .unwrap();
-        assert_eq!(c.server_name, "time");
-        assert_eq!(c.server.program, "uvx");
-        assert!(c.server.env.contains(&("TZ".into(), "UTC".into())));
-
-        let p = file(r#"{"mcpServers":{"a":{"command":"x"},"b":{"command":"y"}}}"#);
-        let e = resolve_serve(
-            &args(&["--config", p.to_str().unwrap()]),
-            &ours(),
-            Path::new("x"),
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("defines 2 servers (a, b)"), "{e}");
-        let c = resolve_serve(
-            &args(&["--config", p.to_str().unwrap(), "--server", "b"]),
-            &ours(),
-            Path::new("x"),
-        )
-        .unwrap();
-        assert_eq!(c.server.program, "y");
-        let e = resolve_serve(
-            &args(&["--config", p.to_str().unwrap(), "--server", "zz"]),
-            &ours(),
-            Path::new("x"),
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("\"zz\" is not in"), "{e}");
-
-        let p = file(r#"{"mcpServers":{"r":{"url":"https://x"}}}"#);
-        let e = resolve_serve(
-            &args(&["--config", p.to_str().unwrap()]),
-            &ours(),
-            Path::new("x"),
-        )
-        .unwrap_err();
-        assert!(e.field.ends_with("mcpServers.r.command"), "{e}");
-        let p = file(r#"{"mcpServers":{"r":{"command":"x","args":"notalist"}}}"#);
-        let e = resolve_serve(
-            &args(&["--config", p.to_str().unwrap()]),
-            &ours(),
-            Path::new("x"),
-        )
-        .unwrap_err();
-        assert!(e.field.ends_with("mcpServers.r"), "{e}");
-        let p = file("{not json");
-        let e = resolve_serve(
-            &args(&["--config", p.to_str().unwrap()]),
-            &ours(),
-            Path::new("x"),
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("is not valid JSON"), "{e}");
-    }
-}
+mod tests;

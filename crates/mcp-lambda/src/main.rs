@@ -11,18 +11,21 @@ mod config;
 mod dynamo;
 mod serve;
 
+use std::fmt::Display;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use config::{ChildEra, Config, InvokeMode, Lifecycle, LogFormat, Mode, ServeArgs, Sessions};
+use config::{Config, InvokeMode, Lifecycle, LogFormat, Mode, ServeArgs, Sessions};
 use mcp_lambda_core::{
-    ChildConfig, EraCache, EraPolicy, Gateway, GatewayConfig, MemoryStore, PerRequest, PerSession,
-    Reuse, SessionStore, TokenStore, Upstream,
+    ChildConfig, EraCache, Gateway, GatewayConfig, MemoryStore, PerRequest, PerSession, Reuse,
+    SessionStore, TokenStore, Upstream,
 };
 use mcp_lambda_runtime::{Handler, HandlerConfig};
 
+/// The command line: a subcommand, or `serve`'s options (the default command).
 #[derive(Parser)]
 #[command(
     name = "mcp-lambda",
@@ -31,12 +34,15 @@ use mcp_lambda_runtime::{Handler, HandlerConfig};
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
+    /// The subcommand, if any.
     #[command(subcommand)]
     command: Option<Command>,
+    /// Options of `serve` (or of `lambda` on Lambda) when no subcommand is given.
     #[command(flatten)]
     serve: ServeArgs,
 }
 
+/// The subcommands.
 #[derive(Subcommand)]
 enum Command {
     /// Serve a stdio MCP server over HTTP (the default outside Lambda).
@@ -58,6 +64,7 @@ enum Command {
     ExampleServer,
 }
 
+/// `mcp-lambda sessions ...`.
 #[derive(Subcommand)]
 enum SessionsCommand {
     /// Create the DynamoDB session table (on-demand, TTL on `expires_at`); does nothing if it
@@ -70,16 +77,31 @@ enum SessionsCommand {
     },
 }
 
-fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+/// A configuration error: one line naming the field, exit status 2.
+fn config_failure(e: impl Display) -> ExitCode {
+    eprintln!("mcp-lambda: error: {e}");
+    ExitCode::from(2)
+}
+
+/// Parses the command line, validates the configuration and runs the chosen host.
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A value our parsers rejected is one line naming the field; anything else (unknown
+        // flag, bad enum value, --help, --version) is clap's own report and exit status.
+        Err(e) => match config::config_error(&e) {
+            Some(c) => return config_failure(c),
+            None => e.exit(),
+        },
+    };
     let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     let (args, mode) = match cli.command {
         Some(Command::ExampleServer) => {
             return match mcp_lambda_example_server::run() {
-                Ok(()) => std::process::ExitCode::SUCCESS,
+                Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("example-server: {e}");
-                    std::process::ExitCode::FAILURE
+                    ExitCode::FAILURE
                 }
             };
         }
@@ -96,15 +118,10 @@ fn main() -> std::process::ExitCode {
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mcp-lambda"));
     let config = match config::resolve(&args, &ours, &exe, mode) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("mcp-lambda: error: {e}");
-            return std::process::ExitCode::from(2);
-        }
+        Err(e) => return config_failure(e),
     };
-    let (format, level) = log_settings(&args, mode);
-    if let Err(e) = init_logging(format, &level) {
-        eprintln!("mcp-lambda: error: --log-level (MCP_LAMBDA_LOG_LEVEL): {e}");
-        return std::process::ExitCode::from(2);
+    if let Err(e) = init_logging(config.log_format, &config.log_level) {
+        return config_failure(format_args!("--log-level (MCP_LAMBDA_LOG_LEVEL): {e}"));
     }
     // Lambda delivers one invocation at a time per sandbox, and lambda_runtime runs the handler
     // on the thread that polls: a single-threaded runtime avoids a thread hop per step (measured:
@@ -114,49 +131,22 @@ fn main() -> std::process::ExitCode {
         Mode::Lambda => tokio::runtime::Builder::new_current_thread(),
     };
     let Some(runtime) = async_runtime(builder) else {
-        return std::process::ExitCode::FAILURE;
+        return ExitCode::FAILURE;
     };
     let result = match mode {
         Mode::Serve => runtime.block_on(serve_main(config)),
         Mode::Lambda => runtime.block_on(lambda_main(config)),
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }
 
-/// Log format and level: our flags/variables first; on Lambda, then the function's own
-/// logging configuration (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`).
-fn log_settings(args: &ServeArgs, mode: Mode) -> (LogFormat, String) {
-    let lambda = mode == Mode::Lambda;
-    let format = args.log_format.unwrap_or_else(|| {
-        let json = lambda
-            && std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-        if json {
-            LogFormat::Json
-        } else {
-            LogFormat::Text
-        }
-    });
-    let level = args.log_level.clone().unwrap_or_else(|| {
-        let aws = if lambda {
-            std::env::var("AWS_LAMBDA_LOG_LEVEL").ok()
-        } else {
-            None
-        };
-        match aws.map(|l| l.to_ascii_lowercase()).as_deref() {
-            Some("fatal") => "error".into(),
-            Some(l @ ("trace" | "debug" | "info" | "warn" | "error")) => l.into(),
-            _ => "info".into(),
-        }
-    });
-    (format, level)
-}
-
+/// Installs the global `tracing` subscriber, to stderr; fails on an invalid filter.
 fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(level)?;
     let builder = tracing_subscriber::fmt()
@@ -175,66 +165,38 @@ fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
 }
 
 /// `mcp-lambda agentcore-schema`: see [`Command::AgentcoreSchema`].
-fn agentcore_schema(args: ServeArgs) -> std::process::ExitCode {
+fn agentcore_schema(args: ServeArgs) -> ExitCode {
     let ours: Vec<(String, String)> = std::env::vars().collect();
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mcp-lambda"));
     let config = match config::resolve(&args, &ours, &exe, Mode::Serve) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("mcp-lambda: error: {e}");
-            return std::process::ExitCode::from(2);
-        }
+        Err(e) => return config_failure(e),
     };
-    // Only problems on stderr: the schema itself goes to stdout.
-    let level = std::env::var("MCP_LAMBDA_LOG_LEVEL").unwrap_or_else(|_| "warn".into());
-    if let Err(e) = init_logging(LogFormat::Text, &level) {
-        eprintln!("mcp-lambda: error: --log-level (MCP_LAMBDA_LOG_LEVEL): {e}");
-        return std::process::ExitCode::from(2);
+    // Only problems on stderr (text, warn unless told otherwise): the schema goes to stdout.
+    let level = args.log_level.as_deref().unwrap_or("warn");
+    if let Err(e) = init_logging(LogFormat::Text, level) {
+        return config_failure(format_args!("--log-level (MCP_LAMBDA_LOG_LEVEL): {e}"));
     }
     let Some(runtime) = async_runtime(tokio::runtime::Builder::new_current_thread()) else {
-        return std::process::ExitCode::FAILURE;
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(agentcore_main(config)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mcp-lambda agentcore-schema: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }
 
+/// Lists the server's tools through the gateway (every page) and prints them for AgentCore.
 async fn agentcore_main(config: Config) -> anyhow::Result<()> {
-    let (gateway, _) = build_gateway(&config, true, false).await?;
-    let mut tools: Vec<serde_json::Value> = Vec::new();
-    let mut cursor: Option<String> = None;
-    let listed = async {
-        for page in 0..100 {
-            let mut params = serde_json::json!({});
-            if let Some(c) = &cursor {
-                params["cursor"] = serde_json::Value::from(c.as_str());
-            }
-            let body = serde_json::json!({"jsonrpc": "2.0", "id": page, "method": "tools/list", "params": params});
-            let answer = gateway
-                .rpc(body.to_string().as_bytes(), Default::default())
-                .await
-                .ok_or_else(|| anyhow::anyhow!("the server did not answer tools/list"))?;
-            let v: serde_json::Value = serde_json::from_slice(&answer)?;
-            if let Some(e) = v.get("error") {
-                anyhow::bail!("tools/list failed: {e}");
-            }
-            let result = &v["result"];
-            tools.extend(result["tools"].as_array().cloned().unwrap_or_default());
-            cursor = result["nextCursor"].as_str().map(str::to_owned);
-            if cursor.is_none() {
-                return Ok(());
-            }
-        }
-        anyhow::bail!("tools/list did not end within 100 pages")
-    }
-    .await;
+    // A local one-shot client of its own gateway: no browser, so no Origin to refuse.
+    let (gateway, _) = build_gateway(&config, Host::Serve { loopback: true }).await?;
+    let listed = gateway.list_tools(&Default::default()).await;
     gateway.upstream().shutdown().await;
-    listed?;
-    let (definitions, notes) = mcp_lambda_core::agentcore::tool_definitions(&tools);
+    let tools = listed?;
+    let (definitions, notes) = mcp_lambda_runtime::agentcore::tool_definitions(&tools);
     for n in notes {
         eprintln!("agentcore-schema: {n}");
     }
@@ -242,11 +204,47 @@ async fn agentcore_main(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The gateway every host serves: upstream by lifecycle, session store by setting.
+/// Where a gateway is served from: what only the host knows, as opposed to the [`Config`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Host {
+    /// A long-lived local process (`serve`, `agentcore-schema`): response bodies stream.
+    Serve {
+        /// Bound to a loopback address: Origins on loopback hosts are allowed too.
+        loopback: bool,
+    },
+    /// A Lambda sandbox: frozen between invocations, behind a front door (never loopback).
+    Lambda {
+        /// The Function URL streams responses (`RESPONSE_STREAM`); otherwise they are buffered.
+        streaming: bool,
+    },
+}
+
+impl Host {
+    /// Whether Origins on loopback hosts are allowed without `--allow-origin`.
+    fn allow_loopback_origins(self) -> bool {
+        matches!(self, Host::Serve { loopback: true })
+    }
+
+    /// Whether a child must be checked before use: Lambda freezes the sandbox between
+    /// invocations, so a child may die unseen.
+    fn verify_process(self) -> bool {
+        matches!(self, Host::Lambda { .. })
+    }
+
+    /// Whether responses may stream (SSE bodies as they are produced).
+    fn stream_responses(self) -> bool {
+        match self {
+            Host::Serve { .. } => true,
+            Host::Lambda { streaming } => streaming,
+        }
+    }
+}
+
+/// The gateway every host serves: upstream by lifecycle, session store by setting, HTTP rules
+/// by `host`. Fails only when the session store cannot be set up.
 async fn build_gateway(
     config: &Config,
-    allow_loopback_origins: bool,
-    on_lambda: bool,
+    host: Host,
 ) -> anyhow::Result<(Arc<Gateway>, Option<Arc<Reuse>>)> {
     // Children's notifications that belong to no request, for the sessions' GET streams.
     let (unrelated_tx, unrelated_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -254,14 +252,9 @@ async fn build_gateway(
         command: config.server.clone(),
         max_message: config.max_message_bytes,
         kill_grace: config.kill_grace,
-        // Lambda freezes the sandbox between invocations: a child may die unseen.
-        verify_process: on_lambda,
+        verify_process: host.verify_process(),
         unrelated: Some(unrelated_tx),
-        era: EraCache::new(match config.child_era {
-            ChildEra::Auto => EraPolicy::Auto,
-            ChildEra::Legacy => EraPolicy::Legacy,
-            ChildEra::Modern => EraPolicy::Modern,
-        }),
+        era: EraCache::new(config.child_era),
     };
     let mut reuse = None;
     let upstream: Arc<dyn Upstream> = match config.lifecycle {
@@ -285,11 +278,10 @@ async fn build_gateway(
     let gateway = Arc::new(Gateway::new(
         GatewayConfig {
             allowed_origins: config.allow_origin.clone(),
-            allow_loopback_origins,
+            allow_loopback_origins: host.allow_loopback_origins(),
             max_body: config.max_message_bytes,
             request_timeout: config.request_timeout,
-            // The local server streams bodies; on Lambda only a RESPONSE_STREAM function does.
-            stream_responses: !on_lambda || config.invoke_mode == InvokeMode::ResponseStream,
+            stream_responses: host.stream_responses(),
             // requestState of MRTR rounds: sealed with the session keys when configured, so any
             // instance continues a round.
             state_keys: config.session_keys.clone(),
@@ -301,6 +293,7 @@ async fn build_gateway(
     Ok((gateway, reuse))
 }
 
+/// The child's command line, for logs.
 fn command_line(config: &Config) -> String {
     std::iter::once(config.server.program.as_str())
         .chain(config.server.args.iter().map(String::as_str))
@@ -336,6 +329,7 @@ async fn prewarm(reuse: &Reuse, versions: &[String], within: Duration) {
     }
 }
 
+/// `serve`: binds `--listen`, prewarms if asked, serves until the process is stopped.
 async fn serve_main(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -346,7 +340,10 @@ async fn serve_main(config: Config) -> anyhow::Result<()> {
             )
         })?;
     let local = listener.local_addr()?;
-    let (gateway, reuse) = build_gateway(&config, local.ip().is_loopback(), false).await?;
+    let host = Host::Serve {
+        loopback: local.ip().is_loopback(),
+    };
+    let (gateway, reuse) = build_gateway(&config, host).await?;
     if let (true, Some(r)) = (config.prewarm, &reuse) {
         prewarm(r, &config.prewarm_versions, config.request_timeout).await;
     }
@@ -368,10 +365,12 @@ async fn serve_main(config: Config) -> anyhow::Result<()> {
     .await
 }
 
+/// Lambda: builds the gateway during INIT, prewarms if asked, then polls the Runtime API.
 async fn lambda_main(config: Config) -> anyhow::Result<()> {
     // Behind a front door the caller's Origin is a browser's concern of the API in front; the
     // loopback shortcut never applies.
-    let (gateway, reuse) = build_gateway(&config, false, true).await?;
+    let streaming = config.invoke_mode == InvokeMode::ResponseStream;
+    let (gateway, reuse) = build_gateway(&config, Host::Lambda { streaming }).await?;
     if let (true, Some(r)) = (config.prewarm, &reuse) {
         // INIT phase: Lambda allows 10 s; keep well inside it.
         prewarm(
@@ -395,7 +394,7 @@ async fn lambda_main(config: Config) -> anyhow::Result<()> {
             path: config.path.clone(),
             margin: config.deadline_margin,
             metrics: config.metrics,
-            stream: config.invoke_mode == InvokeMode::ResponseStream,
+            stream: streaming,
         },
     ));
     mcp_lambda_runtime::run(handler, Duration::from_millis(450))
