@@ -383,3 +383,39 @@ fn the_get_stream_carries_list_changes_and_resumes_after_last_event_id() {
     );
     assert_eq!(r.status, 406, "{r:?}");
 }
+
+/// A message belongs to the child that sent it: with `per-session`, one session's list change
+/// reaches that session's GET stream and never another session's.
+#[test]
+fn one_sessions_server_messages_never_reach_another_sessions_stream() {
+    let Some(cmd) = fixture_cmd() else { return };
+    let s = serve(&["--lifecycle", "per-session"], &cmd);
+    let mut a = Mcp::connect(&s.url, "2025-11-25", "session-a");
+    let mut b = Mcp::connect(&s.url, "2025-11-25", "session-b");
+    let (_a_conn, a_rx) = get_stream(&s, a.session.as_ref().unwrap(), None);
+    let (_b_conn, b_rx) = get_stream(&s, b.session.as_ref().unwrap(), None);
+    std::thread::sleep(Duration::from_millis(200));
+    // The GET answers' status lines and headers.
+    let drain = |rx: &std::sync::mpsc::Receiver<String>| {
+        let mut data = Vec::new();
+        while let Ok(line) = rx.try_recv() {
+            if let Some(d) = line.strip_prefix("data: ") {
+                data.push(d.to_owned());
+            }
+        }
+        data
+    };
+    drain(&a_rx);
+    drain(&b_rx);
+    a.call("test_trigger_tool_change", json!({}));
+    let (_, data) = next_event(&a_rx);
+    assert!(data.contains("notifications/tools/list_changed"), "{data}");
+    // Delivered to every mailbox at once, if at all: by now B would have it.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(drain(&b_rx), Vec::<String>::new(), "A's child reached B");
+    // B's own child does reach B.
+    b.call("test_trigger_tool_change", json!({}));
+    let (id, data) = next_event(&b_rx);
+    assert!(data.contains("notifications/tools/list_changed"), "{data}");
+    assert_eq!(id, "1", "B's first event is its own");
+}
