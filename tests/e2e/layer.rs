@@ -127,7 +127,11 @@ fn layer() -> Option<&'static Layer> {
             // Unpacked keeping each entry's Unix mode, as Lambda does (Python's zipfile: `unzip`
             // is not on every machine).
             let (ok, out, err) = run(
-                Command::new(python).arg("-c").arg(UNZIP).arg(&zip).arg(&opt),
+                Command::new(python)
+                    .arg("-c")
+                    .arg(UNZIP)
+                    .arg(&zip)
+                    .arg(&opt),
                 TOOL_TIMEOUT,
             );
             assert!(ok, "unpacking the layer failed:\n{out}\n{err}");

@@ -3,7 +3,8 @@
 //! HTTP client's own floor and the wrappers' resident memory — all in one run, so every ratio
 //! compares numbers taken on the same machine at the same time. With `--lambda` it measures
 //! `mcp-lambda` as a Lambda custom runtime instead ([`lambda`]: cold start with and without
-//! prewarm, first and warm invocations, RSS, binary size) against a stand-in Runtime API.
+//! prewarm, first and warm invocations, RSS, binary size) against the test kit's stand-in
+//! Runtime API.
 //!
 //! Contract: run by `scripts/bench`, which builds with the `bench-fast` profile and passes the
 //! binaries' paths. Every mode times one request from the client's side (write → last response
@@ -12,92 +13,22 @@
 //! ratios with PASS/MISS per target, and with `--json FILE` writes the same as JSON. Exits
 //! non-zero only when a mode could not be run, never because a target was missed.
 
-mod http;
 mod lambda;
 mod modes;
 mod report;
-mod runtime_api;
-mod servers;
-mod stats;
-mod stdio;
+mod sched;
 mod target;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, ensure};
+use clap::{ArgAction, Parser};
+use mcp_lambda_testkit::ClientKind;
 
-use crate::http::Kind;
 use crate::target::Target;
 
 /// The protocol version every client in the benchmark speaks.
-pub(crate) const PROTOCOL_VERSION: &str = "2025-06-18";
+const PROTOCOL_VERSION: &str = "2025-06-18";
 
-const USAGE: &str = "\
-usage: mcp-lambda-bench --mcp-lambda PATH [--example-server PATH] [--time-server PATH]
-                        [--supergateway PATH] [--child example|time] [--iterations N]
-                        [--spawn-iterations N] [--warmup N] [--blocks N] [--client raw|ureq]
-                        [--modes LIST] [--wrapper-log-level LEVEL] [--peer-log-level LEVEL]
-                        [--json FILE]
-       mcp-lambda-bench --lambda --mcp-lambda PATH [--example-server PATH] [--time-server PATH]
-                        [--child example|time] [--cold-runs N] [--lambda-metrics true|false]
-                        [--release-binary PATH] [--build-info TEXT] [--iterations N] [--spawn-iterations N]
-                        [--warmup N] [--blocks N] [--wrapper-log-level LEVEL] [--json FILE]
-
-  --iterations N          timed requests per call mode (default 2000)
-  --spawn-iterations N    timed requests per spawn mode: spawn-floor, per-request
-                          (default 100 for example, 20 for time)
-  --warmup N              untimed requests before each call mode (default min(200, N/10), >= 20)
-  --blocks N              interleave the modes in N rounds, each doing 1/N of every mode's
-                          requests, so load drifts on a shared host hit all modes alike (default 10)
-  --client raw|ureq       HTTP client for the MCP modes (default raw; healthz measures both)
-  --modes LIST            comma-separated subset of: bare,spawn,reuse,reuse-json,reuse-modern,per-request,
-                          per-request-idle,supergateway,healthz (default all)
-  --wrapper-log-level L   mcp-lambda --log-level (default info, its own default)
-  --peer-log-level L      supergateway --logLevel: debug|info|none (default info, its default)
-  --json FILE             also write the results as JSON
-
-  --lambda                measure mcp-lambda as a Lambda custom runtime against a stand-in
-                          Runtime API instead of the serve modes (--modes, --client and
-                          supergateway do not apply): cold start with prewarm off and on, first
-                          invocation, warm reuse (--iterations) and per-request
-                          (--spawn-iterations) invocations, RSS, binary sizes
-  --cold-runs N           cold starts per prewarm setting and first-event version (default 20)
-  --lambda-metrics B      MCP_LAMBDA_METRICS for the runtime: true (Lambda's default) or false
-  --release-binary PATH   also report the size of this (stripped release) binary
-  --build-info TEXT       what was built (e.g. the commit), printed and kept in the JSON";
-
-/// Parsed command line.
-#[derive(Debug, Clone)]
-pub(crate) struct Options {
-    pub(crate) mcp_lambda: String,
-    pub(crate) supergateway: Option<String>,
-    pub(crate) target: Target,
-    pub(crate) iterations: usize,
-    pub(crate) spawn_iterations: usize,
-    pub(crate) warmup: usize,
-    pub(crate) blocks: usize,
-    pub(crate) client: Kind,
-    pub(crate) modes: Vec<String>,
-    pub(crate) wrapper_log_level: String,
-    pub(crate) peer_log_level: String,
-    pub(crate) json: Option<String>,
-    /// Run the Lambda benchmark instead of the serve modes.
-    pub(crate) lambda: bool,
-    /// Lambda: cold runs per prewarm setting and first-event version.
-    pub(crate) cold_runs: usize,
-    /// Lambda: `MCP_LAMBDA_METRICS`.
-    pub(crate) lambda_metrics: bool,
-    /// A binary whose size is reported (the stripped release build).
-    pub(crate) release_binary: Option<String>,
-    /// What was built (e.g. the commit), printed and written to the JSON.
-    pub(crate) build_info: Option<String>,
-}
-
-impl Options {
-    /// Whether mode `m` was asked for.
-    pub(crate) fn wants(&self, m: &str) -> bool {
-        self.modes.iter().any(|x| x == m)
-    }
-}
-
+/// The modes `--modes` can name.
 const ALL_MODES: [&str; 9] = [
     "bare",
     "spawn",
@@ -110,143 +41,134 @@ const ALL_MODES: [&str; 9] = [
     "healthz",
 ];
 
-fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
-    let mut mcp_lambda = None;
-    let mut example = None;
-    let mut time = None;
-    let mut supergateway = None;
-    let mut child = "example".to_owned();
-    let mut iterations = 2000usize;
-    let mut spawn_iterations = None;
-    let mut warmup = None;
-    let mut blocks = 10usize;
-    let mut client = Kind::Raw;
-    let mut modes: Vec<String> = ALL_MODES.iter().map(|s| (*s).to_owned()).collect();
-    let mut wrapper_log_level = "info".to_owned();
-    let mut peer_log_level = "info".to_owned();
-    let mut json = None;
-    let mut lambda = false;
-    let mut cold_runs = 20usize;
-    let mut lambda_metrics = true;
-    let mut release_binary = None;
-    let mut build_info = None;
+/// Per-request latency of a bare stdio MCP server vs mcp-lambda serve vs supergateway (or, with
+/// --lambda, mcp-lambda as a Lambda custom runtime). Run it with scripts/bench.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-lambda-bench", version)]
+struct Options {
+    /// The mcp-lambda binary
+    #[arg(long, value_name = "PATH")]
+    mcp_lambda: String,
+    /// The bundled example server (for --child example)
+    #[arg(long, value_name = "PATH")]
+    example_server: Option<String>,
+    /// PyPI mcp-server-time (for --child time)
+    #[arg(long, value_name = "PATH")]
+    time_server: Option<String>,
+    /// npm supergateway (for mode supergateway)
+    #[arg(long, value_name = "PATH")]
+    supergateway: Option<String>,
+    /// The stdio server: example (tool echo) or time (tool get_current_time)
+    #[arg(long, default_value = "example", value_parser = ["example", "time"])]
+    child: String,
+    /// Timed requests per call mode
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    iterations: usize,
+    /// Timed requests per spawn mode: spawn-floor, per-request [default: 100 for example, 20
+    /// for time]
+    #[arg(long = "spawn-iterations", value_name = "N")]
+    spawn_iterations_arg: Option<usize>,
+    /// Untimed requests before each call mode [default: min(200, N/10), at least 20]
+    #[arg(long = "warmup", value_name = "N")]
+    warmup_arg: Option<usize>,
+    /// Interleave the modes in N rounds, each doing 1/N of every mode's requests, so load
+    /// drifts on a shared host hit all modes alike
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    blocks: usize,
+    /// HTTP client for the MCP modes: raw or ureq (healthz measures both)
+    #[arg(long, default_value = "raw", value_name = "raw|ureq")]
+    client: ClientKind,
+    /// Comma-separated subset of the modes
+    #[arg(long, value_delimiter = ',', default_values = ALL_MODES, value_parser = ALL_MODES)]
+    modes: Vec<String>,
+    /// mcp-lambda --log-level (its own default: info)
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    wrapper_log_level: String,
+    /// supergateway --logLevel: debug|info|none (its own default: info)
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    peer_log_level: String,
+    /// Also write the results as JSON
+    #[arg(long, value_name = "FILE")]
+    json: Option<String>,
+    /// Measure mcp-lambda as a Lambda custom runtime against a stand-in Runtime API instead of
+    /// the serve modes (--modes, --client and supergateway do not apply): cold start with
+    /// prewarm off and on, first invocation, warm reuse (--iterations) and per-request
+    /// (--spawn-iterations) invocations, RSS, binary sizes
+    #[arg(long)]
+    lambda: bool,
+    /// Cold starts per prewarm setting and first-event version
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    cold_runs: usize,
+    /// MCP_LAMBDA_METRICS for the runtime: true (Lambda's default) or false
+    #[arg(long, value_name = "B", default_value = "true", action = ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    lambda_metrics: bool,
+    /// Also report the size of this (stripped release) binary
+    #[arg(long, value_name = "PATH")]
+    release_binary: Option<String>,
+    /// What was built (e.g. the commit), printed and kept in the JSON
+    #[arg(long, value_name = "TEXT")]
+    build_info: Option<String>,
+    /// The child and its tool call (from --child).
+    #[arg(skip)]
+    target: Target,
+    /// --spawn-iterations, resolved.
+    #[arg(skip)]
+    spawn_iterations: usize,
+    /// --warmup, resolved.
+    #[arg(skip)]
+    warmup: usize,
+}
 
-    let mut args = args.peekable();
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
+impl Options {
+    /// Parses `args`, resolves the defaults that depend on other options, and checks them.
+    fn parse_from_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<Self> {
+        let mut o = Self::try_parse_from(args).unwrap_or_else(|e| e.exit());
+        o.target = match o.child.as_str() {
+            "time" => Target::time(
+                o.time_server
+                    .clone()
+                    .context("--child time needs --time-server")?,
+            ),
+            _ => Target::example(
+                (o.example_server.clone()).context("--child example needs --example-server")?,
+            ),
         };
-        match flag.as_str() {
-            "--mcp-lambda" => mcp_lambda = Some(value()?),
-            "--example-server" => example = Some(value()?),
-            "--time-server" => time = Some(value()?),
-            "--supergateway" => supergateway = Some(value()?),
-            "--child" => child = value()?,
-            "--iterations" => iterations = value()?.parse().context("--iterations")?,
-            "--spawn-iterations" => {
-                spawn_iterations = Some(value()?.parse().context("--spawn-iterations")?)
-            }
-            "--warmup" => warmup = Some(value()?.parse().context("--warmup")?),
-            "--blocks" => blocks = value()?.parse().context("--blocks")?,
-            "--client" => {
-                client = match value()?.as_str() {
-                    "raw" => Kind::Raw,
-                    "ureq" => Kind::Ureq,
-                    other => bail!("--client: {other:?} is not raw or ureq"),
-                }
-            }
-            "--modes" => {
-                modes = value()?
-                    .split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                if let Some(bad) = modes.iter().find(|m| !ALL_MODES.contains(&m.as_str())) {
-                    bail!(
-                        "--modes: unknown mode {bad:?} (known: {})",
-                        ALL_MODES.join(",")
-                    );
-                }
-            }
-            "--wrapper-log-level" => wrapper_log_level = value()?,
-            "--peer-log-level" => peer_log_level = value()?,
-            "--json" => json = Some(value()?),
-            "--lambda" => lambda = true,
-            "--cold-runs" => cold_runs = value()?.parse().context("--cold-runs")?,
-            "--lambda-metrics" => {
-                lambda_metrics = match value()?.as_str() {
-                    "true" | "on" => true,
-                    "false" | "off" => false,
-                    other => bail!("--lambda-metrics: {other:?} is not true or false"),
-                }
-            }
-            "--release-binary" => release_binary = Some(value()?),
-            "--build-info" => build_info = Some(value()?),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => bail!("unknown argument {other:?}\n\n{USAGE}"),
-        }
+        let default_spawns = if o.child == "time" { 20 } else { 100 };
+        o.spawn_iterations = o.spawn_iterations_arg.unwrap_or(default_spawns);
+        o.warmup = o.warmup_arg.unwrap_or((o.iterations / 10).clamp(20, 200));
+        o.blocks = o.blocks.max(1);
+        ensure!(o.iterations > 0, "--iterations must be at least 1");
+        ensure!(
+            o.spawn_iterations > 0,
+            "--spawn-iterations must be at least 1"
+        );
+        ensure!(o.cold_runs > 0, "--cold-runs must be at least 1");
+        ensure!(
+            o.lambda || !o.wants("supergateway") || o.supergateway.is_some(),
+            "mode supergateway needs --supergateway PATH (or leave it out of --modes)"
+        );
+        Ok(o)
     }
-    let target = match child.as_str() {
-        "example" => Target::example(example.context("--child example needs --example-server")?),
-        "time" => Target::time(time.context("--child time needs --time-server")?),
-        other => bail!("--child: {other:?} is not example or time"),
-    };
-    if iterations == 0 {
-        bail!("--iterations must be at least 1");
+
+    /// Whether mode `m` was asked for.
+    fn wants(&self, m: &str) -> bool {
+        self.modes.iter().any(|x| x == m)
     }
-    let spawn_iterations = spawn_iterations.unwrap_or(if target.name == "time" { 20 } else { 100 });
-    if spawn_iterations == 0 {
-        bail!("--spawn-iterations must be at least 1");
-    }
-    if cold_runs == 0 {
-        bail!("--cold-runs must be at least 1");
-    }
-    let options = Options {
-        mcp_lambda: mcp_lambda.context("--mcp-lambda PATH is required")?,
-        supergateway,
-        target,
-        iterations,
-        spawn_iterations,
-        warmup: warmup.unwrap_or((iterations / 10).clamp(20, 200)),
-        blocks: blocks.max(1),
-        client,
-        modes,
-        wrapper_log_level,
-        peer_log_level,
-        json,
-        lambda,
-        cold_runs,
-        lambda_metrics,
-        release_binary,
-        build_info,
-    };
-    if !options.lambda && options.wants("supergateway") && options.supergateway.is_none() {
-        bail!("mode supergateway needs --supergateway PATH (or leave it out of --modes)");
-    }
-    Ok(options)
 }
 
 fn main() -> anyhow::Result<()> {
-    let options = parse_args(std::env::args().skip(1))?;
-    if options.lambda {
-        let results = lambda::run(&options)?;
-        lambda::print(&options, &results);
-        if let Some(path) = &options.json {
-            let doc = lambda::to_json(&options, &results);
-            std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
-                .with_context(|| format!("writing {path}"))?;
-            eprintln!("bench: wrote {path}");
-        }
-        return Ok(());
-    }
-    let results = modes::run_all(&options)?;
-    report::print(&options, &results);
-    if let Some(path) = &options.json {
-        let doc = report::to_json(&options, &results);
+    let o = Options::parse_from_args(std::env::args())?;
+    let doc = if o.lambda {
+        let results = lambda::run(&o)?;
+        lambda::print(&o, &results);
+        lambda::to_json(&o, &results)
+    } else {
+        let results = modes::run_all(&o)?;
+        report::print(&o, &results);
+        report::to_json(&o, &results)
+    };
+    if let Some(path) = &o.json {
         std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
             .with_context(|| format!("writing {path}"))?;
         eprintln!("bench: wrote {path}");
@@ -258,49 +180,52 @@ fn main() -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    fn args(s: &str) -> impl Iterator<Item = String> {
-        s.split_whitespace()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-            .into_iter()
+    fn parse(s: &str) -> anyhow::Result<Options> {
+        let args = std::iter::once("bench").chain(s.split_whitespace());
+        Options::parse_from_args(args.map(str::to_owned))
     }
 
     #[test]
     fn defaults_depend_on_the_child() {
-        let o = parse_args(args("--mcp-lambda m --example-server e --supergateway s")).unwrap();
+        let o = parse("--mcp-lambda m --example-server e --supergateway s").unwrap();
         assert_eq!(
-            (o.iterations, o.spawn_iterations, o.warmup),
-            (2000, 100, 200)
+            (o.iterations, o.spawn_iterations, o.warmup, o.modes.len()),
+            (2000, 100, 200, 9)
         );
-        let o = parse_args(args(
-            "--mcp-lambda m --time-server t --child time --modes bare,spawn --iterations 50",
-        ))
-        .unwrap();
-        assert_eq!((o.spawn_iterations, o.warmup), (20, 20));
-        assert!(o.wants("spawn") && !o.wants("reuse"));
+        let o =
+            parse("--mcp-lambda m --time-server t --child time --modes bare,spawn --iterations 50");
+        let o = o.unwrap();
+        assert_eq!(
+            (
+                o.spawn_iterations,
+                o.warmup,
+                o.wants("spawn"),
+                o.wants("reuse")
+            ),
+            (20, 20, true, false)
+        );
     }
 
     #[test]
     fn bad_arguments_are_refused() {
-        assert!(parse_args(args("--mcp-lambda m --example-server e --modes nope")).is_err());
-        assert!(parse_args(args("--mcp-lambda m --example-server e")).is_err()); // supergateway
-        assert!(parse_args(args("--mcp-lambda m --child time --modes bare")).is_err());
-        assert!(parse_args(args("--mcp-lambda m --example-server e --iterations 0")).is_err());
-        assert!(
-            parse_args(args(
-                "--mcp-lambda m --example-server e --lambda --cold-runs 0"
-            ))
-            .is_err()
-        );
+        for bad in [
+            ["--modes", "nope"],
+            ["--client", "curl"],
+            ["--lambda-metrics", "maybe"],
+        ] {
+            assert!(Options::try_parse_from(["b", "--mcp-lambda", "m", bad[0], bad[1]]).is_err());
+        }
+        assert!(parse("--mcp-lambda m --example-server e").is_err()); // supergateway
+        assert!(parse("--mcp-lambda m --child time --modes bare").is_err());
+        assert!(parse("--mcp-lambda m --example-server e --iterations 0 --modes bare").is_err());
+        assert!(parse("--mcp-lambda m --example-server e --lambda --cold-runs 0").is_err());
     }
 
     #[test]
     fn lambda_options() {
-        let o = parse_args(args(
-            "--mcp-lambda m --example-server e --lambda --cold-runs 5 --lambda-metrics false --release-binary r",
-        ))
-        .unwrap();
-        assert!(o.lambda && !o.lambda_metrics);
-        assert_eq!((o.cold_runs, o.release_binary.as_deref()), (5, Some("r")));
+        let o =
+            parse("--mcp-lambda m --example-server e --lambda --cold-runs 5 --lambda-metrics off");
+        let o = o.unwrap();
+        assert_eq!((o.lambda, o.lambda_metrics, o.cold_runs), (true, false, 5));
     }
 }

@@ -1,4 +1,4 @@
-//! Latency samples and their summary.
+//! Latency samples and their summary, and the machine's load.
 //!
 //! Contract: [`Summary::of`] takes per-request durations and reports n, p50, p90, p99 (nearest
 //! rank on the sorted samples), mean, min and max, all in microseconds. An empty sample set is an
@@ -11,19 +11,26 @@ use serde_json::{Value, json};
 
 /// Summary of one mode's samples, in microseconds.
 #[derive(Debug, Clone)]
-pub(crate) struct Summary {
-    pub(crate) n: usize,
-    pub(crate) p50: f64,
-    pub(crate) p90: f64,
-    pub(crate) p99: f64,
-    pub(crate) mean: f64,
-    pub(crate) min: f64,
-    pub(crate) max: f64,
+pub struct Summary {
+    /// How many samples.
+    pub n: usize,
+    /// Median (nearest rank).
+    pub p50: f64,
+    /// 90th percentile (nearest rank).
+    pub p90: f64,
+    /// 99th percentile (nearest rank).
+    pub p99: f64,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Fastest sample.
+    pub min: f64,
+    /// Slowest sample.
+    pub max: f64,
 }
 
 impl Summary {
     /// Summarises `samples`; fails when there are none.
-    pub(crate) fn of(samples: &[Duration]) -> anyhow::Result<Self> {
+    pub fn of(samples: &[Duration]) -> anyhow::Result<Self> {
         if samples.is_empty() {
             bail!("no samples");
         }
@@ -46,7 +53,7 @@ impl Summary {
     }
 
     /// The summary as JSON (microseconds).
-    pub(crate) fn to_json(&self) -> Value {
+    pub fn to_json(&self) -> Value {
         json!({
             "n": self.n,
             "p50_us": round1(self.p50),
@@ -59,13 +66,37 @@ impl Summary {
     }
 }
 
+/// The median of `xs` (mean of the middle two for an even count); NaN when empty.
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+/// The 1-, 5- and 15-minute load averages (`/proc/loadavg`), space-separated.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Rounds to one decimal place (for JSON output).
-pub(crate) fn round1(x: f64) -> f64 {
+pub fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
 /// Rounds to three decimal places (for ratios in JSON output).
-pub(crate) fn round3(x: f64) -> f64 {
+pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
@@ -77,23 +108,14 @@ mod tests {
     fn percentiles_use_nearest_rank() {
         let samples: Vec<Duration> = (1..=100).map(Duration::from_micros).collect();
         let s = Summary::of(&samples).unwrap();
-        assert_eq!(s.n, 100);
-        assert_eq!(s.p50, 50.0);
-        assert_eq!(s.p90, 90.0);
-        assert_eq!(s.p99, 99.0);
-        assert_eq!(s.min, 1.0);
-        assert_eq!(s.max, 100.0);
+        assert_eq!(
+            (s.n, s.p50, s.p90, s.p99, s.min, s.max),
+            (100, 50.0, 90.0, 99.0, 1.0, 100.0)
+        );
         assert!((s.mean - 50.5).abs() < 1e-9);
-    }
-
-    #[test]
-    fn one_sample_is_every_percentile() {
         let s = Summary::of(&[Duration::from_micros(7)]).unwrap();
         assert_eq!((s.p50, s.p90, s.p99), (7.0, 7.0, 7.0));
-    }
-
-    #[test]
-    fn no_samples_is_an_error() {
         assert!(Summary::of(&[]).is_err());
+        assert_eq!(median(vec![3.0, 1.0, 2.0, 10.0]), 2.5);
     }
 }

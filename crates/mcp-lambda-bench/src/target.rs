@@ -3,12 +3,16 @@
 //! Contract: a [`Target`] names the command (program + args), the tool and its arguments;
 //! [`Target::call_request`] builds the `tools/call` line for an id and [`check_call`] rejects any
 //! answer that is not a successful tool result, so an error is never timed as if it were work.
+//! [`spawn_floor`] is the cheapest a per-request wrapper could be: spawn, handshake, one call.
+
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use mcp_lambda_testkit::StdioChild;
 use serde_json::{Value, json};
 
 /// The child server and what to call on it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Target {
     /// Short name (`example`, `time`).
     pub(crate) name: String,
@@ -106,6 +110,26 @@ pub(crate) fn check_call(msg: &Value) -> anyhow::Result<()> {
         bail!("tool error: {result}");
     }
     Ok(())
+}
+
+/// `target`'s server spawned and initialized over stdio, as the bench's client.
+pub(crate) fn spawn_child(t: &Target) -> anyhow::Result<StdioChild> {
+    let mut child = StdioChild::spawn(&t.program, &t.args)?;
+    child.handshake(crate::PROTOCOL_VERSION, "mcp-lambda-bench")?;
+    Ok(child)
+}
+
+/// The spawn floor: spawn + initialize + `notifications/initialized` + one `tools/call`, timed
+/// from spawn to the call's response; stopping the child afterwards is not timed.
+pub(crate) fn spawn_floor(t: &Target) -> anyhow::Result<Duration> {
+    let req = t.call_request(1);
+    let start = Instant::now();
+    let mut child = spawn_child(t)?;
+    let (msg, done) = child.roundtrip(&req, &json!(1))?;
+    let took = done - start;
+    child.close()?;
+    check_call(&msg)?;
+    Ok(took)
 }
 
 #[cfg(test)]

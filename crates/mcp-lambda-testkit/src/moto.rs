@@ -1,0 +1,94 @@
+//! PyPI `moto[server]`: a DynamoDB wire-compatible server on loopback, for the DynamoDB
+//! session store.
+//!
+//! Contract: [`Moto::launch`] starts `moto_server` on a free port (its request log to a file
+//! when asked) and returns once it accepts connections; it is killed when dropped.
+//! [`aws_env`] points the AWS SDK at an endpoint with dummy credentials.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::paths::{require, root};
+use crate::process::{ProcessGuard, accepts, free_addr};
+
+/// A running `moto_server`, killed when dropped.
+pub struct Moto {
+    guard: ProcessGuard,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// `.tools/venv-moto/bin/moto_server` on a free port; `None` (skip) when moto is not
+    /// installed, except under `CI=true` (panic).
+    pub fn start() -> Option<Moto> {
+        let bin = require(
+            root().join(".tools/venv-moto/bin/moto_server"),
+            "moto_server",
+        )?;
+        Some(Self::launch(&bin, None).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    /// Starts `moto_server` at `bin` on a free loopback port, its output (one line per request)
+    /// appended to `log` or discarded, and waits (up to 30 s) until it accepts connections.
+    pub fn launch(bin: &Path, log: Option<&Path>) -> io::Result<Moto> {
+        let addr = free_addr()?;
+        let mut cmd = Command::new(bin);
+        cmd.args(["-H", "127.0.0.1", "-p", &addr.port().to_string()])
+            .stdin(Stdio::null());
+        match log {
+            Some(path) => {
+                let out = std::fs::File::create(path)?;
+                cmd.stderr(out.try_clone()?).stdout(out);
+            }
+            None => {
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
+        let mut guard = ProcessGuard::spawn_group("moto_server", &mut cmd)?.kill_on_drop();
+        let start = Instant::now();
+        while !accepts(addr) {
+            if let Some(st) = guard.exited()? {
+                return Err(io::Error::other(format!("moto_server exited ({st})")));
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                return Err(io::Error::other("moto did not start within 30 s"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Moto {
+            guard,
+            addr,
+            endpoint: format!("http://{addr}"),
+        })
+    }
+
+    /// Fails if moto has exited.
+    pub fn check_alive(&mut self) -> io::Result<()> {
+        match self.guard.exited()? {
+            Some(st) => Err(io::Error::other(format!("moto_server exited ({st})"))),
+            None => Ok(()),
+        }
+    }
+
+    /// The environment that points the AWS SDK at this server with dummy credentials.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        aws_env(&self.endpoint)
+    }
+}
+
+/// The environment that points the AWS SDK's DynamoDB client at `endpoint` (a URL) with dummy
+/// credentials.
+pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+    ]
+}
