@@ -38,6 +38,13 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
+/// Whether this is a CI run (`CI` set to anything but empty, `0` or `false`): a missing
+/// outside tool then fails the test instead of skipping it.
+pub(crate) fn in_ci() -> bool {
+    std::env::var("CI")
+        .is_ok_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "false"))
+}
+
 /// An outside tool at `path`: `Some(path)` if present; if absent, panics under `CI=true`, else
 /// prints why the test is skipped and returns `None`.
 pub fn require(path: PathBuf, what: &str) -> Option<PathBuf> {
@@ -48,7 +55,7 @@ pub fn require(path: PathBuf, what: &str) -> Option<PathBuf> {
         "{what} is not installed at {} (run scripts/install-tools)",
         path.display()
     );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
+    if in_ci() {
         panic!("{msg}");
     }
     eprintln!("SKIPPED: {msg}");

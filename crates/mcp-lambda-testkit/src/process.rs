@@ -266,14 +266,21 @@ pub fn run(cmd: &mut Command, within: Duration) -> (bool, String, String) {
     (status.success(), joined(o), joined(e))
 }
 
-/// Sends a signal by name (`TERM`, `KILL`, `0` to test existence) with the `kill` command.
+/// Sends a signal by name (`TERM`, `KILL`, `INT`, ... with or without `SIG`; `0` tests that
+/// the process exists). `false` if the name is unknown or the signal could not be sent.
 pub fn signal(pid: u32, sig: &str) -> bool {
-    Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    use nix::sys::signal::{Signal, kill};
+    let target = nix::unistd::Pid::from_raw(pid as i32);
+    if sig == "0" {
+        return kill(target, None).is_ok();
+    }
+    let name = if sig.starts_with("SIG") {
+        sig.to_owned()
+    } else {
+        format!("SIG{sig}")
+    };
+    name.parse::<Signal>()
+        .is_ok_and(|s| kill(target, s).is_ok())
 }
 
 /// `true` while a process with this pid exists (and is not a zombie).
