@@ -14,23 +14,29 @@
 //!
 //! | input | answer |
 //! |---|---|
-//! | `Origin` not allowed | 403 |
-//! | GET | a session's SSE stream where sessions are on and the host streams; else 405 |
+//! | `Origin` not allowed | 403 (no CORS grant) |
+//! | POST | the rows below |
+//! | GET / DELETE with a 2026-07-28 `MCP-Protocol-Version` | 405 |
 //! | DELETE | ends the session (200), 404 unknown, 405 when sessions are off or sealed tokens |
+//! | GET | a session's SSE stream where sessions are on and the host streams; else 405 |
+//! | OPTIONS with an `Origin` | 204 CORS preflight |
 //! | other methods | 405 (`Allow` lists what this endpoint offers) |
 //! | POST with Content-Type other than `application/json` | 415 |
 //! | POST whose `Accept` does not admit `application/json` | 406 |
 //! | body over the limit (6 MiB by default, Lambda's payload limit) | 413 |
-//! | a 2026-07-28 POST (by its header, or its `_meta` without a header) | [`modern`]'s table |
-//! | unknown `MCP-Protocol-Version` | 400, -32022 with `data.supported` (the modern rules) |
-//! | GET / DELETE with a 2026-07-28 `MCP-Protocol-Version` | 405 |
+//! | a legacy `MCP-Protocol-Version`, or none and no protocol version in `params._meta` | the legacy rows below |
+//! | anything else (a 2026-07-28 or unknown `MCP-Protocol-Version`, or a `_meta` envelope without the header) | [`modern`]'s table (unknown versions: 400, -32022 with `data.supported`) |
 //! | invalid JSON | 400, -32700 |
-//! | not JSON-RPC, batch where the version forbids it, initialize inside a batch | 400, -32600 |
-//! | missing `Mcp-Session-Id` (sessions on, not initialize) | 400 |
+//! | not JSON-RPC (duplicate envelope members included), batch where the version forbids it, initialize inside a batch | 400, -32600 |
+//! | `initialize` | the child's InitializeResult (and `Mcp-Session-Id` with sessions on) |
+//! | `server/discover` without the 2026-07-28 envelope | 200 with -32601 (a legacy request; real probes carry `_meta` and get the modern answer) |
+//! | missing `Mcp-Session-Id` (sessions on) | 400 |
 //! | unknown or expired `Mcp-Session-Id` | 404 |
 //! | only notifications / responses | 202, empty body |
 //! | requests | 200, `application/json`: one response, or an array for a batch; an SSE stream when the client accepts one and the child sends something for it first |
-//! | `server/discover` without the 2026-07-28 envelope | 200 with -32601 (a legacy request; real probes carry `_meta` and get the modern answer) |
+//!
+//! Without HTTP ([`Gateway::rpc`]) the same path runs minus the HTTP rows and sessions: a modern
+//! `tools/call`, `prompts/get` or `resources/read` may end in an `InputRequiredResult` there too.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,8 +1,9 @@
 //! The JSON-RPC 2.0 envelope, parsed without touching the payload.
 //!
-//! Contract: [`parse`] reads only `jsonrpc`, `id`, `method`, `result` and `error` and keeps the
-//! original bytes of every message ([`RawValue`]), so fields this proxy does not know travel
-//! unchanged. The only rewrite is the `id` ([`replace_id`]), used when many clients share one
+//! Contract: [`parse`] reads only `jsonrpc`, `id`, `method`, `result` and `error` (and locates
+//! `params`, [`Message::params`]) and keeps the original bytes of every message
+//! ([`RawValue`]), so fields this proxy does not know travel unchanged. A message that names one
+//! of those six members twice is not JSON-RPC (-32600): what is checked is what is forwarded. The only rewrite is the `id` ([`replace_id`]), used when many clients share one
 //! child. Error bodies built here use the standard JSON-RPC codes, never HTTP numbers.
 
 use std::fmt;
@@ -406,6 +407,17 @@ mod tests {
         let p = single(r#"{"jsonrpc":"2.0","id":1,"method":"m","params": {"a":[1, 2]} }"#);
         assert_eq!(p.params(), Some(r#"{"a":[1, 2]}"#));
         assert_eq!(r.params(), None);
+        // One member twice: a router and the child could read different values.
+        for dup in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"a","params":{},"params":{"x":1}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}"#,
+        ] {
+            assert_eq!(
+                parse(dup.as_bytes()).unwrap_err().code(),
+                INVALID_REQUEST,
+                "{dup}"
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::gateway::{Gateway, RequestContext};
 
-/// Most `tools/list` pages followed.
+/// Most `tools/list` pages [`Gateway::list_tools`] follows.
 pub const MAX_PAGES: usize = 100;
 
 /// Why the tools could not be listed or called.
@@ -58,8 +58,9 @@ impl ToolsError {
 
 /// Pages through `tools/list`: `send(cursor)` asks for one page and gives the response,
 /// `on_page(response)` takes it and returns its `nextCursor`. Stops at the first page without
-/// a cursor; fails after [`MAX_PAGES`] pages or on the first error.
+/// a cursor; fails after `max_pages` pages or on the first error.
 pub async fn pages<S, F>(
+    max_pages: usize,
     mut send: S,
     mut on_page: impl FnMut(&[u8]) -> Option<String>,
 ) -> Result<(), ToolsError>
@@ -68,14 +69,14 @@ where
     F: Future<Output = Result<Bytes, ToolsError>>,
 {
     let mut cursor = None;
-    for _ in 0..MAX_PAGES {
+    for _ in 0..max_pages {
         let page = send(cursor.take()).await?;
         match on_page(&page) {
             Some(next) => cursor = Some(next),
             None => return Ok(()),
         }
     }
-    Err(ToolsError::TooManyPages(MAX_PAGES))
+    Err(ToolsError::TooManyPages(max_pages))
 }
 
 /// A `tools/list` request for the page after `cursor`, with `params` as the base.
@@ -114,6 +115,7 @@ impl Gateway {
         let mut tools = Vec::new();
         let mut failed = None;
         pages(
+            MAX_PAGES,
             |cursor| async move {
                 let request = list_request("mcp-lambda-tools", Map::new(), cursor);
                 Ok(self.rpc(&request, ctx.clone()).await.unwrap_or_default())
@@ -179,6 +181,7 @@ mod tests {
     async fn pages_follow_cursors_and_stop_at_the_limit() {
         let mut asked = Vec::new();
         let r = pages(
+            MAX_PAGES,
             |c: Option<String>| {
                 asked.push(c.clone());
                 async move { Ok(Bytes::from(c.unwrap_or_default())) }
@@ -192,7 +195,12 @@ mod tests {
         .await;
         assert_eq!(r, Ok(()));
         assert_eq!(asked, [None, Some("a".into()), Some("b".into())]);
-        let endless = pages(|_| async { Ok(Bytes::new()) }, |_| Some("again".into())).await;
+        let endless = pages(
+            MAX_PAGES,
+            |_| async { Ok(Bytes::new()) },
+            |_| Some("again".into()),
+        )
+        .await;
         assert_eq!(endless, Err(ToolsError::TooManyPages(MAX_PAGES)));
     }
 

@@ -5,6 +5,8 @@
 //!
 //! | input | answer |
 //! |---|---|
+//! | `MCP-Protocol-Version` sent twice | 400, -32020 (with the request's id when it can be read) |
+//! | `MCP-Protocol-Version` not visible ASCII, or a version not served | 400, -32022 with `data.supported` / `data.requested` |
 //! | invalid JSON | 400, -32700 |
 //! | a batch, a response, not JSON-RPC | 400, -32600 |
 //! | a notification | 202 if its `MCP-Protocol-Version` is served, else 400 -32022; never forwarded (2026-07-28 defines no client notifications over HTTP) |
@@ -34,6 +36,9 @@ use crate::jsonrpc::{self, Message};
 use crate::protocol::{self, METHOD_HEADER, NAME_HEADER, VERSION_HEADER};
 use crate::tools;
 use crate::upstream::Exchange;
+
+/// Most `tools/list` pages one `tools/call` may cost to learn its `Mcp-Param-*` annotations.
+const FETCH_PAGES: usize = 20;
 
 /// The `MCP-Protocol-Version` header as sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,6 +369,7 @@ impl Gateway {
         );
         let mut first = true;
         let listed = tools::pages(
+            FETCH_PAGES,
             |cursor| {
                 let request = tools::list_request("mcp-lambda-tools", base.clone(), cursor);
                 async move {

@@ -24,8 +24,9 @@ use crate::jsonrpc::Message;
 #[derive(Default)]
 pub(crate) struct Inflight {
     map: Mutex<HashMap<InflightKey, (Arc<ChildProcess>, u64)>>,
-    /// Children with streamed requests in flight: pid → (child, how many).
-    streaming: Mutex<HashMap<u32, (Arc<ChildProcess>, usize)>>,
+    /// Children with streamed requests in flight, by the child's address (no reuse while an
+    /// entry holds the child): (child, how many).
+    streaming: Mutex<HashMap<usize, (Arc<ChildProcess>, usize)>>,
 }
 
 /// (session id, client's raw request id).
@@ -52,17 +53,18 @@ impl Inflight {
 
     pub(super) fn stream_started(&self, child: &Arc<ChildProcess>) {
         if let Ok(mut m) = self.streaming.lock() {
-            m.entry(child.pid()).or_insert_with(|| (child.clone(), 0)).1 += 1;
+            m.entry(key(child)).or_insert_with(|| (child.clone(), 0)).1 += 1;
         }
     }
 
-    pub(super) fn stream_ended(&self, pid: u32) {
+    pub(super) fn stream_ended(&self, child: &Arc<ChildProcess>) {
+        let k = key(child);
         if let Ok(mut m) = self.streaming.lock()
-            && let Some(e) = m.get_mut(&pid)
+            && let Some(e) = m.get_mut(&k)
         {
             e.1 -= 1;
             if e.1 == 0 {
-                m.remove(&pid);
+                m.remove(&k);
             }
         }
     }
@@ -144,11 +146,16 @@ impl Drop for Registered<'_> {
 /// Removes a streaming child's registration when dropped.
 pub(super) struct Streaming<'a> {
     pub(super) inflight: &'a Inflight,
-    pub(super) pid: u32,
+    pub(super) child: &'a Arc<ChildProcess>,
 }
 
 impl Drop for Streaming<'_> {
     fn drop(&mut self) {
-        self.inflight.stream_ended(self.pid);
+        self.inflight.stream_ended(self.child);
     }
+}
+
+/// A child's key in [`Inflight`]'s streaming table: its address, stable while the entry holds it.
+fn key(child: &Arc<ChildProcess>) -> usize {
+    Arc::as_ptr(child) as usize
 }

@@ -71,6 +71,9 @@ pub enum UpstreamError {
     /// The lifecycle cannot serve this request (-32600); the message says why.
     #[error("{0}")]
     Unservable(&'static str),
+    /// The wrapper is set up so that it cannot serve this (-32603); the message says why.
+    #[error("{0}")]
+    Misconfigured(&'static str),
 }
 
 impl UpstreamError {
@@ -87,7 +90,9 @@ impl UpstreamError {
                     .map(|e| e.code)
                     .unwrap_or(jsonrpc::INTERNAL_ERROR)
             }
-            UpstreamError::NotModern | UpstreamError::Unreadable(_) => jsonrpc::INTERNAL_ERROR,
+            UpstreamError::NotModern
+            | UpstreamError::Unreadable(_)
+            | UpstreamError::Misconfigured(_) => jsonrpc::INTERNAL_ERROR,
             UpstreamError::InvalidParams(_) => jsonrpc::INVALID_PARAMS,
             UpstreamError::MethodNotFound(_) => jsonrpc::METHOD_NOT_FOUND,
             UpstreamError::Unservable(_) => jsonrpc::INVALID_REQUEST,
@@ -480,7 +485,7 @@ impl ChildConfig {
         Ok(era)
     }
 
-    /// Starts a child (the spare, if one is waiting and the child is shared) and readies it
+    /// Starts a child (the spare, if one is waiting) and readies it
     /// before the exchange's deadline: a modern child as it is, a legacy one initialized with
     /// `params` (raw initialize params). Time spent is recorded in the exchange's stats. A
     /// `shared` child logs under its pid only; otherwise its lines carry the current request's
@@ -599,10 +604,7 @@ pub(crate) async fn forward(
     });
     let _streaming = ex.sink.is_some().then(|| {
         inflight.stream_started(child);
-        Streaming {
-            inflight,
-            pid: child.pid(),
-        }
+        Streaming { inflight, child }
     });
     let raw = child.wait(ticket, ex.deadline).await?;
     respond(client_id, &raw)

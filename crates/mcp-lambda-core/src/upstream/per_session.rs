@@ -127,7 +127,7 @@ impl Upstream for PerSession {
             return outcome;
         }
         let Some(session) = &ex.session_id else {
-            return Err(UpstreamError::Unservable(
+            return Err(UpstreamError::Misconfigured(
                 "per-session lifecycle needs sessions",
             ));
         };
