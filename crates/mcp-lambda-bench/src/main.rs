@@ -19,7 +19,7 @@ mod report;
 mod sched;
 mod target;
 
-use anyhow::{Context, ensure};
+use anyhow::{bail, ensure};
 use clap::{ArgAction, Parser};
 use mcp_lambda_testkit::ClientKind;
 
@@ -124,15 +124,14 @@ impl Options {
     /// Parses `args`, resolves the defaults that depend on other options, and checks them.
     fn parse_from_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<Self> {
         let mut o = Self::try_parse_from(args).unwrap_or_else(|e| e.exit());
-        o.target = match o.child.as_str() {
-            "time" => Target::time(
-                o.time_server
-                    .clone()
-                    .context("--child time needs --time-server")?,
-            ),
-            _ => Target::example(
-                (o.example_server.clone()).context("--child example needs --example-server")?,
-            ),
+        o.target = match (
+            o.child.as_str(),
+            o.time_server.clone(),
+            o.example_server.clone(),
+        ) {
+            ("time", Some(path), _) => Target::time(path),
+            ("example", _, Some(path)) => Target::example(path),
+            (child, ..) => bail!("--child {child} needs --{child}-server"),
         };
         let default_spawns = if o.child == "time" { 20 } else { 100 };
         o.spawn_iterations = o.spawn_iterations_arg.unwrap_or(default_spawns);
@@ -159,18 +158,15 @@ impl Options {
 
 fn main() -> anyhow::Result<()> {
     let o = Options::parse_from_args(std::env::args())?;
-    let doc = if o.lambda {
-        let results = lambda::run(&o)?;
-        lambda::print(&o, &results);
-        lambda::to_json(&o, &results)
+    let run = if o.lambda {
+        lambda::run
     } else {
-        let results = modes::run_all(&o)?;
-        report::print(&o, &results);
-        report::to_json(&o, &results)
+        modes::run_all
     };
+    let results = run(&o)?;
+    report::print(&o, &results);
     if let Some(path) = &o.json {
-        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
-            .with_context(|| format!("writing {path}"))?;
+        mcp_lambda_bench::write_json(path, &report::to_json(&o, &results))?;
         eprintln!("bench: wrote {path}");
     }
     Ok(())
@@ -195,15 +191,8 @@ mod tests {
         let o =
             parse("--mcp-lambda m --time-server t --child time --modes bare,spawn --iterations 50");
         let o = o.unwrap();
-        assert_eq!(
-            (
-                o.spawn_iterations,
-                o.warmup,
-                o.wants("spawn"),
-                o.wants("reuse")
-            ),
-            (20, 20, true, false)
-        );
+        assert_eq!((o.spawn_iterations, o.warmup), (20, 20));
+        assert!(o.wants("spawn") && !o.wants("reuse"));
     }
 
     #[test]

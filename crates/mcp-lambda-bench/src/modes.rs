@@ -1,144 +1,118 @@
-//! The measured serve modes, interleaved in blocks so that slow drifts in machine load (a
-//! shared, noisy host) hit every mode alike and the ratios stay comparable.
+//! The serve modes: a bare stdio child vs `mcp-lambda serve` (lifecycles `reuse` and
+//! `per-request`, `--sessions none`) vs npm `supergateway`, and the HTTP client's own floor.
 //!
-//! Contract: every server and the long-lived bare child are started first, each mode is warmed
-//! up, then `--blocks` rounds run a slice of each mode's timed requests in a fixed order. Each
-//! mode yields one latency sample per timed request (warm-ups excluded):
-//! - `bare-initialized`: one spawned, initialized child; a `tools/call` round trip on its stdio.
-//! - `spawn-floor`: spawn + initialize + `notifications/initialized` + one `tools/call`, timed
-//!   from spawn to the call's response; stopping the child afterwards is not timed.
-//! - `healthz-raw`, `healthz-ureq`: `GET /healthz` on the reuse mcp-lambda — the client +
-//!   loopback HTTP floor, with each client.
-//! - `reuse`, `per-request`: `tools/call` POSTs to `mcp-lambda serve --sessions none` with that
-//!   lifecycle, after one `initialize` + `notifications/initialized` like a real client.
-//! - `reuse-json`: `reuse` with `Accept: application/json` only (the answer can never stream),
-//!   on the same server: `reuse / reuse-json` is the cost of a stream-capable answer.
-//! - `reuse-modern`: the same `tools/call` as a 2026-07-28 client sends it (no initialize,
-//!   `_meta` envelope, `Mcp-Method` / `Mcp-Name` headers) to the same `reuse` server: with the
-//!   initialize-era example child this is the era-translation path.
-//! - `per-request-idle`: as `per-request`, but each request is sent only once the previous
-//!   request's child has fully exited (untimed wait) — the same conditions as `spawn-floor`,
-//!   whose child is also stopped before the next spawn. Back-to-back `per-request` instead lets
-//!   the previous child's exit overlap the next request, as under real load.
-//! - `supergateway`: `tools/call` POSTs in a stateful session (initialize → `Mcp-Session-Id`).
-//!
-//! For HTTP modes the server process's CPU time (all threads, not its MCP child) is summed over
-//! the timed blocks. RSS of each server is read after the last block. Every process started here
-//! is stopped, also when a mode fails (the test kit's process guard).
+//! Contract: every server and the long-lived bare child are started first, then every mode runs
+//! interleaved ([`crate::sched`]). A sample is one request timed from the client's side; every
+//! answer is checked to be a successful tool result. What each mode sends is [`HTTP_MODES`] and
+//! [`Call`]; the table of docs/PERFORMANCE.md ("Modes") says the same in prose. For HTTP modes
+//! the server process's CPU time (all threads, not its MCP child) is summed over the timed
+//! samples; each server's RSS is read after the last block. Every process started here is
+//! stopped, also when a mode fails (the test kit's process guard).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use mcp_lambda_bench::stats::loadavg;
 use mcp_lambda_testkit::{
-    Client, ClientKind, Log, McpSession, Ready, Rss, Server, StdioChild, free_addr,
-    json_rpc_from_body, mcp_headers, rss_of, wait_childless,
+    Client, ClientKind, Log, McpSession, Ready, Server, free_addr, json_rpc_from_body, mcp_headers,
+    rss_of, wait_childless,
 };
 use serde_json::json;
 
 use crate::Options;
-use crate::report::{Machine, Row};
-use crate::sched::{Job, Work, interleave};
-use crate::target::{check_call, spawn_child, spawn_floor};
+use crate::report::{Machine, Results};
+use crate::sched::{Driver, Job, interleave};
+use crate::target::{Target, check_call, spawn_child};
 
 /// Untimed requests before the timed ones in spawn-based modes.
 pub(crate) const SPAWN_WARMUP: usize = 3;
 /// How long a server may take to start.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
-/// Lines of a server's output kept for error messages.
-const TAIL: usize = 40;
 
-/// Everything one run measured.
-#[derive(Debug, Default)]
-pub(crate) struct Results {
-    /// The host and its load before and after the run.
-    pub(crate) machine: Machine,
-    pub(crate) rows: Vec<Row>,
-    /// (what, resident memory).
-    pub(crate) rss: Vec<(&'static str, Rss)>,
+/// How an HTTP mode asks its server.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Call {
+    /// `GET /healthz` with this client: the client + loopback HTTP floor.
+    Healthz(ClientKind),
+    /// `tools/call` in an initialize-era session (`initialize` + `notifications/initialized`
+    /// once, like a real client).
+    Session,
+    /// As `Session`, but only once the server process has no children left (untimed wait): the
+    /// conditions of `spawn-floor`. Back-to-back `per-request` lets the previous child's exit
+    /// overlap the next request, as under real load.
+    Idle,
+    /// As `Session`, accepting only `application/json` (the answer can never stream):
+    /// `reuse / reuse-json` is the cost of a stream-capable answer.
+    JsonOnly,
+    /// `tools/call` as a 2026-07-28 client sends it (no initialize, `_meta` envelope,
+    /// `Mcp-Method` / `Mcp-Name` headers): the era-translation path.
+    Modern,
 }
 
-/// How a mode issues one timed request.
-pub(crate) enum Driver {
-    Bare(StdioChild),
-    Spawn,
-    Http {
-        mcp: McpSession,
-        /// The server process, charged with the CPU time.
-        pid: u32,
-        /// Before each request (untimed), wait until the server process has no children left
-        /// (the previous per-request child has fully exited).
-        quiesce: bool,
-        /// Speak 2026-07-28 (no session, envelope + headers) instead of the initialize era.
-        modern: bool,
-        /// Accept only `application/json` (no SSE answer possible).
-        json_only: bool,
-    },
-    Healthz(Client, u32),
+/// The servers, in start order: (`--lifecycle`, or `supergateway`; what its RSS is reported as).
+const SERVERS: [(&str, &str); 3] = [
+    ("reuse", "mcp-lambda after reuse"),
+    ("per-request", "mcp-lambda after per-request"),
+    ("supergateway", "supergateway (node)"),
+];
+
+/// The HTTP modes, in the order they are measured: (row, server, how it asks).
+const HTTP_MODES: [(&str, &str, Call); 8] = [
+    ("healthz-raw", "reuse", Call::Healthz(ClientKind::Raw)),
+    ("healthz-ureq", "reuse", Call::Healthz(ClientKind::Ureq)),
+    ("reuse", "reuse", Call::Session),
+    ("reuse-modern", "reuse", Call::Modern),
+    ("reuse-json", "reuse", Call::JsonOnly),
+    ("per-request", "per-request", Call::Session),
+    ("per-request-idle", "per-request", Call::Idle),
+    ("supergateway", "supergateway", Call::Session),
+];
+
+/// An HTTP mode's client of its server.
+pub(crate) struct Http {
+    mcp: McpSession,
+    /// The server process, charged with the CPU time.
+    pub(crate) pid: u32,
+    call: Call,
 }
 
-impl Work for Driver {
-    fn cpu_pid(&self) -> Option<u32> {
-        match self {
-            Driver::Http { pid, .. } | Driver::Healthz(_, pid) => Some(*pid),
-            Driver::Bare(_) | Driver::Spawn => None,
+impl Http {
+    /// One request, timed from the first byte written to the last byte read.
+    pub(crate) fn once(&mut self, t: &Target, id: u64) -> anyhow::Result<Duration> {
+        let Http { mcp, pid, call } = self;
+        if *call == Call::Idle {
+            wait_childless(*pid)?;
         }
-    }
-
-    fn once(&mut self, o: &Options, id: u64, _timed: bool) -> anyhow::Result<Duration> {
-        let t = &o.target;
-        match self {
-            Driver::Bare(child) => {
-                let req = t.call_request(id);
-                let start = Instant::now();
-                let (msg, done) = child.roundtrip(&req, &json!(id))?;
-                check_call(&msg)?;
-                Ok(done - start)
+        let (method, path, body, mut headers) = match call {
+            Call::Healthz(_) => ("GET", "/healthz", Vec::new(), Vec::new()),
+            Call::Modern => (
+                "POST",
+                &*mcp.path,
+                t.modern_call_request(id),
+                modern_headers(&t.tool),
+            ),
+            _ => {
+                let headers = mcp_headers(&mcp.version, mcp.session.as_deref());
+                ("POST", &*mcp.path, t.call_request(id), headers)
             }
-            Driver::Spawn => spawn_floor(t),
-            Driver::Http {
-                mcp,
-                pid,
-                quiesce,
-                modern,
-                json_only,
-            } => {
-                if *quiesce {
-                    wait_childless(*pid)?;
-                }
-                let (body, mut headers) = if *modern {
-                    (t.modern_call_request(id), modern_headers(&t.tool))
-                } else {
-                    (
-                        t.call_request(id),
-                        mcp_headers(&mcp.version, mcp.session.as_deref()),
-                    )
-                };
-                if *json_only {
-                    headers[1].1 = "application/json";
-                }
-                let start = Instant::now();
-                let resp = mcp.http.request("POST", &mcp.path, &headers, &body)?;
-                let took = start.elapsed();
-                ensure!(
-                    resp.status == 200,
-                    "tools/call #{id}: HTTP {}: {}",
-                    resp.status,
-                    resp.text()
-                );
-                let msg = json_rpc_from_body(&resp, &json!(id)).map_err(anyhow::Error::msg);
-                check_call(&msg?).with_context(|| format!("tools/call #{id}"))?;
-                Ok(took)
-            }
-            Driver::Healthz(client, _) => {
-                let start = Instant::now();
-                let resp = client.request("GET", "/healthz", &[], b"")?;
-                let took = start.elapsed();
-                ensure!(resp.status == 200, "GET /healthz: HTTP {}", resp.status);
-                Ok(took)
-            }
+        };
+        if *call == Call::JsonOnly {
+            headers[1].1 = "application/json";
         }
+        let start = Instant::now();
+        let resp = mcp.http.request(method, path, &headers, &body)?;
+        let took = start.elapsed();
+        let status = resp.status;
+        ensure!(
+            status == 200,
+            "{path} #{id}: HTTP {status}: {}",
+            resp.text()
+        );
+        if method == "POST" {
+            let msg = json_rpc_from_body(&resp, &json!(id)).map_err(anyhow::Error::msg);
+            check_call(&msg?).with_context(|| format!("tools/call #{id}"))?;
+        }
+        Ok(took)
     }
 }
 
@@ -159,111 +133,62 @@ pub(crate) fn run_all(o: &Options) -> anyhow::Result<Results> {
             .iter()
             .map(|(what, s)| Ok((*what, rss_of(s.pid())?)));
         let rss = rss.collect::<anyhow::Result<_>>()?;
-        let rows = jobs.iter().map(|j| {
-            Ok(Row {
-                mode: j.name,
-                summary: j.summary()?,
-                server_cpu_us: j.cpu_us(),
-            })
-        });
-        let rows = rows.collect::<anyhow::Result<_>>()?;
+        let rows = jobs.iter().map(Job::row).collect::<anyhow::Result<_>>()?;
         for j in jobs {
             if let Driver::Bare(child) = j.work {
                 child.close()?;
             }
         }
-        Ok(Results {
-            machine: Machine::default(),
-            rows,
-            rss,
-        })
+        Ok((rows, rss))
     });
-    let mut res = result.map_err(|e| {
-        let tails = servers
-            .iter()
-            .map(|(what, s)| format!("--- {what} (last lines):\n{}", s.log()));
-        e.context(tails.collect::<Vec<_>>().join("\n"))
+    let (rows, rss) = result.map_err(|e| {
+        let tail = |(what, s): &(&str, Server)| format!("--- {what} (last lines):\n{}", s.log());
+        e.context(servers.iter().map(tail).collect::<Vec<_>>().join("\n"))
     })?;
-    res.machine = Machine {
-        load_after: loadavg(),
-        ..machine
-    };
-    Ok(res)
+    let machine = machine.done();
+    Ok(Results { machine, rows, rss })
 }
 
 /// Starts what the modes need (servers into `servers`), in the order they are measured.
 /// A bare child left behind on error gets EOF on stdin when dropped and exits.
-fn start_modes(
-    o: &Options,
-    servers: &mut Vec<(&'static str, Server)>,
-) -> anyhow::Result<Vec<Job<Driver>>> {
+fn start_modes(o: &Options, servers: &mut Vec<(&'static str, Server)>) -> anyhow::Result<Vec<Job>> {
     let (iterations, warmup, spawns) = (o.iterations, o.warmup, o.spawn_iterations);
     let mut jobs = Vec::new();
     if o.wants("bare") {
-        jobs.push(Job::new(
-            "bare-initialized",
-            Driver::Bare(spawn_child(&o.target)?),
-            iterations,
-            warmup,
-        ));
+        let bare = Driver::Bare(spawn_child(&o.target)?);
+        jobs.push(Job::new("bare-initialized", bare, iterations, warmup));
     }
     if o.wants("spawn") {
         jobs.push(Job::new("spawn-floor", Driver::Spawn, spawns, SPAWN_WARMUP));
     }
-    if ["reuse", "reuse-modern", "reuse-json", "healthz"]
-        .iter()
-        .any(|m| o.wants(m))
-    {
-        eprintln!("bench: starting mcp-lambda --lifecycle reuse");
-        servers.push(("mcp-lambda after reuse", start_mcp_lambda(o, "reuse")?));
-        let s = &servers[servers.len() - 1].1;
-        if o.wants("healthz") {
-            for (name, kind) in [
-                ("healthz-raw", ClientKind::Raw),
-                ("healthz-ureq", ClientKind::Ureq),
-            ] {
-                let driver = Driver::Healthz(Client::new(kind, s.addr()), s.pid());
-                jobs.push(Job::new(name, driver, iterations, warmup));
-            }
+    for (server, what) in SERVERS {
+        let asked = |(row, s, _): &&(&str, &str, Call)| {
+            *s == server && o.wants(row.strip_prefix("healthz-").map_or(row, |_| "healthz"))
+        };
+        let modes: Vec<_> = HTTP_MODES.iter().filter(asked).collect();
+        if modes.is_empty() {
+            continue;
         }
-        for (name, modern, json_only) in [
-            ("reuse", false, false),
-            ("reuse-modern", true, false),
-            ("reuse-json", false, true),
-        ] {
-            if o.wants(name) {
-                let driver = http_driver(o, s, false, modern, json_only)?;
-                jobs.push(Job::new(name, driver, iterations, warmup));
-            }
-        }
-    }
-    if o.wants("per-request") || o.wants("per-request-idle") {
-        eprintln!("bench: starting mcp-lambda --lifecycle per-request");
-        servers.push((
-            "mcp-lambda after per-request",
-            start_mcp_lambda(o, "per-request")?,
-        ));
+        let s = if server == "supergateway" {
+            eprintln!("bench: starting supergateway (stateful streamableHttp)");
+            start_supergateway(o)?
+        } else {
+            eprintln!("bench: starting mcp-lambda --lifecycle {server}");
+            start_mcp_lambda(o, server)?
+        };
+        servers.push((what, s));
         let s = &servers[servers.len() - 1].1;
-        for (name, quiesce) in [("per-request", false), ("per-request-idle", true)] {
-            if o.wants(name) {
-                let driver = http_driver(o, s, quiesce, false, false)?;
-                jobs.push(Job::new(name, driver, spawns, SPAWN_WARMUP));
-            }
+        for &(row, _, call) in modes {
+            let (total, warm) = match server {
+                "per-request" => (spawns, SPAWN_WARMUP),
+                _ => (iterations, warmup),
+            };
+            jobs.push(Job::new(row, http_driver(o, s, call)?, total, warm));
         }
-    }
-    if o.wants("supergateway") {
-        eprintln!("bench: starting supergateway (stateful streamableHttp)");
-        servers.push(("supergateway (node)", start_supergateway(o)?));
-        let s = &servers[servers.len() - 1].1;
-        jobs.push(Job::new(
-            "supergateway",
-            http_driver(o, s, false, false, false)?,
-            iterations,
-            warmup,
-        ));
     }
     Ok(jobs)
 }
+
 /// `mcp-lambda serve --lifecycle LIFECYCLE --sessions none --listen ... -- CMD`. With a log
 /// level that shows info lines the port is read from its "listening on" line; otherwise a free
 /// port is picked first and polled.
@@ -277,26 +202,12 @@ fn start_mcp_lambda(o: &Options, lifecycle: &str) -> anyhow::Result<Server> {
         (addr.to_string(), Ready::Accepts(addr))
     };
     let mut cmd = Command::new(&o.mcp_lambda);
-    cmd.args([
-        "serve",
-        "--lifecycle",
-        lifecycle,
-        "--sessions",
-        "none",
-        "--listen",
-        &listen,
-    ])
-    .args(["--log-level", level, "--", &o.target.program])
-    .args(&o.target.args);
-    let log = Log::last(TAIL);
-    Ok(Server::launch(
-        "mcp-lambda",
-        cmd,
-        ready,
-        "/mcp",
-        READY_TIMEOUT,
-        log,
-    )?)
+    cmd.args(["serve", "--lifecycle", lifecycle, "--sessions", "none"])
+        .args(["--listen", &listen, "--log-level", level])
+        .arg("--")
+        .arg(&o.target.program)
+        .args(&o.target.args);
+    launch("mcp-lambda", cmd, ready)
 }
 
 /// `supergateway --stdio CMD --outputTransport streamableHttp --stateful --port P`.
@@ -304,17 +215,18 @@ fn start_supergateway(o: &Options) -> anyhow::Result<Server> {
     let bin = o.supergateway.as_deref().context("--supergateway PATH")?;
     let addr = free_addr()?;
     let mut cmd = Command::new(bin);
-    cmd.args([
-        "--stdio",
-        &o.target.shell_command(),
-        "--outputTransport",
-        "streamableHttp",
-    ])
-    .args(["--stateful", "--port", &addr.port().to_string()])
-    .args(["--logLevel", &o.peer_log_level]);
-    let (ready, log) = (Ready::Accepts(addr), Log::last(TAIL));
+    cmd.args(["--stdio", &o.target.shell_command()])
+        .args(["--outputTransport", "streamableHttp", "--stateful"])
+        .args(["--port", &addr.port().to_string()])
+        .args(["--logLevel", &o.peer_log_level]);
+    launch("supergateway", cmd, Ready::Accepts(addr))
+}
+
+/// Starts server `name` (endpoint `/mcp`), keeping the last 40 lines of its output for errors.
+fn launch(name: &str, cmd: Command, ready: Ready) -> anyhow::Result<Server> {
+    let log = Log::last(40);
     Ok(Server::launch(
-        "supergateway",
+        name,
         cmd,
         ready,
         "/mcp",
@@ -334,26 +246,23 @@ fn modern_headers(tool: &str) -> Vec<(&'static str, &str)> {
     ]
 }
 
-/// A client of `server`. An initialize-era client has done `initialize` +
+/// A client of `server` asking as `call`. A session client has done `initialize` +
 /// `notifications/initialized` (keeping the session id, if any) like a real client; a modern
-/// one never initializes.
-fn http_driver(
-    o: &Options,
-    server: &Server,
-    quiesce: bool,
-    modern: bool,
-    json_only: bool,
-) -> anyhow::Result<Driver> {
-    let client = Client::new(o.client, server.addr());
+/// one never initializes and `/healthz` needs no session.
+fn http_driver(o: &Options, server: &Server, call: Call) -> anyhow::Result<Driver> {
+    let kind = if let Call::Healthz(kind) = call {
+        kind
+    } else {
+        o.client
+    };
+    let client = Client::new(kind, server.addr());
     let mut mcp = McpSession::new(client, server.path(), crate::PROTOCOL_VERSION);
-    if !modern {
+    if !matches!(call, Call::Healthz(_) | Call::Modern) {
         mcp.open("mcp-lambda-bench")?;
     }
-    Ok(Driver::Http {
+    Ok(Driver::Http(Box::new(Http {
         mcp,
         pid: server.pid(),
-        quiesce,
-        modern,
-        json_only,
-    })
+        call,
+    })))
 }

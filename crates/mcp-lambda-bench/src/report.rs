@@ -1,17 +1,17 @@
-//! The table, the ratios that matter and the PASS/MISS verdicts — on stdout and as JSON — for
-//! the serve modes, and the pieces the Lambda report shares (machine, rows, figure tables).
+//! The report of a serve or `--lambda` run: the machine, the table of modes and the figures that
+//! matter with PASS/MISS per target — on stdout and as JSON. The serve figures are declared here,
+//! the Lambda ones in [`crate::lambda`].
 //!
-//! Contract: ratios are computed only from modes measured in this run; a ratio whose inputs
-//! did not run is left out (never guessed). Targets: reuse adds ≤ 500 µs at p50 over the bare
-//! initialized child; per-request p50 ≤ 1.03 × spawn-floor p50; supergateway p50 / reuse p50
-//! > 1; wrapper RSS ≤ 10 MB (10⁶ bytes) after each lifecycle's run.
+//! Contract: figures are computed only from modes measured in this run; a figure whose inputs
+//! did not run is left out (never guessed). Serve targets: reuse adds ≤ 500 µs at p50 over the
+//! bare initialized child; per-request p50 ≤ 1.03 × spawn-floor p50; supergateway p50 / reuse
+//! p50 > 1; wrapper RSS ≤ 10 MB (10⁶ bytes) after each lifecycle's run.
 
 use mcp_lambda_bench::stats::{Summary, loadavg, round1, round3};
 use mcp_lambda_testkit::Rss;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::Options;
-use crate::modes::Results;
+use crate::{Options, lambda};
 
 /// 1 MB = 10⁶ bytes.
 pub(crate) const MB: f64 = 1e6;
@@ -19,29 +19,33 @@ pub(crate) const MB: f64 = 1e6;
 /// Where the run happened; load averages show how noisy it was.
 #[derive(Debug, Default)]
 pub(crate) struct Machine {
-    pub(crate) cpus: usize,
-    pub(crate) cpu_model: String,
-    pub(crate) kernel: String,
-    pub(crate) load_before: String,
-    pub(crate) load_after: String,
+    cpus: usize,
+    cpu_model: String,
+    kernel: String,
+    load_before: String,
+    load_after: String,
 }
 
 impl Machine {
     /// The host now, with its load average as `load_before`.
     pub(crate) fn now() -> Self {
         let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-        let cpu_model = read("/proc/cpuinfo")
-            .lines()
-            .find_map(|l| l.strip_prefix("model name"))
-            .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
-            .unwrap_or_default();
+        let cpuinfo = read("/proc/cpuinfo");
+        let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name"));
+        let cpu_model = model.map_or("", |v| v.trim_start_matches([' ', '\t', ':']));
         Self {
             cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
-            cpu_model,
+            cpu_model: cpu_model.to_owned(),
             kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
             load_before: loadavg(),
             load_after: String::new(),
         }
+    }
+
+    /// The same host, with its load average now as `load_after`.
+    pub(crate) fn done(self) -> Self {
+        let load_after = loadavg();
+        Self { load_after, ..self }
     }
 }
 
@@ -55,12 +59,17 @@ pub(crate) struct Row {
     pub(crate) server_cpu_us: Option<f64>,
 }
 
-/// The summary of `mode` in `rows`, if it ran.
-pub(crate) fn find<'a>(rows: &'a [Row], mode: &str) -> Option<&'a Summary> {
-    rows.iter().find(|r| r.mode == mode).map(|r| &r.summary)
+/// Everything one run measured.
+#[derive(Debug, Default)]
+pub(crate) struct Results {
+    /// The host and its load before and after the run.
+    pub(crate) machine: Machine,
+    pub(crate) rows: Vec<Row>,
+    /// (what, resident memory of that process).
+    pub(crate) rss: Vec<(&'static str, Rss)>,
 }
 
-/// One line of the ratio section.
+/// One line of the figure section.
 pub(crate) struct Figure {
     pub(crate) key: &'static str,
     pub(crate) label: String,
@@ -71,33 +80,14 @@ pub(crate) struct Figure {
     pub(crate) target: Option<(&'static str, bool)>,
 }
 
-impl Figure {
-    /// A figure without a target.
-    pub(crate) fn new(
-        key: &'static str,
-        label: impl Into<String>,
-        value: f64,
-        unit: &'static str,
-    ) -> Self {
-        let label = label.into();
-        Self {
-            key,
-            label,
-            value,
-            unit,
-            target: None,
-        }
-    }
-}
-
-/// Which statistic of a mode a figure reads.
-#[derive(Clone, Copy)]
-pub(crate) enum Stat {
-    P50,
-    P90,
-    P99,
-    Min,
-}
+/// Which statistic of a mode's row a figure reads.
+pub(crate) type Stat = fn(&Row) -> Option<f64>;
+pub(crate) const P50: Stat = |r| Some(r.summary.p50);
+pub(crate) const P90: Stat = |r| Some(r.summary.p90);
+pub(crate) const P99: Stat = |r| Some(r.summary.p99);
+pub(crate) const MIN: Stat = |r| Some(r.summary.min);
+/// The server CPU per timed request.
+const CPU: Stat = |r| r.server_cpu_us;
 
 /// How a figure combines statistic `a` of one mode with `b` of another (and `c` of a third).
 #[derive(Clone, Copy)]
@@ -116,9 +106,8 @@ pub(crate) enum Op {
     DiffLess(&'static str),
 }
 
-/// A target a figure is checked against: (text, bound, whether the value must stay at or
-/// below the bound rather than above it).
-pub(crate) type Goal = Option<(&'static str, f64, bool)>;
+/// A target a figure is checked against: (text, the test its value must pass).
+pub(crate) type Goal = Option<(&'static str, fn(f64) -> bool)>;
 
 /// A figure computed from two (or three) modes: (JSON key, label, mode a, mode b, statistic,
 /// operation, target).
@@ -132,17 +121,33 @@ pub(crate) type Spec = (
     Goal,
 );
 
+#[rustfmt::skip]
+const SERVE: &[Spec] = &[
+    ("reuse_added_p50_us", "reuse p50 − bare-initialized p50", "reuse", "bare-initialized", P50, Op::Diff, Some(("≤ 500 µs", |v| v <= 500.0))),
+    ("reuse_over_bare_p50", "reuse p50 / bare-initialized p50", "reuse", "bare-initialized", P50, Op::Ratio, None),
+    ("reuse_own_work_p50_us", "≈ wrapper's own work: reuse − healthz − bare (p50s)", "reuse", "healthz-raw", P50, Op::DiffLess("bare-initialized"), None),
+    ("reuse_over_reuse_json_p50", "reuse p50 / reuse-json p50 (cost of a stream-capable answer)", "reuse", "reuse-json", P50, Op::Ratio, None),
+    ("reuse_modern_over_reuse_p50", "reuse-modern p50 / reuse p50 (2026-07-28 client, era translation)", "reuse-modern", "reuse", P50, Op::Ratio, None),
+    ("reuse_modern_added_p50_us", "reuse-modern p50 − reuse p50", "reuse-modern", "reuse", P50, Op::Diff, None),
+    ("per_request_over_spawn_floor_p50", "per-request p50 / spawn-floor p50", "per-request", "spawn-floor", P50, Op::Ratio, Some(("≤ 1.03", |v| v <= 1.03))),
+    ("per_request_added_p50_us", "per-request p50 − spawn-floor p50", "per-request", "spawn-floor", P50, Op::Diff, None),
+    ("per_request_idle_over_spawn_floor_p50", "per-request-idle p50 / spawn-floor p50", "per-request-idle", "spawn-floor", P50, Op::Ratio, Some(("≤ 1.03", |v| v <= 1.03))),
+    ("per_request_idle_added_p50_us", "per-request-idle p50 − spawn-floor p50", "per-request-idle", "spawn-floor", P50, Op::Diff, None),
+    ("supergateway_over_reuse_p50", "supergateway p50 / reuse p50", "supergateway", "reuse", P50, Op::Ratio, Some(("> 1 (faster than the peer)", |v| v > 1.0))),
+    ("supergateway_added_p50_us", "supergateway p50 − bare-initialized p50", "supergateway", "bare-initialized", P50, Op::Diff, None),
+    ("supergateway_over_reuse_cpu", "server CPU per request: supergateway / reuse", "supergateway", "reuse", CPU, Op::Ratio, None),
+];
+
+/// The serve RSS readings: (what, JSON key).
+const SERVE_RSS: [(&str, &str); 3] = [
+    ("mcp-lambda after reuse", "rss_reuse_mb"),
+    ("mcp-lambda after per-request", "rss_per_request_mb"),
+    ("supergateway (node)", "rss_supergateway_mb"),
+];
+
 /// The figures of `specs` whose modes all ran, in order.
 pub(crate) fn figures_of(rows: &[Row], specs: &[Spec]) -> Vec<Figure> {
-    let stat = |mode, s| {
-        let x = find(rows, mode)?;
-        Some(match s {
-            Stat::P50 => x.p50,
-            Stat::P90 => x.p90,
-            Stat::P99 => x.p99,
-            Stat::Min => x.min,
-        })
-    };
+    let stat = |mode, s: Stat| s(rows.iter().find(|r| r.mode == mode)?);
     let figure = |&(key, label, a, b, s, op, goal): &Spec| {
         let (a, b) = (stat(a, s)?, stat(b, s)?);
         let (value, unit) = match op {
@@ -153,16 +158,7 @@ pub(crate) fn figures_of(rows: &[Row], specs: &[Spec]) -> Vec<Figure> {
             Op::DiffOver(c) => ((a - b) / stat(c, s)?, "×"),
             Op::DiffLess(c) => (a - b - stat(c, s)?, "µs"),
         };
-        let target = goal.map(|(text, bound, at_most)| {
-            (
-                text,
-                if at_most {
-                    value <= bound
-                } else {
-                    value > bound
-                },
-            )
-        });
+        let target = goal.map(|(text, pass)| (text, pass(value)));
         Some(Figure {
             key,
             label: label.into(),
@@ -174,132 +170,108 @@ pub(crate) fn figures_of(rows: &[Row], specs: &[Spec]) -> Vec<Figure> {
     specs.iter().filter_map(figure).collect()
 }
 
-/// An RSS figure in MB, checked against ≤ 10 MB when `target`.
-pub(crate) fn rss_figure(key: &'static str, label: String, rss: &Rss, target: bool) -> Figure {
-    let mb = rss.current as f64 / MB;
-    let target = target.then_some(("≤ 10 MB", mb <= 10.0));
-    Figure {
-        key,
-        label,
-        value: mb,
-        unit: "MB",
-        target,
-    }
+/// One figure in MB per reading of `keys` (what, JSON key) that was taken, labelled by `label`;
+/// mcp-lambda's readings (not supergateway's) are checked against ≤ 10 MB.
+pub(crate) fn rss_figures(
+    r: &Results,
+    keys: &[(&'static str, &'static str)],
+    label: impl Fn(&str, &Rss) -> String,
+) -> Vec<Figure> {
+    let taken = |&(what, key): &(&str, &'static str)| {
+        let (_, rss) = r.rss.iter().find(|(w, _)| *w == what)?;
+        let value = rss.current as f64 / MB;
+        let target = (!what.starts_with("supergateway")).then_some(("≤ 10 MB", value <= 10.0));
+        let label = label(what, rss);
+        Some(Figure {
+            key,
+            label,
+            value,
+            unit: "MB",
+            target,
+        })
+    };
+    keys.iter().filter_map(taken).collect()
 }
 
-#[rustfmt::skip]
-const SERVE: &[Spec] = &[
-    ("reuse_added_p50_us", "reuse p50 − bare-initialized p50", "reuse", "bare-initialized", Stat::P50, Op::Diff, Some(("≤ 500 µs", 500.0, true))),
-    ("reuse_over_bare_p50", "reuse p50 / bare-initialized p50", "reuse", "bare-initialized", Stat::P50, Op::Ratio, None),
-    ("reuse_own_work_p50_us", "≈ wrapper's own work: reuse − healthz − bare (p50s)", "reuse", "healthz-raw", Stat::P50, Op::DiffLess("bare-initialized"), None),
-    ("reuse_over_reuse_json_p50", "reuse p50 / reuse-json p50 (cost of a stream-capable answer)", "reuse", "reuse-json", Stat::P50, Op::Ratio, None),
-    ("reuse_modern_over_reuse_p50", "reuse-modern p50 / reuse p50 (2026-07-28 client, era translation)", "reuse-modern", "reuse", Stat::P50, Op::Ratio, None),
-    ("reuse_modern_added_p50_us", "reuse-modern p50 − reuse p50", "reuse-modern", "reuse", Stat::P50, Op::Diff, None),
-    ("per_request_over_spawn_floor_p50", "per-request p50 / spawn-floor p50", "per-request", "spawn-floor", Stat::P50, Op::Ratio, Some(("≤ 1.03", 1.03, true))),
-    ("per_request_added_p50_us", "per-request p50 − spawn-floor p50", "per-request", "spawn-floor", Stat::P50, Op::Diff, None),
-    ("per_request_idle_over_spawn_floor_p50", "per-request-idle p50 / spawn-floor p50", "per-request-idle", "spawn-floor", Stat::P50, Op::Ratio, Some(("≤ 1.03", 1.03, true))),
-    ("per_request_idle_added_p50_us", "per-request-idle p50 − spawn-floor p50", "per-request-idle", "spawn-floor", Stat::P50, Op::Diff, None),
-    ("supergateway_over_reuse_p50", "supergateway p50 / reuse p50", "supergateway", "reuse", Stat::P50, Op::Ratio, Some(("> 1 (faster than the peer)", 1.0, false))),
-    ("supergateway_added_p50_us", "supergateway p50 − bare-initialized p50", "supergateway", "bare-initialized", Stat::P50, Op::Diff, None),
-];
-
-fn figures(r: &Results) -> Vec<Figure> {
+/// Every figure of the run, in order.
+fn figures(o: &Options, r: &Results) -> Vec<Figure> {
+    if o.lambda {
+        return lambda::figures(o, r);
+    }
     let mut out = figures_of(&r.rows, SERVE);
-    let cpu = |m: &str| r.rows.iter().find(|x| x.mode == m)?.server_cpu_us;
-    if let (Some(sg), Some(reuse)) = (cpu("supergateway"), cpu("reuse")) {
-        let label = "server CPU per request: supergateway / reuse";
-        out.push(Figure::new(
-            "supergateway_over_reuse_cpu",
-            label,
-            sg / reuse,
-            "×",
-        ));
-    }
-    for (what, key) in [
-        ("mcp-lambda after reuse", "rss_reuse_mb"),
-        ("mcp-lambda after per-request", "rss_per_request_mb"),
-        ("supergateway (node)", "rss_supergateway_mb"),
-    ] {
-        if let Some((_, rss)) = r.rss.iter().find(|(w, _)| *w == what) {
-            let peak = rss.peak as f64 / MB;
-            let ours = key != "rss_supergateway_mb";
-            let label = if ours {
-                format!("RSS {what} (peak {peak:.1} MB)")
-            } else {
-                format!("RSS supergateway node process (peak {peak:.1} MB)")
-            };
-            out.push(rss_figure(key, label, rss, ours));
+    out.extend(rss_figures(r, &SERVE_RSS, |what, rss| {
+        let peak = rss.peak as f64 / MB;
+        match what {
+            "supergateway (node)" => format!("RSS supergateway node process (peak {peak:.1} MB)"),
+            _ => format!("RSS {what} (peak {peak:.1} MB)"),
         }
-    }
+    }));
     out
 }
 
-/// Prints the table and the ratios to stdout.
+/// Prints the machine, what ran, the table (with a min column for `--lambda`), the Lambda
+/// run's RSS and binary sizes, and the figures to stdout.
 pub(crate) fn print(o: &Options, r: &Results) {
-    print_machine(&r.machine, o.build_info.as_deref());
-    println!(
-        "child: {} (tool {}), HTTP client: {}, mcp-lambda --log-level {}, supergateway --logLevel {}",
-        o.target.name,
-        o.target.tool,
-        o.client.name(),
-        o.wrapper_log_level,
-        o.peer_log_level
-    );
-    println!();
-    print_rows(&r.rows, "server CPU µs/req", false);
-    println!();
-    print_figures(&figures(r));
-}
-
-/// The machine and its load after a blank line, then what was built.
-pub(crate) fn print_machine(m: &Machine, build: Option<&str>) {
+    let m = &r.machine;
     println!();
     println!(
         "machine: {} CPUs ({}), Linux {}; load average before {} / after {}",
         m.cpus, m.cpu_model, m.kernel, m.load_before, m.load_after
     );
-    if let Some(b) = build {
+    if let Some(b) = &o.build_info {
         println!("build: {b}");
     }
+    if o.lambda {
+        lambda::print_header(o);
+    } else {
+        println!(
+            "child: {} (tool {}), HTTP client: {}, mcp-lambda --log-level {}, supergateway --logLevel {}",
+            o.target.name,
+            o.target.tool,
+            o.client.name(),
+            o.wrapper_log_level,
+            o.peer_log_level
+        );
+    }
+    println!();
+    print_rows(&r.rows, o.lambda);
+    println!();
+    if o.lambda {
+        lambda::print_sizes(o, r);
+        println!();
+    }
+    print_figures(&figures(o, r));
 }
 
-/// One line per mode: n, (min,) p50, p90, p99, mean and the CPU column headed `cpu_label`.
-pub(crate) fn print_rows(rows: &[Row], cpu_label: &str, with_min: bool) {
+/// One line per mode: n, (min,) p50, p90, p99, mean and the CPU column.
+fn print_rows(rows: &[Row], with_min: bool) {
     let width = rows.iter().map(|r| r.mode.len()).max().unwrap_or(0).max(18);
-    let min_head = if with_min {
-        format!(" {:>10}", "min µs")
+    let skip = usize::from(!with_min);
+    let heads = ["min µs", "p50 µs", "p90 µs", "p99 µs", "mean µs"]
+        .iter()
+        .skip(skip);
+    let heads: String = heads.map(|h| format!(" {h:>10}")).collect();
+    let cpu = if with_min {
+        "wrapper CPU µs"
     } else {
-        String::new()
+        "server CPU µs/req"
     };
-    println!(
-        "{:<width$} {:>6}{min_head} {:>10} {:>10} {:>10} {:>10} {:>17}",
-        "mode", "n", "p50 µs", "p90 µs", "p99 µs", "mean µs", cpu_label
-    );
+    println!("{:<width$} {:>6}{heads} {cpu:>17}", "mode", "n");
     for row in rows {
         let s = &row.summary;
+        let stats = [s.min, s.p50, s.p90, s.p99, s.mean].into_iter().skip(skip);
+        let stats: String = stats.map(|x| format!(" {x:>10.1}")).collect();
         let cpu = row
             .server_cpu_us
             .map_or_else(|| "-".into(), |c| format!("{c:.1}"));
-        let min = if with_min {
-            format!(" {:>10.1}", s.min)
-        } else {
-            String::new()
-        };
-        println!(
-            "{:<width$} {:>6}{min} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>17}",
-            row.mode, s.n, s.p50, s.p90, s.p99, s.mean, cpu
-        );
+        println!("{:<width$} {:>6}{stats} {cpu:>17}", row.mode, s.n);
     }
 }
 
 /// One line per figure, with PASS/MISS when it has a target.
-pub(crate) fn print_figures(figs: &[Figure]) {
-    let width = figs
-        .iter()
-        .map(|f| f.label.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(58);
+fn print_figures(figs: &[Figure]) {
+    let widths = figs.iter().map(|f| f.label.chars().count());
+    let width = widths.max().unwrap_or(0).max(58);
     for f in figs {
         let value = match f.unit {
             "×" => format!("{:.3}×", f.value),
@@ -315,8 +287,10 @@ pub(crate) fn print_figures(figs: &[Figure]) {
     }
 }
 
-/// The rows as a JSON object keyed by mode (µs; CPU under `server_cpu_us_per_request`).
-pub(crate) fn rows_to_json(rows: &[Row]) -> Map<String, Value> {
+/// The results as one JSON document: what ran, the modes (µs; CPU under
+/// `server_cpu_us_per_request`), RSS (MB), the figures (under `ratios`) and the targets.
+pub(crate) fn to_json(o: &Options, r: &Results) -> Value {
+    let figs = figures(o, r);
     let row = |row: &Row| {
         let mut v = row.summary.to_json();
         if let (Some(cpu), Some(obj)) = (row.server_cpu_us, v.as_object_mut()) {
@@ -324,73 +298,50 @@ pub(crate) fn rows_to_json(rows: &[Row]) -> Map<String, Value> {
         }
         (row.mode.to_owned(), v)
     };
-    rows.iter().map(row).collect()
-}
-
-/// The figures as (`ratios` object, `targets` list).
-pub(crate) fn figures_to_json(figs: &[Figure]) -> (Map<String, Value>, Vec<Value>) {
-    let value = |f: &Figure| {
-        if f.unit == "×" {
-            round3(f.value)
-        } else {
-            round1(f.value)
-        }
-    };
-    let ratios = figs
-        .iter()
-        .map(|f| (f.key.to_owned(), json!(value(f))))
-        .collect();
-    let targets = figs
-        .iter()
-        .filter_map(|f| {
-            let (text, pass) = f.target?;
-            Some(json!({"figure": f.key, "target": text, "pass": pass}))
-        })
-        .collect();
-    (ratios, targets)
-}
-
-/// Resident memory readings as a JSON object keyed by what was measured (MB).
-pub(crate) fn rss_to_json(rss: &[(&'static str, Rss)]) -> Map<String, Value> {
     let mb = |b: u64| round3(b as f64 / MB);
-    rss.iter()
-        .map(|(what, r)| {
-            let v = json!({"vm_rss_mb": mb(r.current), "vm_hwm_mb": mb(r.peak), "rss_anon_mb": mb(r.anon)});
-            ((*what).to_owned(), v)
-        })
-        .collect()
-}
-
-/// The machine as JSON.
-pub(crate) fn machine_to_json(m: &Machine) -> Value {
-    json!({
-        "cpus": m.cpus,
-        "cpu_model": m.cpu_model,
-        "kernel": m.kernel,
-        "loadavg_before": m.load_before,
-        "loadavg_after": m.load_after,
-    })
-}
-
-/// The results as one JSON document.
-pub(crate) fn to_json(o: &Options, r: &Results) -> Value {
-    let (ratios, targets) = figures_to_json(&figures(r));
-    json!({
-        "machine": machine_to_json(&r.machine),
+    let rss = |(what, r): &(&str, Rss)| {
+        let v =
+            json!({"vm_rss_mb": mb(r.current), "vm_hwm_mb": mb(r.peak), "rss_anon_mb": mb(r.anon)});
+        ((*what).to_owned(), v)
+    };
+    let value = |f: &Figure| match f.unit {
+        "×" => round3(f.value),
+        _ => round1(f.value),
+    };
+    let targets = figs.iter().filter_map(|f| {
+        let (text, pass) = f.target?;
+        Some(json!({"figure": f.key, "target": text, "pass": pass}))
+    });
+    let m = &r.machine;
+    let mut doc = json!({
+        "machine": {
+            "cpus": m.cpus,
+            "cpu_model": m.cpu_model,
+            "kernel": m.kernel,
+            "loadavg_before": m.load_before,
+            "loadavg_after": m.load_after,
+        },
         "build": o.build_info,
         "blocks": o.blocks,
         "child": o.target.name,
         "command": o.target.shell_command(),
         "tool": o.target.tool,
-        "client": o.client.name(),
         "iterations": o.iterations,
         "spawn_iterations": o.spawn_iterations,
         "warmup": o.warmup,
         "wrapper_log_level": o.wrapper_log_level,
-        "peer_log_level": o.peer_log_level,
-        "modes": rows_to_json(&r.rows),
-        "rss": rss_to_json(&r.rss),
-        "ratios": ratios,
-        "targets": targets,
-    })
+        "modes": r.rows.iter().map(row).collect::<serde_json::Map<_, _>>(),
+        "rss": r.rss.iter().map(rss).collect::<serde_json::Map<_, _>>(),
+        "ratios": figs.iter().map(|f| (f.key, value(f))).collect::<std::collections::BTreeMap<_, _>>(),
+        "targets": targets.collect::<Vec<_>>(),
+    });
+    let own = if o.lambda {
+        lambda::json_keys(o)
+    } else {
+        json!({"client": o.client.name(), "peer_log_level": o.peer_log_level})
+    };
+    if let (Some(doc), Value::Object(own)) = (doc.as_object_mut(), own) {
+        doc.extend(own);
+    }
+    doc
 }

@@ -6,9 +6,9 @@
 //! [`Gateway::rpc`] takes a bare JSON-RPC body from a host without HTTP (direct Invoke,
 //! AgentCore) and returns the JSON-RPC answer. Neither fails nor panics on client input.
 //!
-//! One path for every request: **classify** ([`classify`]: the only reader of the raw request —
+//! One path for every request: **classify** (`classify`: the only reader of the raw request —
 //! routing headers, era, the one parse of the body — giving a typed call or a typed
-//! [`Rejection`](reject::Rejection)) → the era's **ladder** ([`legacy`] or [`modern`]) → the
+//! `Rejection`) → the era's **ladder** (`legacy` or [`modern`]) → the
 //! [`Upstream`] → the child. Rejections and upstream failures stay values until `handle` or
 //! `rpc` renders them. The rules, first one that applies wins:
 //!
@@ -275,7 +275,7 @@ impl Gateway {
 
     /// Handles a bare JSON-RPC message (or batch) with no HTTP around it: Lambda direct Invoke
     /// and other in-process callers. Same path as [`handle`](Self::handle) minus the HTTP rules
-    /// and sessions (see [`classify`] for the era and version). Returns the response (an array
+    /// and sessions (see `classify` for the era and version). Returns the response (an array
     /// for a batch), or `None` when nothing answers (only notifications / responses); refusals
     /// come back as JSON-RPC errors.
     pub async fn rpc(&self, body: &[u8], ctx: RequestContext) -> Option<Bytes> {

@@ -13,7 +13,7 @@
 //!   server→client requests answered with an error at once — the child never waits on us.
 //! - A server→client request sent to a client gets an unguessable id (`mcpl-…`), kept in this
 //!   child's own route table with the session whose stream carried it. The client's response to
-//!   that id ([`deliver_client_response`]), from that same session, goes back to the child with
+//!   that id (`deliver_client_response`), from that same session, goes back to the child with
 //!   the child's own id; another session's is refused. When the originating request ends first,
 //!   every request it left unanswered is answered with an error, so the child never hangs on a
 //!   client that went away.

@@ -1,5 +1,5 @@
 //! The 2026-07-28 (modern, stateless) ladder: the rules a modern request passes (checked while
-//! it is classified, [`classify`](super::classify)) and the run of a request that passed them.
+//! it is classified, `classify`) and the run of a request that passed them.
 //!
 //! Contract — a modern POST is answered, first rule that applies wins:
 //!
@@ -17,7 +17,7 @@
 //! | a method removed in 2026-07-28 (`initialize`, `ping`, `logging/setLevel`, `resources/subscribe`, …) | 404, -32601 |
 //! | `subscriptions/listen` | 404, -32601 (change notifications are not offered) |
 //! | `tools/call` whose `Mcp-Param-*` headers disagree with its arguments | 400, -32020 |
-//! | anything else | forwarded; the answer's status follows its error code (400 for -32700/-32600/-32602/-32020/-32021/-32022, 404 for -32601, else 200); `tools/call`, `prompts/get` and `resources/read` may end in an `InputRequiredResult` ([`mrtr`](super::mrtr)) |
+//! | anything else | forwarded; the answer's status follows its error code (400 for -32700/-32600/-32602/-32020/-32021/-32022, 404 for -32601, else 200); `tools/call`, `prompts/get` and `resources/read` may end in an `InputRequiredResult` (`mrtr`) |
 //!
 //! `Mcp-Session-Id` and `Last-Event-ID` are ignored and no session id is ever minted.
 

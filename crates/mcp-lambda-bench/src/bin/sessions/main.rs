@@ -1,33 +1,22 @@
 //! `sessions`: what each `--sessions` store costs per MCP request, and how many DynamoDB requests
-//! one MCP request makes. Run it with `scripts/bench-sessions` (see the "Sessions" section of
-//! docs/PERFORMANCE.md).
+//! one MCP request makes. Run it with `scripts/bench-sessions`; the "Sessions" section of
+//! docs/PERFORMANCE.md ("Method") describes each phase in prose.
 //!
 //! Contract, phase by phase:
-//! 1. [`setup`]: every process is started before anything is measured: `moto_server` (the
-//!    DynamoDB emulator), the test kit's counting HTTP/1.1 relay ("the proxy") in front
-//!    of it, and one `mcp-lambda serve --lifecycle reuse` with the bundled example server
-//!    per mode — `none`, `memory`, `token` (a fresh random key), `dynamodb` (SDK endpoint = moto
-//!    itself) and `dynamodb+proxy` (SDK endpoint = the proxy) — plus one `dynamodb` server with
-//!    a short `--session-ttl` for the touch check. The table is created with
-//!    `mcp-lambda sessions create-table` through the proxy.
-//! 2. [`latency`]: each mode's client initializes once (keeping the `Mcp-Session-Id`), sends
-//!    `notifications/initialized`, then times `tools/call echo` requests (with `mcp-session-id`
-//!    and `mcp-protocol-version`) over one keep-alive connection (the test kit's raw HTTP/1.1
-//!    client). After a warm-up, `--rounds` rounds each run `iterations / rounds` requests of
-//!    every mode, in an order rotated every round, so load drift hits every mode alike. Every
-//!    answer is checked (status 200, the echoed text); any failure stops the run. A GetItem
-//!    straight to moto from the same client takes one more slot of every round, so the store's
-//!    cost beyond its wire round trip is measured under the same load.
-//! 3. [`count_requests`]: counters read before and after one sequential MCP request on the
-//!    `dynamodb+proxy` server give exactly that request's DynamoDB requests. The `dynamodb`
-//!    server connected straight to moto is counted from moto's request log (one line per
-//!    request): moto's total minus the proxy's count minus the raw GetItems ([`direct_count`]).
-//! 4. [`touch_check`]: drives a session on a server whose touch interval is `ttl / 2` and
-//!    counts `UpdateItem`s against how many intervals elapsed.
+//! 1. [`setup`] starts every process before anything is measured: `moto_server`, the test kit's
+//!    counting relay ("the proxy") in front of it, the table (created through the proxy), and
+//!    one `mcp-lambda serve --lifecycle reuse` per mode (`none`, `memory`, `token`, `dynamodb`
+//!    straight to moto, `dynamodb+proxy`) plus a short `--session-ttl` server for the touch check.
+//! 2. [`latency`] times `tools/call echo` in an initialized session per mode over one keep-alive
+//!    connection: after a warm-up, `--rounds` rounds in an order rotated every round, with one
+//!    more slot for a raw GetItem straight to moto. Every answer is checked.
+//! 3. [`count_requests`] reads the proxy's counters around each sequential MCP request;
+//!    [`direct_count`] counts the direct `dynamodb` server from moto's request log.
+//! 4. [`touch_check`] counts `UpdateItem`s against how many touch intervals (`ttl / 2`) elapsed.
 //!
 //! Output: a plain-text report on stdout ([`report`]), and with `--json FILE` every figure as
-//! JSON. Exit status 0 only when every step succeeded; every process started is stopped (SIGTERM
-//! to its process group, SIGKILL after 5 s; moto is killed) whatever happens.
+//! JSON. Exit status 0 only when every step succeeded; every process started is stopped
+//! whatever happens.
 
 mod report;
 
@@ -40,7 +29,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use clap::Parser;
-use mcp_lambda_bench::stats::Summary;
 use mcp_lambda_testkit::{
     Client, CountingRelay, Log, McpSession, Moto, Ops, RawClient, Ready, Response, Server, aws_env,
     free_addr, ops_diff,
@@ -66,7 +54,7 @@ struct Args {
     /// The bundled example server
     #[arg(long, value_name = "PATH")]
     example_server: PathBuf,
-    /// moto_server (PyPI moto[server])
+    /// moto_server (PyPI `moto[server]`)
     #[arg(long, value_name = "PATH")]
     moto: PathBuf,
     /// Timed tools/call requests per mode
@@ -180,17 +168,14 @@ fn measure(args: &Args, work: &Path) -> anyhow::Result<()> {
     s.touch_server.check_running()?;
     s.moto.check_alive()?;
     let load = [load_at_start, load_average()];
-    let (text, doc) = report::report(args, &s, &lat, &count, &touch, &direct, &load, run_started)?;
-    print!("{text}");
+    let doc = report::report(args, &s, &lat, &count, &touch, &direct, &load, run_started)?;
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
+        mcp_lambda_bench::write_json(path, &doc)?;
         eprintln!("sessions: wrote {}", path.display());
     }
     Ok(())
 }
 
-// ---------------------------------------------------------------------------------------------
 // Processes and clients
 
 /// One MCP client of one server: a session (when the server keeps them) on one connection, and
@@ -222,12 +207,8 @@ impl Mcp {
     /// [`echo`](Self::echo), failing unless the answer is the echoed text.
     fn echo_ok(&mut self) -> anyhow::Result<Duration> {
         let (took, r) = self.echo()?;
-        ensure!(
-            r.status == 200,
-            "tools/call: HTTP {}: {}",
-            r.status,
-            r.text()
-        );
+        let status = r.status;
+        ensure!(status == 200, "tools/call: HTTP {status}: {}", r.text());
         let v: Value = serde_json::from_slice(&r.body)
             .with_context(|| format!("tools/call: not JSON: {}", r.text()))?;
         let want = format!("m{}", self.next_id - 1);
@@ -259,19 +240,18 @@ impl RawGet {
         let started = Instant::now();
         let r = self
             .http
-            .request("POST", "/", &headers, self.body.as_bytes())?;
-        let took = started.elapsed();
+            .request("POST", "/", &headers, self.body.as_bytes());
+        let (took, r) = (started.elapsed(), r?);
+        let (status, found) = (r.status, r.body.windows(6).any(|w| w == b"\"Item\""));
         ensure!(
-            r.status == 200 && r.body.windows(6).any(|w| w == b"\"Item\""),
-            "raw GetItem: HTTP {}: {}",
-            r.status,
+            status == 200 && found,
+            "raw GetItem: HTTP {status}: {}",
             r.text()
         );
         Ok(took)
     }
 }
 
-// ---------------------------------------------------------------------------------------------
 // 1. Set-up
 
 /// One measured mode: its server and client.
@@ -295,19 +275,21 @@ struct Setup {
 
 impl Setup {
     fn mode(&self, name: &str) -> anyhow::Result<&Mode> {
-        self.modes
-            .iter()
-            .find(|m| m.name == name)
-            .with_context(|| format!("no {name} mode"))
+        let mode = self.modes.iter().find(|m| m.name == name);
+        mode.with_context(|| format!("no {name} mode"))
     }
 }
 
-/// The servers' common arguments (`--listen` comes from [`start_server`]).
-fn serve_cmd(args: &Args, sessions: &str, extra: &[&str]) -> Command {
+/// `mcp-lambda serve --lifecycle reuse --sessions STORE` (with the table for `dynamodb`) and
+/// `extra` arguments; [`start_server`] adds `--listen`.
+fn serve_cmd(args: &Args, store: &str, extra: &[&str]) -> Command {
     let mut cmd = Command::new(&args.mcp_lambda);
-    cmd.args(["serve", "--lifecycle", "reuse", "--sessions", sessions])
-        .args(["--path", PATH, "--log-level", &args.log_level])
-        .args(extra);
+    cmd.args(["serve", "--lifecycle", "reuse", "--sessions", store])
+        .args(["--path", PATH, "--log-level", &args.log_level]);
+    if store == "dynamodb" {
+        cmd.args(["--session-table", TABLE]);
+    }
+    cmd.args(extra);
     cmd
 }
 
@@ -322,15 +304,11 @@ fn start_server(
     let addr = free_addr()?;
     cmd.args(["--listen", &addr.to_string(), "--"])
         .arg(&args.example_server);
-    let log = Log::last(20).also_to(&work.join(log))?;
-    Ok(Server::launch(
-        name,
-        cmd,
+    let (ready, log) = (
         Ready::Accepts(addr),
-        PATH,
-        READY_TIMEOUT,
-        log,
-    )?)
+        Log::last(20).also_to(&work.join(log))?,
+    );
+    Ok(Server::launch(name, cmd, ready, PATH, READY_TIMEOUT, log)?)
 }
 
 /// 32 random bytes as 64 hex characters (a `--session-keys` key).
@@ -361,11 +339,8 @@ fn setup(args: &Args, work: &Path) -> anyhow::Result<Setup> {
         .output()
         .context("running mcp-lambda sessions create-table")?;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    ensure!(
-        out.status.success(),
-        "create-table failed ({}): {stderr}",
-        out.status
-    );
+    let status = out.status;
+    ensure!(status.success(), "create-table failed ({status}): {stderr}");
     let setup_ops = ops_diff(&before, &proxy.ops());
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!(
@@ -374,31 +349,20 @@ fn setup(args: &Args, work: &Path) -> anyhow::Result<Setup> {
         ops_text(&setup_ops)
     );
 
-    // Every server, before anything is measured.
-    let table = ["--session-table", TABLE];
-    type Spec<'a> = (
-        &'static str,
-        &'a str,
-        Vec<(&'static str, String)>,
-        &'a [&'a str],
-    );
-    let specs: [Spec<'_>; 5] = [
-        ("none", "none", vec![], &[]),
-        ("memory", "memory", vec![], &[]),
-        (
-            "token",
-            "token",
-            vec![("MCP_LAMBDA_SESSION_KEYS", random_key()?)],
-            &[],
-        ),
-        ("dynamodb", "dynamodb", moto.env(), &table),
-        ("dynamodb+proxy", "dynamodb", via_proxy.clone(), &table),
+    // Every server, before anything is measured: (mode, its environment); the mode names the
+    // store, but for `+proxy`.
+    let specs = [
+        ("none", vec![]),
+        ("memory", vec![]),
+        ("token", vec![("MCP_LAMBDA_SESSION_KEYS", random_key()?)]),
+        ("dynamodb", moto.env()),
+        ("dynamodb+proxy", via_proxy.clone()),
     ];
     let mut modes = Vec::new();
-    for (name, sessions, env, extra) in specs {
-        let mut cmd = serve_cmd(args, sessions, extra);
-        let log = format!("serve-{}.log", name.replace('+', "-"));
+    for (name, env) in specs {
+        let mut cmd = serve_cmd(args, name.trim_end_matches("+proxy"), &[]);
         cmd.envs(env);
+        let log = format!("serve-{}.log", name.replace('+', "-"));
         let server = start_server(args, work, &format!("mcp-lambda ({name})"), cmd, &log)?;
         let (client, rounds) = (Mcp::new(server.addr()), vec![Vec::new(); args.rounds]);
         modes.push(Mode {
@@ -409,13 +373,9 @@ fn setup(args: &Args, work: &Path) -> anyhow::Result<Setup> {
         });
     }
     let ttl = format!("{}s", args.touch_ttl);
-    let mut cmd = serve_cmd(
-        args,
-        "dynamodb",
-        &["--session-table", TABLE, "--session-ttl", &ttl],
-    );
-    let name = "mcp-lambda (dynamodb, touch check)";
+    let mut cmd = serve_cmd(args, "dynamodb", &["--session-ttl", &ttl]);
     cmd.envs(via_proxy);
+    let name = "mcp-lambda (dynamodb, touch check)";
     let touch_server = start_server(args, work, name, cmd, "serve-touch.log")?;
     Ok(Setup {
         moto,
@@ -426,7 +386,6 @@ fn setup(args: &Args, work: &Path) -> anyhow::Result<Setup> {
     })
 }
 
-// ---------------------------------------------------------------------------------------------
 // 2. Latency
 
 /// What the latency phase measured (the per-mode samples stay in [`Mode::rounds`]).
@@ -442,50 +401,37 @@ fn latency(args: &Args, s: &mut Setup) -> anyhow::Result<Latency> {
     let before = s.proxy.ops();
     let started = Instant::now();
     for m in &mut s.modes {
-        m.client.s.open(&format!("bench-{}", m.name))?;
-        ensure!(
-            (m.name == "none") == m.client.s.session.is_none(),
-            "{}: unexpected Mcp-Session-Id presence: {:?}",
-            m.name,
-            m.client.s.session
-        );
+        let c = &mut m.client.s;
+        c.open(&format!("bench-{}", m.name))?;
+        let (name, session) = (m.name, &c.session);
+        let ok = (name == "none") == session.is_none();
+        ensure!(ok, "{name}: Mcp-Session-Id {session:?} unexpected");
     }
     let per_round = args.iterations / args.rounds;
+    let (warmup, rounds, n) = (args.warmup, args.rounds, s.modes.len());
     eprintln!(
-        "sessions: warm-up {} and {} rounds × {per_round} tools/call per mode ({} modes)",
-        args.warmup,
-        args.rounds,
-        s.modes.len()
+        "sessions: warm-up {warmup} and {rounds} rounds × {per_round} tools/call per mode ({n} modes)"
     );
-    let session = s
-        .mode("dynamodb")?
-        .client
-        .s
-        .session
-        .clone()
-        .context("no dynamodb session")?;
-    let body =
-        json!({"TableName": TABLE, "Key": {"session_id": {"S": session}}, "ConsistentRead": true});
-    let rounds = vec![Vec::new(); args.rounds];
+    let session = s.mode("dynamodb")?.client.s.session.clone();
+    let key = json!({"session_id": {"S": session.context("no dynamodb session")?}});
+    let body = json!({"TableName": TABLE, "Key": key, "ConsistentRead": true});
+    let (http, body) = (RawClient::new(s.moto.addr), body.to_string());
     let mut raw_get = RawGet {
-        http: RawClient::new(s.moto.addr),
-        body: body.to_string(),
-        rounds,
+        http,
+        body,
+        rounds: vec![Vec::new(); rounds],
     };
-    for i in 0..args.warmup {
+    for i in 0..warmup {
         for m in &mut s.modes {
-            m.client
-                .echo_ok()
-                .with_context(|| format!("{} warm-up request {i}", m.name))?;
+            let warm = m.client.echo_ok();
+            warm.with_context(|| format!("{} warm-up request {i}", m.name))?;
         }
         raw_get.once()?;
     }
-    // The raw GetItem takes the last slot of the rotation.
-    let count = s.modes.len() + 1;
-    for round in 0..args.rounds {
-        for k in 0..count {
-            let slot = (round + k) % count;
-            let Some(m) = s.modes.get_mut(slot) else {
+    // Each round rotates the order; the raw GetItem takes the last slot of the rotation.
+    for round in 0..rounds {
+        for k in 0..=n {
+            let Some(m) = s.modes.get_mut((round + k) % (n + 1)) else {
                 for _ in 0..per_round {
                     let took = raw_get.once()?;
                     raw_get.rounds[round].push(took);
@@ -494,10 +440,8 @@ fn latency(args: &Args, s: &mut Setup) -> anyhow::Result<Latency> {
                 continue;
             };
             for _ in 0..per_round {
-                let took = m
-                    .client
-                    .echo_ok()
-                    .with_context(|| format!("{} round {round}", m.name))?;
+                let took = m.client.echo_ok();
+                let took = took.with_context(|| format!("{} round {round}", m.name))?;
                 m.rounds[round].push(took);
             }
             m.server.check_running()?;
@@ -513,7 +457,6 @@ fn latency(args: &Args, s: &mut Setup) -> anyhow::Result<Latency> {
     })
 }
 
-// ---------------------------------------------------------------------------------------------
 // 3. DynamoDB requests per MCP request
 
 /// DynamoDB requests per MCP request on a fresh session of the `dynamodb+proxy` server.
@@ -532,11 +475,8 @@ fn count_requests(args: &Args, s: &Setup) -> anyhow::Result<Counting> {
     let mut step = |what: &str, f: &mut dyn FnMut() -> anyhow::Result<Response>| {
         let before = proxy.ops();
         let r = f()?;
-        rows.push((
-            what.to_owned(),
-            r.status.to_string(),
-            ops_diff(&before, &proxy.ops()),
-        ));
+        let ops = ops_diff(&before, &proxy.ops());
+        rows.push((what.to_owned(), r.status.to_string(), ops));
         Ok::<_, anyhow::Error>(r)
     };
     let mut c = Mcp::new(addr);
@@ -551,30 +491,22 @@ fn count_requests(args: &Args, s: &Setup) -> anyhow::Result<Counting> {
         per_call.push(ops_diff(&before, &proxy.ops()));
     }
     let ping = r#"{"jsonrpc":"2.0","id":"p","method":"ping"}"#;
+    let list = r#"{"jsonrpc":"2.0","id":"l","method":"tools/list"}"#;
     step("ping", &mut || Ok(c.s.post(ping.as_bytes())?))?;
-    step("tools/list", &mut || {
-        Ok(c.s.post(br#"{"jsonrpc":"2.0","id":"l","method":"tools/list"}"#)?)
-    })?;
+    step("tools/list", &mut || Ok(c.s.post(list.as_bytes())?))?;
     let del = step("DELETE", &mut || Ok(c.s.delete()?))?;
-    ensure!(
-        del.status == 200,
-        "DELETE: HTTP {}: {}",
-        del.status,
-        del.text()
-    );
+    let status = del.status;
+    ensure!(status == 200, "DELETE: HTTP {status}: {}", del.text());
     step("tools/call after DELETE", &mut || c.echo().map(|(_, r)| r))?;
     step("DELETE again", &mut || Ok(c.s.delete()?))?;
-    let mut stranger = Mcp::new(addr);
-    stranger.s.session = Some("0".repeat(64));
-    step("ping, unknown session id", &mut || {
-        Ok(stranger.s.post(ping.as_bytes())?)
-    })?;
-    // Longer than the store's 128-character limit: answered without calling DynamoDB.
-    let mut bad = Mcp::new(addr);
-    bad.s.session = Some("a".repeat(200));
-    step("ping, malformed session id", &mut || {
-        Ok(bad.s.post(ping.as_bytes())?)
-    })?;
+    // An unknown id, then one longer than the store's 128-character limit (answered without
+    // calling DynamoDB).
+    for (what, id) in [("unknown", "0".repeat(64)), ("malformed", "a".repeat(200))] {
+        let mut stranger = Mcp::new(addr);
+        stranger.s.session = Some(id);
+        let what = format!("ping, {what} session id");
+        step(&what, &mut || Ok(stranger.s.post(ping.as_bytes())?))?;
+    }
     Ok(Counting { rows, per_call })
 }
 
@@ -584,36 +516,33 @@ fn count_requests(args: &Args, s: &Setup) -> anyhow::Result<Counting> {
 fn direct_count(args: &Args, work: &Path, s: &Setup) -> anyhow::Result<(u64, u64)> {
     std::thread::sleep(Duration::from_millis(200));
     let log = std::fs::read_to_string(work.join("moto.log")).context("reading moto's log")?;
-    let moto_requests = log
-        .lines()
-        .filter(|l| l.contains("\"POST / HTTP/1.1\""))
-        .count() as u64;
+    let posts = log.lines().filter(|l| l.contains("\"POST / HTTP/1.1\""));
+    let moto_requests = posts.count() as u64;
     let raw_requests = (args.warmup + args.iterations / args.rounds * args.rounds) as u64;
-    let proxied: u64 = s.proxy.ops().values().sum();
-    let direct = moto_requests
-        .checked_sub(proxied + raw_requests)
-        .with_context(|| {
-            format!(
-                "moto logged {moto_requests} requests, fewer than the proxy and raw client sent"
-            )
-        })?;
+    let sent = raw_requests + s.proxy.ops().values().sum::<u64>();
+    let direct = moto_requests.checked_sub(sent).with_context(|| {
+        format!("moto logged {moto_requests} requests, fewer than the proxy and raw client sent")
+    })?;
     // initialize (PutItem) + notifications/initialized (GetItem) + one GetItem per tools/call.
     Ok((direct, 2 + raw_requests))
 }
 
-// ---------------------------------------------------------------------------------------------
 // 4. Touch check
 
 /// What the touch check saw.
 struct Touch {
     interval: Duration,
-    calls: u64,
     elapsed: Duration,
     ops: Ops,
+    /// Latencies of the calls that wrote no `UpdateItem` (`[0]`), and of those that did.
+    by_update: [Vec<Duration>; 2],
+}
+
+impl Touch {
     /// ⌊elapsed / interval⌋: the most UpdateItems there may be.
-    expected: u64,
-    with_update: Vec<Duration>,
-    without_update: Vec<Duration>,
+    fn expected(&self) -> u64 {
+        (self.elapsed.as_secs_f64() / self.interval.as_secs_f64()).floor() as u64
+    }
 }
 
 fn touch_check(args: &Args, s: &Setup) -> anyhow::Result<Touch> {
@@ -622,34 +551,19 @@ fn touch_check(args: &Args, s: &Setup) -> anyhow::Result<Touch> {
     t.s.open("bench-touch")?;
     let before = s.proxy.ops();
     let started = Instant::now();
-    let (mut with_update, mut without_update, mut calls) = (Vec::new(), Vec::new(), 0u64);
+    let mut by_update = [Vec::new(), Vec::new()];
     while started.elapsed() < Duration::from_secs_f64(args.touch_run) {
         let b = s.proxy.ops();
         let took = t.echo_ok().context("touch check")?;
-        calls += 1;
-        if ops_diff(&b, &s.proxy.ops()).contains_key("UpdateItem") {
-            with_update.push(took);
-        } else {
-            without_update.push(took);
-        }
+        let updated = ops_diff(&b, &s.proxy.ops()).contains_key("UpdateItem");
+        by_update[usize::from(updated)].push(took);
         std::thread::sleep(Duration::from_millis(20));
     }
-    let elapsed = started.elapsed();
-    let ops = ops_diff(&before, &s.proxy.ops());
-    let expected = (elapsed.as_secs_f64() / interval.as_secs_f64()).floor() as u64;
+    let (elapsed, ops) = (started.elapsed(), ops_diff(&before, &s.proxy.ops()));
     Ok(Touch {
         interval,
-        calls,
         elapsed,
         ops,
-        expected,
-        with_update,
-        without_update,
+        by_update,
     })
-}
-
-/// The summary of every sample of every round.
-fn summary_of_rounds(rounds: &[Vec<Duration>]) -> anyhow::Result<Summary> {
-    let all: Vec<Duration> = rounds.iter().flatten().copied().collect();
-    Summary::of(&all)
 }
