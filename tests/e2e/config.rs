@@ -55,6 +55,17 @@ fn invalid_flags_and_variables_exit_2_naming_the_field() {
         &[("MCP_LAMBDA_REQUEST_TIMEOUT", "-1")],
         "MCP_LAMBDA_REQUEST_TIMEOUT",
     );
+    // Absurd durations stop start-up instead of overflowing a clock on every request.
+    fails_with(
+        &["serve", "--session-ttl", "500000000y"],
+        &[],
+        "--session-ttl (MCP_LAMBDA_SESSION_TTL)",
+    );
+    fails_with(
+        &["serve"],
+        &[("MCP_LAMBDA_REQUEST_TIMEOUT", "99999999999h")],
+        "--request-timeout (MCP_LAMBDA_REQUEST_TIMEOUT)",
+    );
     fails_with(
         &["serve"],
         &[("MCP_LAMBDA_LISTEN", "nowhere")],

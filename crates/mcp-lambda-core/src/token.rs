@@ -58,6 +58,12 @@ pub enum KeyError {
 /// Parses keys: comma- or newline-separated entries, each 64 hex characters or the base64 of 32
 /// bytes, or `file:PATH` naming a file of such entries.
 pub fn parse_keys(spec: &str) -> Result<Vec<[u8; 32]>, KeyError> {
+    parse_key_entries(spec, None)
+}
+
+/// [`parse_keys`]; `in_file` names the file `spec` was read from (a key file holds keys only:
+/// a `file:` entry inside one would let a file name itself).
+fn parse_key_entries(spec: &str, in_file: Option<&str>) -> Result<Vec<[u8; 32]>, KeyError> {
     let mut keys = Vec::new();
     for entry in spec
         .split([',', '\n'])
@@ -65,11 +71,17 @@ pub fn parse_keys(spec: &str) -> Result<Vec<[u8; 32]>, KeyError> {
         .filter(|e| !e.is_empty())
     {
         if let Some(path) = entry.strip_prefix("file:") {
+            if let Some(outer) = in_file {
+                return Err(KeyError::File {
+                    path: outer.to_owned(),
+                    reason: format!("a key file holds keys, not file: entries ({entry})"),
+                });
+            }
             let text = std::fs::read_to_string(path).map_err(|e| KeyError::File {
                 path: path.to_owned(),
                 reason: e.to_string(),
             })?;
-            keys.extend(parse_keys(&text)?);
+            keys.extend(parse_key_entries(&text, Some(path))?);
             continue;
         }
         let index = keys.len() + 1;
@@ -361,6 +373,13 @@ mod tests {
         std::fs::write(&f, format!("{K2}\n{K1}\n")).unwrap();
         let keys = parse_keys(&format!("file:{}", f.display())).unwrap();
         assert_eq!(keys.len(), 2);
+        // A key file naming itself (or any file) is refused, not followed.
+        let own = dir.join("self");
+        std::fs::write(&own, format!("file:{}\n", own.display())).unwrap();
+        assert!(matches!(
+            parse_keys(&format!("file:{}", own.display())),
+            Err(KeyError::File { .. })
+        ));
         assert!(matches!(
             parse_keys("file:/nonexistent/keys"),
             Err(KeyError::File { .. })

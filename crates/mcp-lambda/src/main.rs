@@ -114,6 +114,12 @@ fn main() -> ExitCode {
         None if on_lambda => (cli.serve, Mode::Lambda),
         None => (cli.serve, Mode::Serve),
     };
+    // Secrets stay in the wrapper: a non-dumpable process's memory and /proc environ cannot be
+    // read by other processes of the same user — the MCP server it starts included (the
+    // server's own process is dumpable again: execve resets it).
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        eprintln!("mcp-lambda: warning: could not make the process non-dumpable: {e}");
+    }
     let ours: Vec<(String, String)> = std::env::vars().collect();
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mcp-lambda"));
     let config = match config::resolve(&args, &ours, &exe, mode) {
@@ -122,6 +128,11 @@ fn main() -> ExitCode {
     };
     if let Err(e) = init_logging(config.log_format, &config.log_level) {
         return config_failure(format_args!("--log-level (MCP_LAMBDA_LOG_LEVEL): {e}"));
+    }
+    if std::env::args().any(|a| a == "--session-keys" || a.starts_with("--session-keys=")) {
+        tracing::warn!(
+            "--session-keys on the command line is visible to every user of this machine (ps, /proc/PID/cmdline): pass MCP_LAMBDA_SESSION_KEYS or file:PATH instead"
+        );
     }
     // Lambda delivers one invocation at a time per sandbox, and lambda_runtime runs the handler
     // on the thread that polls: a single-threaded runtime avoids a thread hop per step (measured:

@@ -37,7 +37,11 @@ impl Mailbox {
     fn post(&mut self, message: &[u8]) {
         self.next += 1;
         let mut event = format!("id: {}\nevent: message\ndata: ", self.next).into_bytes();
-        event.extend(message.iter().map(|b| if *b == b'\n' { b' ' } else { *b }));
+        // CR and LF end SSE lines; in JSON they are only whitespace between tokens.
+        event.extend(message.iter().map(|b| match b {
+            b'\n' | b'\r' => b' ',
+            b => *b,
+        }));
         event.extend_from_slice(b"\n\n");
         let event = Bytes::from(event);
         if self.buffer.len() == REPLAY {

@@ -27,7 +27,7 @@ use crate::RequestContext;
 use crate::jsonrpc::{self, Kind, Message, Payload};
 use crate::protocol;
 use crate::session::{Session, SessionStore, new_session_id};
-use crate::upstream::Exchange;
+use crate::upstream::{Exchange, requested_version};
 
 const INIT_IN_BATCH: &str = "initialize must not be part of a JSON-RPC batch";
 
@@ -156,10 +156,15 @@ impl Gateway {
             return Ok(Outcome::ok(response));
         };
         let now = SystemTime::now();
+        // What the session replays is what a child is initialized with (a version nobody
+        // serves already replaced), never more than the client's own params.
+        let init_params = requested_version(msg)
+            .map(|(params, _)| params)
+            .unwrap_or_else(|_| Arc::from(msg.params().unwrap_or("{}")));
         let session = Session {
             id: id.clone(),
             protocol_version: ok.negotiated,
-            init_params: Arc::from(msg.params().unwrap_or("{}")),
+            init_params,
             principal: ctx.principal.clone(),
             created_at: now,
             last_seen: now,

@@ -36,8 +36,12 @@ pub(crate) struct Allowed {
 pub(crate) fn event(message: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(message.len() + 24);
     out.extend_from_slice(b"event: message\ndata: ");
-    // JSON from serde and from children is one line; a raw newline would split the event.
-    out.extend(message.iter().map(|b| if *b == b'\n' { b' ' } else { *b }));
+    // A raw CR or LF would end the `data:` line (and could forge fields or events); inside
+    // JSON they can only be whitespace between tokens, so a space is the same JSON.
+    out.extend(message.iter().map(|b| match b {
+        b'\n' | b'\r' => b' ',
+        b => *b,
+    }));
     out.extend_from_slice(b"\n\n");
     Bytes::from(out)
 }
@@ -230,6 +234,11 @@ mod tests {
         assert_eq!(
             &event(b"{\"a\":\n1}")[..],
             b"event: message\ndata: {\"a\": 1}\n\n"
+        );
+        // A bare CR would end the line for an SSE parser and start a forged field.
+        assert_eq!(
+            &event(b"{\"a\":1}\rdata: {\"forged\":1}")[..],
+            b"event: message\ndata: {\"a\":1} data: {\"forged\":1}\n\n"
         );
     }
 }

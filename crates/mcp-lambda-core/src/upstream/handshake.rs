@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::{Outcome, UpstreamError};
 use crate::child::{ChildError, ChildProcess};
 use crate::jsonrpc::{self, Message};
+use crate::protocol;
 
 /// A child's successful InitializeResult.
 #[derive(Debug, Clone)]
@@ -34,20 +35,38 @@ pub fn synthesized_params(version: &str) -> Arc<str> {
     )
 }
 
-/// The params of a client's initialize (raw) and their `protocolVersion`.
+/// The params of a client's initialize (raw) and the version they ask for. A version this
+/// endpoint does not know is asked as the newest legacy version — the spec's negotiation (the
+/// server answers with a version it supports) done here, in the params the child sees too — so
+/// no map, lock or child is ever keyed by a string the client chose.
 pub(crate) fn requested_version(msg: &Message) -> Outcome<(Arc<str>, String)> {
     #[derive(serde::Deserialize)]
-    struct P {
-        #[serde(rename = "protocolVersion")]
-        protocol_version: String,
+    struct P<'a> {
+        #[serde(rename = "protocolVersion", borrow)]
+        protocol_version: std::borrow::Cow<'a, str>,
     }
     let params = msg
         .params()
         .ok_or(UpstreamError::InvalidParams("initialize requires params"))?;
-    let p: P = serde_json::from_str(params).map_err(|_| {
+    let p: P<'_> = serde_json::from_str(params).map_err(|_| {
         UpstreamError::InvalidParams("initialize params need a string protocolVersion")
     })?;
-    Ok((Arc::from(params), p.protocol_version))
+    if protocol::is_supported(&p.protocol_version) {
+        return Ok((Arc::from(params), p.protocol_version.into_owned()));
+    }
+    let mut v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(params)
+        .map_err(|_| UpstreamError::InvalidParams("initialize params must be an object"))?;
+    v.insert(
+        "protocolVersion".into(),
+        serde_json::Value::from(protocol::LATEST_VERSION),
+    );
+    let rewritten = serde_json::Value::Object(v).to_string();
+    tracing::debug!(
+        requested_len = p.protocol_version.len(),
+        "initialize asks for a version this endpoint does not serve; asked as {}",
+        protocol::LATEST_VERSION
+    );
+    Ok((Arc::from(rewritten), protocol::LATEST_VERSION.to_owned()))
 }
 
 /// Sends `initialize` with `params` (raw JSON) and then `notifications/initialized`.

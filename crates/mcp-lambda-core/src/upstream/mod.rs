@@ -37,6 +37,7 @@ use crate::command::ServerCommand;
 use crate::era::{self, ModernMeta};
 use crate::jsonrpc::{self, Message};
 
+pub(crate) use handshake::requested_version;
 pub use handshake::synthesized_params;
 use handshake::{Initialized, initialize_child};
 pub(crate) use inflight::Inflight;

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::handshake::{requested_version, synthesized_params};
+use super::handshake::synthesized_params;
+use super::requested_version;
 use super::{ChildConfig, Exchange, Inflight, InitOk, Outcome, Reply, Upstream, dispatch, retire};
 use crate::jsonrpc::Message;
 

@@ -14,7 +14,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use super::handshake::{requested_version, synthesized_params};
+use super::handshake::synthesized_params;
+use super::requested_version;
 use super::{
     ChildConfig, Exchange, Inflight, InitOk, Outcome, PerRequest, Reply, Running, Upstream,
     UpstreamError, dispatch, retire,

@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::handshake::{requested_version, synthesized_params};
+use super::handshake::synthesized_params;
+use super::requested_version;
 use super::{
     ChildConfig, Era, Exchange, Inflight, InitOk, Outcome, Ready, Reply, Running, Upstream,
     dispatch, empty_object, retire,

@@ -135,6 +135,11 @@ fn invalid_values_name_their_field() {
         ),
         (vec!["--request-timeout", "0s"], "--request-timeout"),
         (
+            vec!["--session-ttl", "500000000y"],
+            "--session-ttl (MCP_LAMBDA_SESSION_TTL)",
+        ),
+        (vec!["--idle-timeout", "11y"], "--idle-timeout"),
+        (
             vec!["--kill-grace", "0"],
             "--kill-grace (MCP_LAMBDA_KILL_GRACE)",
         ),

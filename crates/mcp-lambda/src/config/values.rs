@@ -45,20 +45,28 @@ fn field_name(arg: &clap::Arg) -> String {
     }
 }
 
-/// A duration greater than zero (humantime: `500ms`, `30s`, `5m`, `1h`).
+/// The longest duration any option takes: ten years. Longer ones are a mistake, and adding
+/// them to a clock would overflow it.
+pub(super) const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+
+/// A duration greater than zero and at most [`MAX_DURATION`] (humantime: `500ms`, `30s`, `5m`,
+/// `1h`).
 pub(super) fn positive_duration(value: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(value.trim())
-        .map_err(|e| format!("{value:?} is not a duration ({e}); use e.g. 500ms, 30s, 5m"))?;
+    let d = any_duration(value)?;
     if d.is_zero() {
         return Err("must be greater than zero".into());
     }
     Ok(d)
 }
 
-/// A duration that may be zero (`0` included).
+/// A duration that may be zero (`0` included), at most [`MAX_DURATION`].
 pub(super) fn any_duration(value: &str) -> Result<Duration, String> {
-    humantime::parse_duration(value.trim())
-        .map_err(|e| format!("{value:?} is not a duration ({e}); use e.g. 500ms, 1s"))
+    let d = humantime::parse_duration(value.trim())
+        .map_err(|e| format!("{value:?} is not a duration ({e}); use e.g. 500ms, 30s, 5m"))?;
+    if d > MAX_DURATION {
+        return Err(format!("{value:?} is longer than ten years"));
+    }
+    Ok(d)
 }
 
 /// A byte count of at least 1024 (decimal digits).

@@ -1,0 +1,158 @@
+//! Hostile input and hostile neighbours, end to end against the real binary: what a stranger
+//! can make the wrapper hold or spawn, and what a process of the same user can read.
+//!
+//! (More of issue 12 lands here: process caps, bounded maps and queues, isolation, timeouts.)
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mcp_lambda_tests::{
+    ProcessGuard, accepts, bin, children_of, free_port, http, on_path, post, rss_of, serve,
+};
+use serde_json::json;
+
+/// 30 `initialize` requests whose `protocolVersion` is a 1 MB string: a version nobody serves
+/// negotiates like the newest one, so no child, map entry or session keeps the string — the
+/// `reuse` upstream keeps its one child and the process keeps (almost) none of the 30 MB.
+#[test]
+fn megabyte_protocol_versions_start_no_children_and_are_not_kept() {
+    let s = serve(
+        &[],
+        &[bin("mcp-lambda-example-server").display().to_string()],
+    );
+    let init = |version: &str| {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": version, "capabilities": {},
+            "clientInfo": {"name": "hostile", "version": "1"}}})
+        .to_string()
+    };
+    let r = post(&s.url, &[], &init("2025-11-25"));
+    assert_eq!(r.status, 200, "{r:?}");
+    let before = rss_of(s.pid()).unwrap().current;
+    assert_eq!(children_of(s.pid()).unwrap(), 1);
+    for i in 0..30 {
+        let version = format!("{i:02}{}", "v".repeat(1024 * 1024));
+        let r = post(&s.url, &[], &init(&version));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(
+            v["result"]["protocolVersion"], "2025-11-25",
+            "negotiated to a version we serve"
+        );
+    }
+    assert_eq!(
+        children_of(s.pid()).unwrap(),
+        1,
+        "a child per client-chosen version string"
+    );
+    let after = rss_of(s.pid()).unwrap().current;
+    // The old code kept each string twice (a reuse map key, the session's params): +60 MB.
+    // What is left is allocator slack from parsing the bodies.
+    let grown = after.saturating_sub(before);
+    assert!(
+        grown < 16 * 1024 * 1024,
+        "RSS grew by {} MB over 30 MB of version strings",
+        grown / (1024 * 1024)
+    );
+    // Genuine clients are unaffected.
+    let r = post(&s.url, &[], &init("2025-06-18"));
+    assert_eq!(r.status, 200, "{r:?}");
+}
+
+/// A copy of the binary any user can run (the checkout may not be readable by `nobody`).
+fn world_executable_binary() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mcpl-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("mcp-lambda");
+    std::fs::copy(bin("mcp-lambda"), &copy).unwrap();
+    Command::new("chmod")
+        .arg("-R")
+        .arg("a+rx")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    copy
+}
+
+/// `cat /proc/PID/environ` as `nobody`: the text, or `None` when refused.
+fn environ_as_nobody(setpriv: &PathBuf, pid: u32) -> Option<String> {
+    let out = Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+        .arg(format!("/proc/{pid}/environ"))
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The wrapper's secrets stay in the wrapper: running as an unprivileged user, its environment
+/// (session keys, AWS credentials) is not readable by another process of that same user — which
+/// is what the MCP server it starts is. A dumpable process of that user with the same
+/// environment is readable: the check can tell the difference.
+#[test]
+fn a_process_of_the_same_user_cannot_read_the_wrappers_secrets() {
+    let Some(setpriv) = on_path("setpriv") else {
+        return;
+    };
+    let exe = world_executable_binary();
+    let secret = "5ecre7".repeat(10) + "abcd"; // 64 hex-ish chars: a key's shape
+    let key = "ab".repeat(32);
+    let port = free_port();
+    let env = [
+        ("MCP_LAMBDA_SESSION_KEYS", key.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+    ];
+    let mut cmd = Command::new(&setpriv);
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&exe)
+        .args(["serve", "--sessions", "token", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .envs(env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let wrapper = ProcessGuard::spawn("mcp-lambda as nobody", &mut cmd).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !accepts(([127, 0, 0, 1], port).into()) {
+        assert!(Instant::now() < deadline, "the wrapper did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let health = http(
+        "GET",
+        &format!("http://127.0.0.1:{port}/healthz"),
+        &[],
+        None,
+    );
+    assert_eq!(health.status, 200, "{health:?}");
+    // The control: a dumpable process of the same user, same environment.
+    let mut control = Command::new(&setpriv);
+    control
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "sleep",
+            "30",
+        ])
+        .env_clear()
+        .envs(env);
+    let control = ProcessGuard::spawn("sleep as nobody", &mut control).unwrap();
+    let seen = environ_as_nobody(&setpriv, control.pid()).unwrap_or_default();
+    assert!(
+        seen.contains(&secret),
+        "the control's environment should be readable by its own user"
+    );
+    let stolen = environ_as_nobody(&setpriv, wrapper.pid());
+    assert!(
+        stolen
+            .as_deref()
+            .is_none_or(|e| !e.contains(&secret) && !e.contains(&key)),
+        "a process of the same user read the wrapper's environment"
+    );
+    let _ = std::fs::remove_dir_all(exe.parent().unwrap());
+}
