@@ -156,3 +156,118 @@ fn a_process_of_the_same_user_cannot_read_the_wrappers_secrets() {
     );
     let _ = std::fs::remove_dir_all(exe.parent().unwrap());
 }
+
+/// Connects to `s` and sends `bytes` (maybe an unfinished request), read timeout `wait`.
+fn stalled(s: &mcp_lambda_tests::Server, bytes: &str, wait: Duration) -> std::net::TcpStream {
+    use std::io::Write;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(wait)).unwrap();
+    c.write_all(bytes.as_bytes()).unwrap();
+    c
+}
+
+/// What the server sends before it closes `c` (or the read times out): the bytes, and whether
+/// it closed.
+fn until_closed(c: &mut std::net::TcpStream) -> (String, bool) {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => return (String::from_utf8_lossy(&got).into_owned(), true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (String::from_utf8_lossy(&got).into_owned(), true);
+            }
+            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), false),
+        }
+    }
+}
+
+/// Slowloris: 50 connections that send half a request head and stall, and idle ones that send
+/// nothing, are all closed by the server after the header timeout; a real client is served
+/// meanwhile.
+#[test]
+fn stalled_request_heads_and_idle_connections_are_closed() {
+    let s = serve(
+        &["--header-timeout", "1s", "--sessions", "none"],
+        &[bin("mcp-lambda-example-server").display().to_string()],
+    );
+    let started = Instant::now();
+    let mut conns: Vec<_> = (0..50)
+        .map(|_| {
+            stalled(
+                &s,
+                "POST /mcp HTTP/1.1\r\nHost: x\r\n",
+                Duration::from_secs(5),
+            )
+        })
+        .collect();
+    conns.extend((0..5).map(|_| stalled(&s, "", Duration::from_secs(5))));
+    let r = post(
+        &s.url,
+        &[("mcp-protocol-version", "2025-11-25")],
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    for c in &mut conns {
+        let (_, closed) = until_closed(c);
+        assert!(closed, "a stalled connection was still open after 5 s");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed late: {:?}",
+        started.elapsed()
+    );
+}
+
+/// A body that stops arriving gets 408 after the body timeout, and the connection is closed.
+#[test]
+fn a_stalled_body_gets_408() {
+    let s = serve(
+        &["--body-timeout", "1s", "--sessions", "none"],
+        &[bin("mcp-lambda-example-server").display().to_string()],
+    );
+    let mut c = stalled(
+        &s,
+        "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: 100\r\n\r\n{\"jsonrpc\":",
+        Duration::from_secs(5),
+    );
+    let started = Instant::now();
+    let (answer, closed) = until_closed(&mut c);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("Request Timeout"), "{answer}");
+    assert!(closed, "the connection stayed open");
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+/// `--max-connections 2`: a third connection is not served until one of the two closes.
+#[test]
+fn connections_over_the_limit_wait_for_a_free_slot() {
+    let s = serve(
+        &[
+            "--max-connections",
+            "2",
+            "--header-timeout",
+            "30s",
+            "--sessions",
+            "none",
+        ],
+        &[bin("mcp-lambda-example-server").display().to_string()],
+    );
+    let request = "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\nConnection: close\r\nContent-Length: 46\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}";
+    let first = stalled(&s, "", Duration::from_secs(5));
+    let second = stalled(&s, "", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(300));
+    let mut third = stalled(&s, request, Duration::from_millis(1500));
+    let (answer, _) = until_closed(&mut third);
+    assert!(answer.is_empty(), "served over the limit: {answer}");
+    drop(first);
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let (answer, _) = until_closed(&mut third);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(second);
+}

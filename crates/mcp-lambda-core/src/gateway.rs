@@ -534,6 +534,17 @@ pub fn bad_request(message: &str) -> Response<Body> {
     Rejection::invalid_request(message.to_owned()).into_response()
 }
 
+/// The answer for a request body that did not arrive within `limit` (408), the same on every
+/// host.
+pub fn slow_body(limit: Duration) -> Response<Body> {
+    Rejection::new(
+        StatusCode::REQUEST_TIMEOUT,
+        crate::jsonrpc::INVALID_REQUEST,
+        format!("Request Timeout: the body did not arrive within {limit:?}"),
+    )
+    .into_response()
+}
+
 /// The answer for a body over `max` bytes that was not read whole (at least `seen` bytes), the
 /// same on every host.
 pub fn too_large(seen: usize, max: usize) -> Response<Body> {

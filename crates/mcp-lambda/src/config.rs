@@ -26,8 +26,8 @@ use mcp_lambda_core::command::child_env;
 use mcp_lambda_core::{EraPolicy, ServerCommand};
 use serde::Deserialize;
 use values::{
-    Checked, ChildEra, any_duration, endpoint_path, env_pair, listen_addr, message_bytes, origin,
-    positive_duration, served_version, var_name,
+    Checked, ChildEra, any_duration, connection_count, endpoint_path, env_pair, listen_addr,
+    message_bytes, origin, positive_duration, served_version, var_name,
 };
 
 /// A configuration mistake, naming the field it is about.
@@ -229,6 +229,34 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) max_message_bytes: usize,
 
+    /// serve: a connection must send a whole request head within this time from when the server
+    /// starts waiting for it, or it is closed (also ends idle keep-alive connections).
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_HEADER_TIMEOUT",
+        default_value = "10s",
+        value_parser = Checked(positive_duration)
+    )]
+    pub(crate) header_timeout: Duration,
+
+    /// serve: a request body must arrive whole within this time, or the answer is 408.
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_BODY_TIMEOUT",
+        default_value = "30s",
+        value_parser = Checked(positive_duration)
+    )]
+    pub(crate) body_timeout: Duration,
+
+    /// serve: most connections open at once; more wait to be accepted.
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_MAX_CONNECTIONS",
+        default_value_t = 512,
+        value_parser = Checked(connection_count)
+    )]
+    pub(crate) max_connections: usize,
+
     /// Time between SIGTERM and SIGKILL when stopping a child (e.g. 2s, 300ms)
     /// [default: 2s for serve, 300ms on Lambda, whose shutdown budget is 500 ms].
     #[arg(long, env = "MCP_LAMBDA_KILL_GRACE", value_parser = Checked(positive_duration))]
@@ -288,6 +316,17 @@ pub(crate) struct ServeArgs {
     pub(crate) cmd: Vec<String>,
 }
 
+/// What one connection to `serve` may take (see the flags of the same names).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnectionLimits {
+    /// Time to send a whole request head, from when the server waits for one.
+    pub(crate) header_timeout: Duration,
+    /// Time to send a whole request body.
+    pub(crate) body_timeout: Duration,
+    /// Connections open at once.
+    pub(crate) max_connections: usize,
+}
+
 /// Validated settings for `serve` and Lambda.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -319,6 +358,8 @@ pub(crate) struct Config {
     pub(crate) server_name: String,
     /// Body / message cap.
     pub(crate) max_message_bytes: usize,
+    /// serve: the connection limits.
+    pub(crate) connections: ConnectionLimits,
     /// SIGTERM → SIGKILL grace.
     pub(crate) kill_grace: Duration,
     /// Start the reuse child before the first request.
@@ -374,6 +415,11 @@ pub(crate) fn resolve(
         server,
         server_name,
         max_message_bytes: args.max_message_bytes,
+        connections: ConnectionLimits {
+            header_timeout: args.header_timeout,
+            body_timeout: args.body_timeout,
+            max_connections: args.max_connections,
+        },
         kill_grace: args.kill_grace.unwrap_or(if lambda {
             Duration::from_millis(300)
         } else {

@@ -371,6 +371,7 @@ async fn serve_main(config: Config) -> anyhow::Result<()> {
         &config.path,
         gateway,
         config.max_message_bytes,
+        config.connections,
         config.request_timeout + Duration::from_secs(1),
     )
     .await

@@ -1,15 +1,19 @@
-//! The local host: an HTTP/1.1 server (axum) in front of the gateway.
+//! The local host: an HTTP/1.1 server (axum's router on hyper's connection) in front of the
+//! gateway, fit to face the internet.
 //!
 //! Contract: `POST|GET|DELETE|OPTIONS <path>` go to the gateway unchanged and its answer is
 //! copied out as it is (status, headers, body or stream); `GET /healthz` answers 200 while the
 //! server runs; anything else is the core's 404. Bodies over the limit are refused with the
-//! core's 413 before they are read whole. On SIGINT/SIGTERM the listener stops accepting, in-flight
-//! requests finish (bounded by the request timeout), then every child is terminated.
+//! core's 413 before they are read whole. What a connection may take is bounded
+//! ([`ConnectionLimits`]): a request head must arrive whole within the header timeout, counted
+//! from when the server starts waiting for it (so idle keep-alive connections end too), a body
+//! within the body timeout (else 408), and at most `max_connections` are open at once (more
+//! wait to be accepted). On SIGINT/SIGTERM the listener stops accepting, in-flight requests
+//! finish (bounded by the request timeout), then every child is terminated.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use axum::Router;
 use axum::body::Body as AxumBody;
 use axum::extract::{Request, State};
@@ -17,24 +21,34 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use mcp_lambda_core::{Body, Gateway, RequestContext, gateway};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
+
+use crate::config::ConnectionLimits;
 
 #[derive(Clone)]
 struct App {
     gateway: Arc<Gateway>,
     max_body: usize,
+    body_timeout: Duration,
     path: Arc<str>,
 }
 
-/// Serves `gateway` on `listener` at `path` until SIGINT/SIGTERM, then shuts down gracefully.
+/// Serves `gateway` on `listener` at `path` until SIGINT/SIGTERM, then shuts down gracefully
+/// (in-flight requests get `drain` to finish).
 pub(crate) async fn run(
     listener: TcpListener,
     path: &str,
     gateway: Arc<Gateway>,
     max_body: usize,
+    limits: ConnectionLimits,
     drain: Duration,
 ) -> anyhow::Result<()> {
     let app = Router::new()
@@ -44,20 +58,58 @@ pub(crate) async fn run(
         .with_state(App {
             gateway: gateway.clone(),
             max_body,
+            body_timeout: limits.body_timeout,
             path: Arc::from(path),
         });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
-    let mut stopping = stop_rx.clone();
-    tokio::select! {
-        r = server.into_future() => r.context("HTTP server failed")?,
-        _ = async {
-            let _ = stopping.wait_for(|s| *s).await;
-            tokio::time::sleep(drain).await;
-        } => tracing::warn!(?drain, "in-flight requests did not finish in time; stopping anyway"),
+    let service = TowerToHyperService::new(app);
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        // At the limit, new connections wait in the listen backlog until one closes.
+        let slot = tokio::select! {
+            _ = &mut stop => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service.clone()));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection closed");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?drain,
+            "in-flight requests did not finish in time; stopping anyway"
+        );
     }
     tracing::info!("stopping MCP server processes");
     gateway.upstream().shutdown().await;
@@ -103,22 +155,39 @@ async fn mcp(State(app): State<App>, req: Request) -> Response {
         .and_then(|v| v.parse::<usize>().ok())
         && len > app.max_body
     {
-        drain(body, app.max_body).await;
+        // Bounded in size by `drain` and in time here: a slow sender holds nothing for long.
+        let _ = tokio::time::timeout(app.body_timeout, drain(body, app.max_body)).await;
         return too_large(len, app.max_body);
     }
-    let mut stream = body.into_data_stream();
-    let mut buf = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let Ok(chunk) = chunk else {
-            return (StatusCode::BAD_REQUEST, "could not read the request body\n").into_response();
-        };
-        if buf.len() + chunk.len() > app.max_body {
-            let seen = buf.len() + chunk.len();
-            drain(AxumBody::from_stream(stream), app.max_body).await;
-            return too_large(seen, app.max_body);
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let mut buf = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let Ok(chunk) = chunk else {
+                return Err(
+                    (StatusCode::BAD_REQUEST, "could not read the request body\n").into_response(),
+                );
+            };
+            if buf.len() + chunk.len() > app.max_body {
+                let seen = buf.len() + chunk.len();
+                drain(AxumBody::from_stream(stream), app.max_body).await;
+                return Err(too_large(seen, app.max_body));
+            }
+            buf.extend_from_slice(&chunk);
         }
-        buf.extend_from_slice(&chunk);
-    }
+        Ok(buf)
+    };
+    let buf = match tokio::time::timeout(app.body_timeout, read).await {
+        Ok(Ok(buf)) => buf,
+        Ok(Err(refused)) => return refused,
+        Err(_) => {
+            let mut r = copy_out(gateway::slow_body(app.body_timeout));
+            // The rest of the body is not read: the connection cannot be reused.
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+    };
     let bytes = Bytes::from(buf);
     let answer = app
         .gateway
