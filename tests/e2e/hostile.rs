@@ -271,3 +271,39 @@ fn connections_over_the_limit_wait_for_a_free_slot() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     drop(second);
 }
+
+/// What is checked is what runs: a 2026-07-28 `tools/call` whose routing header names `add`
+/// but whose body names `env` a second time — two `params`, or two `name`s inside `params` —
+/// is refused before anything reaches the child (parsers disagree on which duplicate wins).
+#[test]
+fn duplicate_members_cannot_smuggle_a_call_past_the_header_checks() {
+    let s = serve(
+        &["--sessions", "none"],
+        &[bin("mcp-lambda-example-server").display().to_string()],
+    );
+    let meta = r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#;
+    let headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "add"),
+    ];
+    let honest = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"add","arguments":{{"a":1,"b":2}},"_meta":{meta}}}}}"#
+    );
+    let r = post(&s.url, &headers, &honest);
+    assert_eq!(r.status, 200, "{r:?}");
+    for smuggled in [
+        format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"add","arguments":{{"a":1,"b":2}},"_meta":{meta}}},"params":{{"name":"env","arguments":{{}},"_meta":{meta}}}}}"#
+        ),
+        format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"add","name":"env","arguments":{{}},"_meta":{meta}}}}}"#
+        ),
+    ] {
+        let r = post(&s.url, &headers, &smuggled);
+        assert_eq!(r.status, 400, "{r:?}");
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["error"]["code"], -32600, "{v}");
+        assert!(!r.body.contains("PATH"), "the env tool ran: {}", r.body);
+    }
+}

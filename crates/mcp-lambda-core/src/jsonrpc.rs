@@ -153,6 +153,133 @@ pub fn parse(body: &[u8]) -> Result<Payload, EnvelopeError> {
     }
 }
 
+/// Deepest nesting of arrays and objects a client's message may have.
+pub const MAX_DEPTH: usize = 64;
+
+/// [`parse`] for what a client sends: also refuses (-32600) a body in which any object —
+/// the envelope, `params`, `_meta`, tool arguments, anything — names a member twice, or which
+/// nests deeper than [`MAX_DEPTH`]. Parsers disagree on duplicates (first wins, last wins), so
+/// a check on one reading could pass what a child reads differently: what is checked here is
+/// what is forwarded.
+pub fn parse_client(body: &[u8]) -> Result<Payload, EnvelopeError> {
+    let payload = parse(body)?;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde::de::DeserializeSeed::deserialize(Shape { depth: 0 }, &mut de)
+        .map_err(|e| EnvelopeError::Invalid(shape_message(&e)))?;
+    Ok(payload)
+}
+
+/// The message of a [`Shape`] refusal, without serde's position suffix.
+fn shape_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.find(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// Walks a JSON value, refusing duplicate member names and deep nesting; keeps nothing.
+#[derive(Clone, Copy)]
+struct Shape {
+    depth: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Shape {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// An object's member name, borrowed from the body when it has no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Visitor<'de> for Shape {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let inner = self.deeper::<A::Error>()?;
+        while seq.next_element_seed(inner)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let inner = self.deeper::<A::Error>()?;
+        // Few members: a scan; many: a set (so a huge object costs linear time, not quadratic).
+        let mut few: Vec<std::borrow::Cow<'de, str>> = Vec::new();
+        let mut many: std::collections::HashSet<std::borrow::Cow<'de, str>> = Default::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let seen = if many.is_empty() && few.len() < 16 {
+                let seen = few.contains(&key);
+                few.push(key.clone());
+                seen
+            } else {
+                many.extend(few.drain(..));
+                !many.insert(key.clone())
+            };
+            if seen {
+                return Err(serde::de::Error::custom(format_args!(
+                    "the member {key:?} appears twice in one object"
+                )));
+            }
+            map.next_value_seed(inner)?;
+        }
+        Ok(())
+    }
+}
+
+impl Shape {
+    /// One level down, or the refusal past [`MAX_DEPTH`].
+    fn deeper<E: serde::de::Error>(self) -> Result<Self, E> {
+        if self.depth >= MAX_DEPTH {
+            return Err(E::custom(format_args!(
+                "nesting deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        Ok(Shape {
+            depth: self.depth + 1,
+        })
+    }
+}
+
 /// Parses one JSON-RPC message (an object).
 pub fn parse_message(raw: &RawValue) -> Result<Message, EnvelopeError> {
     if !raw.get().starts_with('{') {
@@ -445,6 +572,38 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn client_messages_with_duplicate_members_or_deep_nesting_are_refused() {
+        let ok = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":[{"a":1},{"a":2}]}}}"#;
+        assert!(parse_client(ok.as_bytes()).is_ok());
+        for bad in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","name":"env"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"x":1,"x":2}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"t","params":{"_meta":{"k":1,"k":1}}}"#,
+            r#"[{"jsonrpc":"2.0","id":1,"method":"a","params":{"x":{"y":1,"y":2}}}]"#,
+            // The same name spelled with an escape is the same name.
+            r#"{"jsonrpc":"2.0","id":1,"method":"t","params":{"name":"a","name":"b"}}"#,
+        ] {
+            let e = parse_client(bad.as_bytes()).unwrap_err();
+            assert_eq!(e.code(), INVALID_REQUEST, "{bad}");
+            assert!(e.to_string().contains("appears twice"), "{e}");
+        }
+        // Many members: still found, in linear time.
+        let mut wide: String = (0..10_000).map(|i| format!("\"k{i}\":1,")).collect();
+        wide.push_str("\"k5\":2");
+        let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"t","params":{{{wide}}}}}"#);
+        assert!(parse_client(body.as_bytes()).is_err());
+        let deep = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"t","params":{}{}}}"#,
+            "[".repeat(MAX_DEPTH),
+            "]".repeat(MAX_DEPTH)
+        );
+        let e = parse_client(deep.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("nesting deeper"), "{e}");
+        // Not JSON at all is still a parse error.
+        assert_eq!(parse_client(b"{nope").unwrap_err().code(), PARSE_ERROR);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! | OPTIONS with an `Origin` | [`Call::Preflight`] |
 //! | other methods (GET where there is no stream) | 405 with the endpoint's `Allow` |
 //! | POST: Content-Type not `application/json` → 415; `Accept` without JSON → 406; body over the limit → 413 | |
-//! | POST whose `MCP-Protocol-Version` is a legacy version, or absent with no protocol version in `params._meta` | [`Post::Legacy`] (invalid JSON → 400 -32700, not JSON-RPC → 400 -32600) |
+//! | POST whose `MCP-Protocol-Version` is a legacy version, or absent with no protocol version in `params._meta` | [`Post::Legacy`] (invalid JSON → 400 -32700; not JSON-RPC, a member named twice in any object, or nesting deeper than 64 → 400 -32600) |
 //! | any other POST | the 2026-07-28 ladder of [`modern`](super::modern): [`Post::Modern`], [`Post::Dropped`] for a notification, or its rejection |
 //!
 //! A bare JSON-RPC body ([`Gateway::classify_rpc`]) has no headers: a single message whose
@@ -218,7 +218,7 @@ impl Gateway {
         let stream = self.can_stream(&headers);
         let version = modern::version_header(&headers);
         // The one parse of the body.
-        let parsed = jsonrpc::parse(&body);
+        let parsed = jsonrpc::parse_client(&body);
         let legacy_header = match version {
             VersionHeader::Value(v) if protocol::is_supported(v) => Some(v.to_owned()),
             _ => None,
@@ -321,7 +321,7 @@ impl Gateway {
 
     /// Classifies a bare JSON-RPC body (see the module docs).
     pub(crate) fn classify_rpc(&self, body: &[u8]) -> Result<Post, Rejection> {
-        let payload = jsonrpc::parse(body).map_err(|e| Rejection::envelope(&e))?;
+        let payload = jsonrpc::parse_client(body).map_err(|e| Rejection::envelope(&e))?;
         if let Payload::Single(msg) = &payload
             && may_be_modern(msg)
         {
