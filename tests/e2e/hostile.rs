@@ -142,7 +142,15 @@ fn a_process_of_the_same_user_cannot_read_the_wrappers_secrets() {
         .env_clear()
         .envs(env);
     let control = ProcessGuard::spawn("sleep as nobody", &mut control).unwrap();
-    let seen = environ_as_nobody(&setpriv, control.pid()).unwrap_or_default();
+    // Until setpriv has dropped to `nobody` and exec'd, the process is root's: wait for that.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let seen = loop {
+        match environ_as_nobody(&setpriv, control.pid()) {
+            Some(e) if e.contains(&secret) => break e,
+            _ if Instant::now() > deadline => break String::new(),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
     assert!(
         seen.contains(&secret),
         "the control's environment should be readable by its own user"
@@ -306,4 +314,65 @@ fn duplicate_members_cannot_smuggle_a_call_past_the_header_checks() {
         assert_eq!(v["error"]["code"], -32600, "{v}");
         assert!(!r.body.contains("PATH"), "the env tool ran: {}", r.body);
     }
+}
+
+/// A child that stops reading its stdin (fixture `freeze`) while 300 requests of 64 KB pour in:
+/// the pipe and the writer's queue fill up, yet every request is answered by its deadline
+/// (-32001, or a result from the replacement), and the next request gets a new child.
+#[test]
+fn a_child_that_stops_reading_fails_requests_at_their_deadline_and_is_replaced() {
+    let cmd = [bin("fixture-server").display().to_string()];
+    let s = serve(&["--request-timeout", "2s", "--sessions", "none"], &cmd);
+    let url = s.url.clone();
+    let call = move |name: &str, arguments: serde_json::Value| {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": name, "arguments": arguments}});
+        let r = post(
+            &url,
+            &[("mcp-protocol-version", "2025-11-25")],
+            &body.to_string(),
+        );
+        assert_eq!(r.status, 200, "{r:?}");
+        serde_json::from_str::<serde_json::Value>(&r.body).unwrap()
+    };
+    let pid = |v: &serde_json::Value| {
+        v["result"]["content"][0]["text"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let before = pid(&call("pid", json!({}))).expect("a pid");
+    let frozen = {
+        let call = call.clone();
+        std::thread::spawn(move || call("freeze", json!({})))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let big = "x".repeat(64 * 1024);
+    let pouring: Vec<_> = (0..300)
+        .map(|_| {
+            let (call, big) = (call.clone(), big.clone());
+            std::thread::spawn(move || call("echo", json!({ "message": big })))
+        })
+        .collect();
+    let mut timed_out = 0;
+    for h in pouring {
+        let v = h.join().unwrap();
+        match v["error"]["code"].as_i64() {
+            Some(-32001) => timed_out += 1,
+            None => assert!(v.get("result").is_some(), "{v}"),
+            Some(other) => panic!("unexpected error {other}: {v}"),
+        }
+    }
+    assert!(timed_out > 0, "nothing waited on the frozen child");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "requests hung past their 2 s deadline: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(frozen.join().unwrap()["error"]["code"], -32001);
+    let after = pid(&call("pid", json!({}))).expect("a pid");
+    assert_ne!(
+        before, after,
+        "the child that stopped reading was not replaced"
+    );
 }

@@ -52,6 +52,9 @@ pub struct Unrelated {
     pub message: Bytes,
 }
 
+/// How long writing a notification may wait for room in a child's stdin.
+const NOTIFY_WRITE: Duration = Duration::from_secs(5);
+
 /// How many stderr lines are kept for the report when a child dies.
 const STDERR_TAIL: usize = 20;
 /// Longest stderr line forwarded to the log; longer lines are cut.
@@ -88,13 +91,17 @@ pub enum ChildError {
     /// The wrapper is shutting down.
     #[error("the MCP server is shutting down")]
     ShuttingDown,
+    /// The child stopped reading its stdin: a message could not be written before the
+    /// request's deadline, so the child was stopped (the next request gets a new one).
+    #[error("the MCP server stopped reading its input and was restarted")]
+    NotReading,
 }
 
 impl ChildError {
     /// The JSON-RPC code a client sees for this failure.
     pub fn code(&self) -> i64 {
         match self {
-            ChildError::Timeout(_) => jsonrpc::REQUEST_TIMEOUT,
+            ChildError::Timeout(_) | ChildError::NotReading => jsonrpc::REQUEST_TIMEOUT,
             _ => jsonrpc::INTERNAL_ERROR,
         }
     }
@@ -373,16 +380,22 @@ impl ChildProcess {
 
     /// Writes `request` (a JSON-RPC request object) with a fresh wire id and returns the ticket
     /// to wait on. The caller's id is not kept: the answer comes back with the wire id.
-    pub async fn start(&self, request: &RawValue) -> Result<Ticket, ChildError> {
-        self.start_streaming(request, None).await
+    /// Writing waits for room in the child's stdin until `deadline` at most (see
+    /// [`ChildError::NotReading`]).
+    pub async fn start(&self, request: &RawValue, deadline: Instant) -> Result<Ticket, ChildError> {
+        self.start_streaming(request, None, deadline).await
     }
 
     /// [`start`](Self::start), with the request's notifications and server→client requests
     /// routed to `sink` while it is in flight (see [`streams`]).
+    /// A request without a sink still has its `progressToken` replaced by its wire id (its
+    /// progress then reaches nobody), so a token one client chose can never name another
+    /// client's request on a shared child.
     pub async fn start_streaming(
         &self,
         request: &RawValue,
         sink: Option<StreamSink>,
+        deadline: Instant,
     ) -> Result<Ticket, ChildError> {
         let wire_id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let mut line = jsonrpc::replace_id(request, &wire_id.to_string())
@@ -398,11 +411,12 @@ impl ChildProcess {
                 return Err(err.clone());
             }
             p.waiting.insert(wire_id, tx);
-            if let Some(sink) = sink {
-                line = streams::register(&mut p, wire_id, line, sink);
-            }
+            line = match sink {
+                Some(sink) => streams::register(&mut p, wire_id, line, sink),
+                None => streams::swap_progress_token(line, wire_id).0,
+            };
         }
-        if let Err(e) = self.send_line(jsonrpc::into_bytes(line)).await {
+        if let Err(e) = self.send_line(jsonrpc::into_bytes(line), deadline).await {
             self.shared.pending.lock().ok().map(|mut p| {
                 p.streams.remove(&wire_id);
                 p.waiting.remove(&wire_id)
@@ -421,7 +435,7 @@ impl ChildProcess {
     /// Sends `request` and waits for the answer until `deadline`. On timeout the child is told
     /// (`notifications/cancelled`) and probed; a child that no longer answers `ping` is killed.
     pub async fn request(&self, request: &RawValue, deadline: Instant) -> Reply {
-        let ticket = self.start(request).await?;
+        let ticket = self.start(request, deadline).await?;
         self.wait(ticket, deadline).await
     }
 
@@ -459,14 +473,20 @@ impl ChildProcess {
         }
     }
 
-    /// Tells the child to stop working on a request (`notifications/cancelled`).
+    /// Tells the child to stop working on a request (`notifications/cancelled`). Never waits: a
+    /// child whose stdin is full does not get it.
     pub async fn cancel(&self, wire_id: u64, reason: &str) {
         let note = serde_json::json!({
             "jsonrpc": "2.0",
             "method": "notifications/cancelled",
             "params": { "requestId": wire_id, "reason": reason }
         });
-        let _ = self.send_line(note.to_string().into_bytes()).await;
+        if !self.shared.try_write(Bytes::from(note.to_string())) {
+            debug!(
+                wire_id,
+                "the cancellation could not be queued for the MCP server"
+            );
+        }
     }
 
     /// Sends the child's notifications that belong to no request (list changes, resource
@@ -493,14 +513,18 @@ impl ChildProcess {
         streams::deliver_client_response(&self.shared, msg, session)
     }
 
-    /// Writes a notification (or any message that expects no answer) as it is.
+    /// Writes a notification (or any message that expects no answer) as it is, waiting for room
+    /// in the child's stdin [`NOTIFY_WRITE`] at most.
     pub async fn notify(&self, message: &RawValue) -> Result<(), ChildError> {
-        self.send_line(message.get().as_bytes().to_vec()).await
+        let deadline = Instant::now() + NOTIFY_WRITE;
+        self.send_line(message.get().as_bytes().to_vec(), deadline)
+            .await
     }
 
     /// Queues one message for the child's stdin; the newline is added here, so the writer
-    /// needs one write per message.
-    async fn send_line(&self, mut line: Vec<u8>) -> Result<(), ChildError> {
+    /// needs one write per message. Waits for room until `deadline`: a child that stops reading
+    /// its stdin is stopped then ([`ChildError::NotReading`]), never waited on forever.
+    async fn send_line(&self, mut line: Vec<u8>, deadline: Instant) -> Result<(), ChildError> {
         line.push(b'\n');
         let line = Bytes::from(line);
         let closed = || {
@@ -514,7 +538,17 @@ impl ChildProcess {
         let Some(tx) = self.shared.sender() else {
             return Err(closed());
         };
-        tx.send(line).await.map_err(|_| closed())
+        match tokio::time::timeout_at(deadline, tx.send(line)).await {
+            Ok(sent) => sent.map_err(|_| closed()),
+            Err(_) => {
+                warn!("MCP server stopped reading its stdin; stopping it");
+                self.shared.fail_all(ChildError::NotReading);
+                let shared = self.shared.clone();
+                let grace = self.grace;
+                tokio::spawn(async move { terminate_group(&shared, grace).await });
+                Err(ChildError::NotReading)
+            }
+        }
     }
 
     /// After a timeout: if the child does not answer a `ping` soon, it is stuck; kill it so the
@@ -533,11 +567,12 @@ impl ChildProcess {
                 _ => return,
             }
             let ping = format!("{{\"jsonrpc\":\"2.0\",\"id\":{wire_id},\"method\":\"ping\"}}\n");
-            if tx.send(Bytes::from(ping)).await.is_err() {
-                return;
-            }
             let limit = Duration::from_secs(5);
-            if tokio::time::timeout(limit, orx).await.is_err() {
+            let asked = tokio::time::timeout(limit, async {
+                tx.send(Bytes::from(ping)).await.is_ok() && orx.await.is_ok()
+            })
+            .await;
+            if !matches!(asked, Ok(true)) {
                 warn!("MCP server does not answer ping; killing it");
                 shared.fail_all(ChildError::Unresponsive);
                 terminate_group(&shared, grace).await;

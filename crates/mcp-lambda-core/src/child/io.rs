@@ -201,10 +201,9 @@ async fn answer_server_request(shared: &Shared, msg: &jsonrpc::Message) {
             ),
         )
     };
-    if let Some(tx) = shared.sender() {
-        let mut line = reply.to_vec();
-        line.push(b'\n');
-        let _ = tx.send(Bytes::from(line)).await;
+    // Never waits: the read loop must not block on a child's full stdin.
+    if !shared.try_write(reply) {
+        debug!("the answer to the MCP server's request could not be queued");
     }
 }
 

@@ -85,7 +85,10 @@ pub(super) fn register(
 }
 
 /// Replaces `params._meta.progressToken` with `wire_id`; returns the new line and the old token.
-fn swap_progress_token(line: Box<RawValue>, wire_id: u64) -> (Box<RawValue>, Option<String>) {
+pub(super) fn swap_progress_token(
+    line: Box<RawValue>,
+    wire_id: u64,
+) -> (Box<RawValue>, Option<String>) {
     if !line.get().contains("\"progressToken\"") {
         return (line, None);
     }

@@ -586,7 +586,9 @@ pub(crate) async fn forward(
     raw: &RawValue,
     client_id: Option<&RawValue>,
 ) -> Outcome<Reply> {
-    let mut ticket = child.start_streaming(raw, ex.sink.clone()).await?;
+    let mut ticket = child
+        .start_streaming(raw, ex.sink.clone(), ex.deadline)
+        .await?;
     if ex.modern.is_some() || ex.sink.is_some() {
         // 2026-07-28: a closed response is the client's cancellation; so is a closed SSE
         // stream (nothing could reach the client any more).
