@@ -109,14 +109,7 @@ impl LambdaRuntime {
 
     /// Waits until the log contains `needle` (or panics after `within`).
     pub fn wait_for_log(&self, needle: &str, within: Duration) {
-        let start = Instant::now();
-        while start.elapsed() < within {
-            if self.log().contains(needle) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("log never contained {needle:?}:\n{}", self.log());
+        self.log.wait_for(needle, within);
     }
 
     /// The EMF metrics lines logged so far, in order, parsed.

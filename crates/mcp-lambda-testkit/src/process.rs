@@ -157,6 +157,18 @@ pub struct Log {
 }
 
 impl Log {
+    /// Waits until the log contains `needle` (or panics after `within`, showing the log).
+    pub fn wait_for(&self, needle: &str, within: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if self.text().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("log never contained {needle:?}:\n{}", self.text());
+    }
+
     /// A log that keeps every line.
     pub fn new() -> Self {
         Self::default()
