@@ -514,7 +514,7 @@ impl ChildProcess {
     }
 
     /// Writes a notification (or any message that expects no answer) as it is, waiting for room
-    /// in the child's stdin [`NOTIFY_WRITE`] at most.
+    /// in the child's stdin 5 s at most (`NOTIFY_WRITE`).
     pub async fn notify(&self, message: &RawValue) -> Result<(), ChildError> {
         let deadline = Instant::now() + NOTIFY_WRITE;
         self.send_line(message.get().as_bytes().to_vec(), deadline)
