@@ -697,13 +697,7 @@ fn cargo_metadata(dir: &Path) -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let (ok, out, err) = run(
         Command::new(cargo)
-            .args([
-                "metadata",
-                "--format-version",
-                "1",
-                "--no-deps",
-                "--offline",
-            ])
+            .args(["metadata", "--format-version", "1", "--no-deps"])
             .current_dir(dir),
         TOOL_TIMEOUT,
     );
