@@ -376,3 +376,62 @@ fn a_child_that_stops_reading_fails_requests_at_their_deadline_and_is_replaced()
         "the child that stopped reading was not replaced"
     );
 }
+
+/// `per-session` at `--max-children 3`: ten sessions open one after another, and never more
+/// than three children run — the least recently used idle session's child is stopped, and that
+/// session still works (its child is started again from its stored params).
+#[test]
+fn per_session_children_are_capped_and_idle_ones_make_room() {
+    let s = serve(
+        &["--lifecycle", "per-session", "--max-children", "3"],
+        &[bin("mcp-lambda-example-server").display().to_string()],
+    );
+    let mut sessions = Vec::new();
+    for i in 0..10 {
+        let m = mcp_lambda_tests::Mcp::connect(&s.url, "2025-11-25", &format!("client-{i}"));
+        sessions.push(m);
+        let n = children_of(s.pid()).unwrap();
+        assert!(n <= 3, "{n} children after {} sessions", i + 1);
+    }
+    let first = &mut sessions[0];
+    let v = first.call("echo", json!({"message": "still here"}));
+    assert_eq!(v["content"][0]["text"], "still here", "{v}");
+    assert!(children_of(s.pid()).unwrap() <= 3);
+}
+
+/// `per-request` at `--max-children 2` with two slow calls running: a third is refused with
+/// 503, `Retry-After` and a JSON-RPC error — not queued without bound, not a third process.
+#[test]
+fn requests_beyond_the_child_cap_get_503_with_retry_after() {
+    let s = serve(
+        &[
+            "--lifecycle",
+            "per-request",
+            "--max-children",
+            "2",
+            "--sessions",
+            "none",
+        ],
+        &[bin("mcp-lambda-example-server").display().to_string()],
+    );
+    let slow = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "slow", "arguments": {"ms": 2500}}})
+    .to_string();
+    let running: Vec<_> = (0..2)
+        .map(|_| {
+            let (url, body) = (s.url.clone(), slow.clone());
+            std::thread::spawn(move || post(&url, &[("mcp-protocol-version", "2025-11-25")], &body))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(children_of(s.pid()).unwrap(), 2);
+    let r = post(&s.url, &[("mcp-protocol-version", "2025-11-25")], &slow);
+    assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(r.header("retry-after"), Some("1"), "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["error"]["code"], -32603, "{v}");
+    for h in running {
+        let r = h.join().unwrap();
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+}

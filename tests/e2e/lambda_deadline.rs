@@ -31,6 +31,7 @@ fn handler() -> Handler {
         kill_grace: Duration::from_millis(300),
         verify_process: true,
         era: mcp_lambda_core::EraCache::new(mcp_lambda_core::EraPolicy::Auto),
+        slots: mcp_lambda_core::ChildSlots::new(8),
         unrelated: None,
     }));
     let gateway = Arc::new(Gateway::new(

@@ -132,6 +132,8 @@ struct Shared {
     unrelated: Mutex<Option<UnrelatedSink>>,
     /// The host's id of the request that last used this child: its stderr lines carry it.
     tag: Mutex<Option<Arc<str>>>,
+    /// The upstream's slot this process takes (released once it has exited).
+    slot: Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
     max_message: usize,
     terminated: AtomicBool,
 }
@@ -193,6 +195,13 @@ impl Shared {
 
     fn signal_group(&self, sig: Option<Signal>) -> bool {
         killpg(Pid::from_raw(self.pid as i32), sig).is_ok()
+    }
+
+    /// Gives back the upstream's slot (the process is gone).
+    fn release_slot(&self) {
+        if let Ok(mut slot) = self.slot.lock() {
+            slot.take();
+        }
     }
 
     fn stderr_tail(&self) -> Vec<String> {
@@ -322,6 +331,7 @@ impl ChildProcess {
             stderr_tail: Mutex::new(VecDeque::with_capacity(STDERR_TAIL)),
             unrelated: Mutex::new(None),
             tag: Mutex::new(None),
+            slot: Mutex::new(None),
             max_message,
             terminated: AtomicBool::new(false),
         });
@@ -352,6 +362,7 @@ impl ChildProcess {
                 }
                 // Grandchildren may live on in the group: they must not outlive their parent.
                 s.signal_group(Some(Signal::SIGKILL));
+                s.release_slot();
             }
             .instrument(span.clone()),
         );
@@ -498,6 +509,16 @@ impl ChildProcess {
         }
     }
 
+    /// Keeps `slot` (a place under the upstream's cap on processes) until the process exits.
+    pub fn hold(&self, slot: tokio::sync::OwnedSemaphorePermit) {
+        if let Ok(mut s) = self.shared.slot.lock() {
+            *s = Some(slot);
+        }
+        if !self.is_alive() && self.shared.exit.borrow().is_some() {
+            self.shared.release_slot();
+        }
+    }
+
     /// Tags the child's stderr lines with the host's id of the request using it now (`None`
     /// leaves the tag as it is). On a host serving one request at a time (Lambda) every line
     /// then names the invocation that was running when it was written.
@@ -604,6 +625,7 @@ async fn terminate_group(shared: &Shared, grace: Duration) {
     while start.elapsed() < grace {
         if !shared.signal_group(None) {
             debug!(took = ?start.elapsed(), "MCP server process group ended");
+            shared.release_slot();
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -407,6 +407,18 @@ impl Gateway {
     }
 }
 
+/// An upstream failure as the client's answer: its JSON-RPC error — or, when every child
+/// process is busy, the 503 refusal (with `Retry-After`).
+pub(crate) fn failed(
+    e: crate::upstream::UpstreamError,
+    id: Option<&serde_json::value::RawValue>,
+) -> Result<crate::upstream::Reply, Rejection> {
+    match e {
+        crate::upstream::UpstreamError::Busy(_) => Err(Rejection::busy(e.to_string()).with_id(id)),
+        e => Ok(e.reply(id)),
+    }
+}
+
 /// Renders a step as the HTTP answer (the only place an answer becomes a response).
 fn render(step: Step) -> Response<Body> {
     let empty = |status: StatusCode| {

@@ -156,13 +156,25 @@ pub fn parse(body: &[u8]) -> Result<Payload, EnvelopeError> {
 /// Deepest nesting of arrays and objects a client's message may have.
 pub const MAX_DEPTH: usize = 64;
 
-/// [`parse`] for what a client sends: also refuses (-32600) a body in which any object —
+/// Most messages in one client batch (2025-03-26): each may cost a child process.
+pub const MAX_BATCH: usize = 64;
+
+/// [`parse`] for what a client sends: also refuses (-32600) a batch of more than
+/// [`MAX_BATCH`] messages, and a body in which any object —
 /// the envelope, `params`, `_meta`, tool arguments, anything — names a member twice, or which
 /// nests deeper than [`MAX_DEPTH`]. Parsers disagree on duplicates (first wins, last wins), so
 /// a check on one reading could pass what a child reads differently: what is checked here is
 /// what is forwarded.
 pub fn parse_client(body: &[u8]) -> Result<Payload, EnvelopeError> {
     let payload = parse(body)?;
+    if let Payload::Batch(messages) = &payload
+        && messages.len() > MAX_BATCH
+    {
+        return Err(EnvelopeError::Invalid(format!(
+            "a batch carries at most {MAX_BATCH} messages, this one {}",
+            messages.len()
+        )));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     serde::de::DeserializeSeed::deserialize(Shape { depth: 0 }, &mut de)
         .map_err(|e| EnvelopeError::Invalid(shape_message(&e)))?;
@@ -602,6 +614,16 @@ mod tests {
         );
         let e = parse_client(deep.as_bytes()).unwrap_err();
         assert!(e.to_string().contains("nesting deeper"), "{e}");
+        let batch = format!(
+            "[{}]",
+            vec![r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#; MAX_BATCH + 1].join(",")
+        );
+        assert!(
+            parse_client(batch.as_bytes())
+                .unwrap_err()
+                .to_string()
+                .contains("at most")
+        );
         // Not JSON at all is still a parse error.
         assert_eq!(parse_client(b"{nope").unwrap_err().code(), PARSE_ERROR);
     }

@@ -31,6 +31,6 @@ pub use gateway::{Body, Gateway, GatewayConfig, RequestContext};
 pub use session::{MemoryStore, Session, SessionStore};
 pub use token::TokenStore;
 pub use upstream::{
-    ChildConfig, EraCache, EraPolicy, Exchange, InitOk, Outcome, PerRequest, PerSession, Reply,
-    Reuse, Stats, Upstream, UpstreamError,
+    ChildConfig, ChildSlots, EraCache, EraPolicy, Exchange, InitOk, Outcome, PerRequest,
+    PerSession, Reply, Reuse, Stats, Upstream, UpstreamError,
 };

@@ -26,8 +26,8 @@ use mcp_lambda_core::command::child_env;
 use mcp_lambda_core::{EraPolicy, ServerCommand};
 use serde::Deserialize;
 use values::{
-    Checked, ChildEra, any_duration, connection_count, endpoint_path, env_pair, listen_addr,
-    message_bytes, origin, positive_duration, served_version, var_name,
+    Checked, ChildEra, any_duration, child_count, connection_count, endpoint_path, env_pair,
+    listen_addr, message_bytes, origin, positive_duration, served_version, var_name,
 };
 
 /// A configuration mistake, naming the field it is about.
@@ -229,6 +229,11 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) max_message_bytes: usize,
 
+    /// Most MCP server processes running at once, every lifecycle counted
+    /// [default: 32 for serve; on Lambda the function's memory in MB / 128, from 2 to 32].
+    #[arg(long, env = "MCP_LAMBDA_MAX_CHILDREN", value_parser = Checked(child_count))]
+    pub(crate) max_children: Option<usize>,
+
     /// serve: a connection must send a whole request head within this time from when the server
     /// starts waiting for it, or it is closed (also ends idle keep-alive connections).
     #[arg(
@@ -316,6 +321,20 @@ pub(crate) struct ServeArgs {
     pub(crate) cmd: Vec<String>,
 }
 
+/// `--max-children` when not given: 32 for `serve`; on Lambda one per 128 MB of the function's
+/// memory (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`), from 2 to 32 (a Node server takes ~60 MB).
+fn default_max_children(mode: Mode, ours: &[(String, String)]) -> usize {
+    if mode != Mode::Lambda {
+        return 32;
+    }
+    let memory_mb = ours
+        .iter()
+        .find(|(k, _)| k == "AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(128);
+    (memory_mb / 128).clamp(2, 32)
+}
+
 /// What one connection to `serve` may take (see the flags of the same names).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnectionLimits {
@@ -360,6 +379,8 @@ pub(crate) struct Config {
     pub(crate) max_message_bytes: usize,
     /// serve: the connection limits.
     pub(crate) connections: ConnectionLimits,
+    /// Most child processes at once.
+    pub(crate) max_children: usize,
     /// SIGTERM → SIGKILL grace.
     pub(crate) kill_grace: Duration,
     /// Start the reuse child before the first request.
@@ -415,6 +436,9 @@ pub(crate) fn resolve(
         server,
         server_name,
         max_message_bytes: args.max_message_bytes,
+        max_children: args
+            .max_children
+            .unwrap_or_else(|| default_max_children(mode, ours)),
         connections: ConnectionLimits {
             header_timeout: args.header_timeout,
             body_timeout: args.body_timeout,

@@ -20,8 +20,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use config::{Config, InvokeMode, Lifecycle, LogFormat, Mode, ServeArgs, Sessions};
 use mcp_lambda_core::{
-    ChildConfig, EraCache, Gateway, GatewayConfig, MemoryStore, PerRequest, PerSession, Reuse,
-    SessionStore, TokenStore, Upstream,
+    ChildConfig, ChildSlots, EraCache, Gateway, GatewayConfig, MemoryStore, PerRequest, PerSession,
+    Reuse, SessionStore, TokenStore, Upstream,
 };
 use mcp_lambda_runtime::{Handler, HandlerConfig};
 
@@ -266,6 +266,7 @@ async fn build_gateway(
         verify_process: host.verify_process(),
         unrelated: Some(unrelated_tx),
         era: EraCache::new(config.child_era),
+        slots: ChildSlots::new(config.max_children),
     };
     let mut reuse = None;
     let upstream: Arc<dyn Upstream> = match config.lifecycle {

@@ -91,13 +91,12 @@ impl Gateway {
                     requests: true,
                     logging: true,
                 };
-                return Ok(
-                    sse::answer(self.upstream.clone(), ex, msg, allowed, true, None, false).await,
-                );
+                return sse::answer(self.upstream.clone(), ex, msg, allowed, true, None, false)
+                    .await;
             }
             other => other,
         };
-        Ok(match self.forward_all(&ex, &payload).await {
+        Ok(match self.forward_all(&ex, &payload).await? {
             None => Outcome::Accepted,
             Some(body) => Outcome::ok(body),
         })
@@ -105,8 +104,13 @@ impl Gateway {
 
     /// Sends every message to the upstream in order: requests are answered, notifications
     /// forwarded, client responses delivered to the child request they answer (or dropped).
-    /// Returns the body — one response, or an array for a batch — or `None` if nothing answers.
-    async fn forward_all(&self, ex: &Exchange, payload: &Payload) -> Option<Bytes> {
+    /// Returns the body — one response, or an array for a batch — or `None` if nothing answers;
+    /// a single request that finds every child busy is refused (503).
+    async fn forward_all(
+        &self,
+        ex: &Exchange,
+        payload: &Payload,
+    ) -> Result<Option<Bytes>, Rejection> {
         let mut responses = Vec::new();
         for msg in payload.messages() {
             match msg.kind() {
@@ -114,7 +118,11 @@ impl Gateway {
                     self.track_subscription(ex, msg);
                     let reply = match self.upstream.request(ex, msg).await {
                         Ok(reply) => reply.body,
-                        Err(e) => e.response(msg.id()),
+                        Err(e) => match super::failed(e, msg.id()) {
+                            Ok(reply) => reply.body,
+                            Err(busy) if matches!(payload, Payload::Single(_)) => return Err(busy),
+                            Err(busy) => busy.body(),
+                        },
                     };
                     responses.push(reply);
                 }
@@ -125,11 +133,11 @@ impl Gateway {
                 }
             }
         }
-        match (responses.len(), payload) {
+        Ok(match (responses.len(), payload) {
             (0, _) => None,
             (_, Payload::Batch(_)) => Some(jsonrpc::batch_body(&responses)),
             (_, Payload::Single(_)) => Some(responses.swap_remove(0)),
-        }
+        })
     }
 
     /// A client's `initialize`: with sessions on (over HTTP), the session it opens.
@@ -149,7 +157,7 @@ impl Gateway {
         ex.session_id = session_id.clone();
         let ok = match self.upstream.initialize(&ex, msg).await {
             Ok(ok) => ok,
-            Err(e) => return Ok(Outcome::ok(e.response(msg.id()))),
+            Err(e) => return super::failed(e, msg.id()).map(|reply| Outcome::ok(reply.body)),
         };
         let response = jsonrpc::result_response(msg.id(), &ok.result);
         let (Some(store), Some(id)) = (store, session_id) else {

@@ -286,13 +286,11 @@ impl Gateway {
                 requests: false,
                 logging,
             };
-            return Ok(
-                sse::answer(self.upstream.clone(), ex, msg, allowed, stream, round, true).await,
-            );
+            return sse::answer(self.upstream.clone(), ex, msg, allowed, stream, round, true).await;
         }
         let reply = match self.upstream.request(&ex, &msg).await {
             Ok(reply) => reply,
-            Err(e) => e.reply(msg.id()),
+            Err(e) => super::failed(e, msg.id())?,
         };
         if method == "tools/list" && !params.contains_key("cursor") {
             self.param_headers.learn(&reply.body, true);

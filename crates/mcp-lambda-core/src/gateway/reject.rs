@@ -34,6 +34,8 @@ pub(crate) struct Rejection {
     pub(crate) data: Option<Value>,
     /// The `Allow` header of a 405.
     pub(crate) allow: Option<&'static str>,
+    /// The `Retry-After` header (seconds) of a 503.
+    pub(crate) retry_after: Option<u32>,
 }
 
 impl Rejection {
@@ -50,6 +52,7 @@ impl Rejection {
             id: None,
             data: None,
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -177,6 +180,17 @@ impl Rejection {
         )
     }
 
+    /// 503: every child process this endpoint may run is busy; retry after a second.
+    pub(crate) fn busy(message: String) -> Self {
+        let mut r = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            jsonrpc::INTERNAL_ERROR,
+            message,
+        );
+        r.retry_after = Some(1);
+        r
+    }
+
     /// 404 for a path that is not the endpoint (hosts' routers).
     pub(crate) fn not_found(endpoint: &str) -> Self {
         Self::new(
@@ -203,6 +217,10 @@ impl Rejection {
         if let Some(allow) = self.allow {
             r.headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         r
     }

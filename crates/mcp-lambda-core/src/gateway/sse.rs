@@ -18,6 +18,7 @@ use http::{Response, StatusCode};
 use tokio::sync::mpsc;
 
 use super::mrtr::{OnAsk, Round};
+use super::reject::Rejection;
 use super::{Body, Outcome, modern};
 use crate::child::StreamSink;
 use crate::jsonrpc::{self, Kind, Message};
@@ -97,7 +98,7 @@ pub(crate) async fn answer(
     stream: bool,
     mut round: Option<Round>,
     modern: bool,
-) -> Outcome {
+) -> Result<Outcome, Rejection> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     ex.sink = Some(StreamSink {
         tx,
@@ -105,26 +106,35 @@ pub(crate) async fn answer(
         logging: allowed.logging,
         session: ex.session_id.as_deref().map(Arc::from),
     });
-    let json = move |reply: Reply| Outcome::Json {
-        status: if modern {
-            modern::status_for(reply.error)
-        } else {
-            StatusCode::OK
-        },
-        body: reply.body,
-        session: None,
+    let json = move |reply: Result<Reply, Rejection>| -> Result<Outcome, Rejection> {
+        let reply = reply?;
+        Ok(Outcome::Json {
+            status: if modern {
+                modern::status_for(reply.error)
+            } else {
+                StatusCode::OK
+            },
+            body: reply.body,
+            session: None,
+        })
+    };
+    // A refusal that arrives after the stream began is sent as its JSON-RPC error.
+    let body_of = |r: Result<Reply, Rejection>| match r {
+        Ok(reply) => reply.body,
+        Err(refused) => refused.body(),
     };
     // What the MRTR round needs to answer the child through the upstream.
     let answering = round.is_some().then(|| ex.clone());
     // Polled here until the answer or the first message decides JSON vs SSE: no task on the
     // common JSON path. Dropping it (the client went away) cancels the call at the child.
     let caller = upstream.clone();
-    let mut call: Pin<Box<dyn Future<Output = Reply> + Send>> = Box::pin(async move {
-        match caller.request(&ex, &msg).await {
-            Ok(reply) => reply,
-            Err(e) => e.reply(msg.id()),
-        }
-    });
+    let mut call: Pin<Box<dyn Future<Output = Result<Reply, Rejection>> + Send>> =
+        Box::pin(async move {
+            match caller.request(&ex, &msg).await {
+                Ok(reply) => Ok(reply),
+                Err(e) => super::failed(e, msg.id()),
+            }
+        });
     let final_reply = |answer: Bytes| Reply {
         body: answer,
         error: None,
@@ -136,7 +146,7 @@ pub(crate) async fn answer(
                 Some(item) => match step(item, &mut round, upstream.as_ref(), &answering).await {
                     Step::Consumed => {}
                     // Dropping `call` cancels the request at the child.
-                    Step::Final(answer) => return json(final_reply(answer)),
+                    Step::Final(answer) => return json(Ok(final_reply(answer))),
                     Step::Pass(item) if stream => break item,
                     Step::Pass(_) => {}
                 },
@@ -150,7 +160,7 @@ pub(crate) async fn answer(
                     }
                 }
                 if stream && !early.is_empty() {
-                    return Outcome::Stream(stream_all(early, answer.body));
+                    return Ok(Outcome::Stream(stream_all(early, body_of(answer))));
                 }
                 return json(answer);
             }
@@ -190,9 +200,9 @@ pub(crate) async fn answer(
                 return;
             }
         }
-        let _ = btx.send(event(&answer.body)).await;
+        let _ = btx.send(event(&body_of(answer))).await;
     });
-    Outcome::Stream(brx)
+    Ok(Outcome::Stream(brx))
 }
 
 /// An SSE answer whose request already finished: `messages`, then `answer`.

@@ -75,6 +75,9 @@ pub enum UpstreamError {
     /// The wrapper is set up so that it cannot serve this (-32603); the message says why.
     #[error("{0}")]
     Misconfigured(&'static str),
+    /// Every one of the `--max-children` child processes is busy (HTTP 503, `Retry-After`).
+    #[error("all {0} MCP server processes this endpoint may run are busy; try again shortly")]
+    Busy(usize),
 }
 
 impl UpstreamError {
@@ -93,7 +96,8 @@ impl UpstreamError {
             }
             UpstreamError::NotModern
             | UpstreamError::Unreadable(_)
-            | UpstreamError::Misconfigured(_) => jsonrpc::INTERNAL_ERROR,
+            | UpstreamError::Misconfigured(_)
+            | UpstreamError::Busy(_) => jsonrpc::INTERNAL_ERROR,
             UpstreamError::InvalidParams(_) => jsonrpc::INVALID_PARAMS,
             UpstreamError::MethodNotFound(_) => jsonrpc::METHOD_NOT_FOUND,
             UpstreamError::Unservable(_) => jsonrpc::INVALID_REQUEST,
@@ -382,6 +386,39 @@ fn emulated_initialize(discover: &RawValue, requested: &str) -> InitOk {
     }
 }
 
+/// How many child processes may run at once: one count for every child of one upstream, of
+/// every lifecycle (the era probe's spare included). A child holds its slot until its process
+/// has exited.
+#[derive(Debug, Clone)]
+pub struct ChildSlots {
+    free: Arc<tokio::sync::Semaphore>,
+    max: usize,
+}
+
+impl ChildSlots {
+    /// At most `max` children (at least one).
+    pub fn new(max: usize) -> Self {
+        let max = max.max(1);
+        Self {
+            free: Arc::new(tokio::sync::Semaphore::new(max)),
+            max,
+        }
+    }
+
+    /// The limit.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// A slot, or [`UpstreamError::Busy`] when all are taken.
+    fn take(&self) -> Outcome<tokio::sync::OwnedSemaphorePermit> {
+        self.free
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| UpstreamError::Busy(self.max))
+    }
+}
+
 /// How to start children.
 #[derive(Debug, Clone)]
 pub struct ChildConfig {
@@ -399,6 +436,8 @@ pub struct ChildConfig {
     /// Where children send notifications that belong to no request, tagged with the session
     /// that owns the child (see [`Gateway::listen`](crate::Gateway::listen)); `None` drops them.
     pub unrelated: Option<tokio::sync::mpsc::UnboundedSender<Unrelated>>,
+    /// The cap on child processes (see [`ChildSlots`]).
+    pub slots: ChildSlots,
 }
 
 impl ChildConfig {
@@ -443,11 +482,13 @@ impl ChildConfig {
         ex: &Exchange,
         owner: Option<&str>,
     ) -> Outcome<Arc<ChildProcess>> {
+        let slot = self.slots.take()?;
         let t = std::time::Instant::now();
         let spawned =
             ChildProcess::spawn(&self.command, self.max_message, self.kill_grace, !shared);
         ex.stats.add_spawn(t.elapsed());
         let child = spawned?;
+        child.hold(slot);
         if let Some(tx) = &self.unrelated {
             child.on_unrelated(tx.clone(), owner.map(Arc::from));
         }

@@ -52,6 +52,59 @@ impl PerSession {
         me
     }
 
+    /// Starts `session`'s child. At the cap on processes, first stops the least recently used
+    /// idle child of another session (that session survives: its next request starts a child
+    /// from its stored params); when every child is busy, [`UpstreamError::Busy`].
+    async fn start_evicting(
+        &self,
+        params: &str,
+        ex: &Exchange,
+        session: &str,
+    ) -> Outcome<Arc<Running>> {
+        match self.cfg.start(true, params, ex, Some(session)).await {
+            Err(UpstreamError::Busy(n)) => {
+                if !self.evict_idle(session).await {
+                    return Err(UpstreamError::Busy(n));
+                }
+                self.cfg.start(true, params, ex, Some(session)).await
+            }
+            other => other,
+        }
+    }
+
+    /// Stops the least recently used idle child of a session other than `except`; `false` when
+    /// there is none.
+    async fn evict_idle(&self, except: &str) -> bool {
+        let mut idle: Vec<(Option<Instant>, String, Arc<Entry>)> = match self.entries.lock() {
+            Ok(m) => m
+                .iter()
+                .filter(|(id, e)| id.as_str() != except && e.busy.load(Ordering::SeqCst) == 0)
+                .map(|(id, e)| {
+                    let used = e.last_used.lock().ok().and_then(|t| *t);
+                    (used, id.clone(), e.clone())
+                })
+                .collect(),
+            Err(_) => return false,
+        };
+        idle.sort_by_key(|(used, _, _)| *used);
+        for (_, id, entry) in idle {
+            // A child being started or used right now is not idle.
+            let Ok(mut guard) = entry.child.try_lock() else {
+                continue;
+            };
+            if entry.busy.load(Ordering::SeqCst) != 0 {
+                continue;
+            }
+            if let Some(run) = guard.take() {
+                drop(guard);
+                tracing::info!(pid = run.child.pid(), session = %short(&id), "at the cap on MCP server processes: stopping the least recently used idle session's");
+                run.child.terminate().await;
+                return true;
+            }
+        }
+        false
+    }
+
     fn entry(&self, session: &str) -> Arc<Entry> {
         match self.entries.lock() {
             Ok(mut m) => m.entry(session.to_owned()).or_default().clone(),
@@ -132,7 +185,7 @@ impl Upstream for PerSession {
                 "per-session lifecycle needs sessions",
             ));
         };
-        let started = self.cfg.start(true, &params, ex, Some(session)).await?;
+        let started = self.start_evicting(&params, ex, session).await?;
         let ok = started.init_ok(&requested);
         let entry = self.entry(session);
         if let Some(old) = entry.child.lock().await.replace(started) {
@@ -167,7 +220,7 @@ impl Upstream for PerSession {
                         .init_params
                         .clone()
                         .unwrap_or_else(|| synthesized_params(&ex.protocol_version));
-                    let run = self.cfg.start(true, &params, ex, Some(session)).await?;
+                    let run = self.start_evicting(&params, ex, session).await?;
                     tracing::info!(pid = run.child.pid(), session = %short(session), "session's MCP server (re)started from stored params");
                     if let Some(old) = guard.replace(run.clone()) {
                         retire(old.child.clone());

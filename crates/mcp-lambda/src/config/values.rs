@@ -81,6 +81,14 @@ pub(super) fn message_bytes(value: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// A number of child processes: 1 to 4096.
+pub(super) fn child_count(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=4096).contains(&n) => Ok(n),
+        _ => Err(format!("{value:?} is not a number from 1 to 4096")),
+    }
+}
+
 /// A number of connections: 1 to 65536.
 pub(super) fn connection_count(value: &str) -> Result<usize, String> {
     match value.trim().parse::<usize>() {
