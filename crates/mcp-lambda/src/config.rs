@@ -230,7 +230,7 @@ pub(crate) struct ServeArgs {
     pub(crate) max_message_bytes: usize,
 
     /// Most MCP server processes running at once, every lifecycle counted
-    /// [default: 32 for serve; on Lambda the function's memory in MB / 128, from 2 to 32].
+    /// [default: 32 for serve; on Lambda the function's memory in MB / 128, from 4 to 32].
     #[arg(long, env = "MCP_LAMBDA_MAX_CHILDREN", value_parser = Checked(child_count))]
     pub(crate) max_children: Option<usize>,
 
@@ -322,7 +322,8 @@ pub(crate) struct ServeArgs {
 }
 
 /// `--max-children` when not given: 32 for `serve`; on Lambda one per 128 MB of the function's
-/// memory (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`), from 2 to 32 (a Node server takes ~60 MB).
+/// memory (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`), from 4 to 32 (a Node server takes ~60 MB; 4 leaves
+/// room for the two prewarmed children and two more capability sets).
 fn default_max_children(mode: Mode, ours: &[(String, String)]) -> usize {
     if mode != Mode::Lambda {
         return 32;
@@ -332,7 +333,7 @@ fn default_max_children(mode: Mode, ours: &[(String, String)]) -> usize {
         .find(|(k, _)| k == "AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
         .and_then(|(_, v)| v.trim().parse::<usize>().ok())
         .unwrap_or(128);
-    (memory_mb / 128).clamp(2, 32)
+    (memory_mb / 128).clamp(4, 32)
 }
 
 /// What one connection to `serve` may take (see the flags of the same names).

@@ -281,3 +281,15 @@ fn mcp_servers_file() {
     let e = try_serve(&["--config", &p]).unwrap_err();
     assert!(e.to_string().contains("is not valid JSON"), "{e}");
 }
+
+#[test]
+fn the_child_cap_follows_the_host() {
+    let memory = |mb: &str| vec![("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(), mb.to_owned())];
+    assert_eq!(default_max_children(Mode::Serve, &memory("128")), 32);
+    assert_eq!(default_max_children(Mode::Lambda, &memory("1024")), 8);
+    assert_eq!(default_max_children(Mode::Lambda, &memory("128")), 4);
+    assert_eq!(default_max_children(Mode::Lambda, &memory("10240")), 32);
+    assert_eq!(default_max_children(Mode::Lambda, &[]), 4);
+    assert_eq!(serve(&["--max-children", "3"]).max_children, 3);
+    assert!(try_serve(&["--max-children", "0"]).is_err());
+}
