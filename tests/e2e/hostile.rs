@@ -435,3 +435,46 @@ fn requests_beyond_the_child_cap_get_503_with_retry_after() {
         assert_eq!(r.status, 200, "{r:?}");
     }
 }
+
+/// The memory store keeps `--max-sessions` sessions: one more is refused with 503 and
+/// `Retry-After` (its child released), a closed one makes room; initialize params a session
+/// would keep are at most 16 KiB.
+#[test]
+fn sessions_are_bounded_in_number_and_size() {
+    let s = serve(
+        &["--max-sessions", "3"],
+        &[bin("mcp-lambda-example-server").display().to_string()],
+    );
+    let init = |client: &str, padding: usize| {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": client, "version": "1", "padding": "p".repeat(padding)}}});
+        post(&s.url, &[], &body.to_string())
+    };
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            let r = init(&format!("c{i}"), 0);
+            assert_eq!(r.status, 200, "{r:?}");
+            r.header("mcp-session-id").unwrap().to_owned()
+        })
+        .collect();
+    let r = init("one-too-many", 0);
+    assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(r.header("retry-after"), Some("1"), "{r:?}");
+    assert!(r.header("mcp-session-id").is_none());
+    let r = http(
+        "DELETE",
+        &s.url,
+        &[
+            ("mcp-session-id", ids[0].as_str()),
+            ("mcp-protocol-version", "2025-11-25"),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(init("room-again", 0).status, 200);
+    let r = init("huge", 17 * 1024);
+    assert_eq!(r.status, 400, "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+}

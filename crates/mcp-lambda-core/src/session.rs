@@ -37,6 +37,9 @@ pub enum StoreError {
     /// The store could not be reached or refused the operation.
     #[error("session store unavailable: {0}")]
     Unavailable(String),
+    /// The store holds as many live sessions as it may (`--max-sessions`).
+    #[error("{0} sessions are open, the most this endpoint keeps; try again later")]
+    Full(usize),
 }
 
 /// Where sessions live.
@@ -78,18 +81,31 @@ pub fn new_session_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Sessions in this process's memory: lost on restart, not shared between instances.
+/// Sessions in this process's memory: lost on restart, not shared between instances. At most
+/// `max` are kept: expired ones are swept when the store is full, and a session that would be
+/// one too many is refused ([`StoreError::Full`]).
 #[derive(Debug)]
 pub struct MemoryStore {
     ttl: Duration,
+    max: usize,
     sessions: Mutex<HashMap<String, Session>>,
 }
 
+/// [`MemoryStore::new`]'s cap on sessions.
+pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
+
 impl MemoryStore {
-    /// A store whose sessions expire after `ttl` without use.
+    /// A store whose sessions expire after `ttl` without use, at most
+    /// [`DEFAULT_MAX_SESSIONS`] of them.
     pub fn new(ttl: Duration) -> Self {
+        Self::with_limit(ttl, DEFAULT_MAX_SESSIONS)
+    }
+
+    /// A store of at most `max` live sessions (at least one).
+    pub fn with_limit(ttl: Duration, max: usize) -> Self {
         Self {
             ttl,
+            max: max.max(1),
             sessions: Mutex::new(HashMap::new()),
         }
     }
@@ -105,8 +121,14 @@ impl MemoryStore {
 impl SessionStore for MemoryStore {
     async fn create(&self, session: &Session) -> Result<String, StoreError> {
         let mut map = self.lock()?;
-        let now = SystemTime::now();
-        map.retain(|_, s| s.expires_at > now);
+        if map.len() >= self.max {
+            // Swept only when full: each create stays O(1) until then.
+            let now = SystemTime::now();
+            map.retain(|_, s| s.expires_at > now);
+            if map.len() >= self.max {
+                return Err(StoreError::Full(self.max));
+            }
+        }
         map.insert(session.id.clone(), session.clone());
         Ok(session.id.clone())
     }
@@ -145,6 +167,34 @@ impl SessionStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_full_store_sweeps_expired_sessions_then_refuses() {
+        let store = MemoryStore::with_limit(Duration::from_secs(60), 2);
+        let now = SystemTime::now();
+        let session = |id: &str, expires_at: SystemTime| Session {
+            id: id.into(),
+            protocol_version: "2025-11-25".into(),
+            init_params: Arc::from("{}"),
+            principal: None,
+            created_at: now,
+            last_seen: now,
+            expires_at,
+        };
+        let later = now + Duration::from_secs(60);
+        store.create(&session("a", later)).await.unwrap();
+        store
+            .create(&session("old", now - Duration::from_secs(1)))
+            .await
+            .unwrap();
+        // Full: the expired one is swept to make room.
+        store.create(&session("b", later)).await.unwrap();
+        assert!(matches!(
+            store.create(&session("c", later)).await,
+            Err(StoreError::Full(2))
+        ));
+        assert!(store.get("a").await.unwrap().is_some());
+    }
 
     fn session(id: &str, expires_in: Duration) -> Session {
         let now = SystemTime::now();

@@ -199,6 +199,7 @@ fn unavailable(e: StoreError) -> String {
             eprintln!("unavailable: {msg}");
             msg
         }
+        other => panic!("expected the store to be unavailable, got {other}"),
     }
 }
 

@@ -27,7 +27,7 @@ use mcp_lambda_core::{EraPolicy, ServerCommand};
 use serde::Deserialize;
 use values::{
     Checked, ChildEra, any_duration, child_count, connection_count, endpoint_path, env_pair,
-    listen_addr, message_bytes, origin, positive_duration, served_version, var_name,
+    listen_addr, message_bytes, origin, positive_duration, served_version, session_count, var_name,
 };
 
 /// A configuration mistake, naming the field it is about.
@@ -229,6 +229,15 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) max_message_bytes: usize,
 
+    /// memory: most sessions kept at once (expired ones are swept when full; one more gets 503).
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_MAX_SESSIONS",
+        default_value_t = 10_000,
+        value_parser = Checked(session_count)
+    )]
+    pub(crate) max_sessions: usize,
+
     /// Most MCP server processes running at once, every lifecycle counted
     /// [default: 32 for serve; on Lambda the function's memory in MB / 128, from 4 to 32].
     #[arg(long, env = "MCP_LAMBDA_MAX_CHILDREN", value_parser = Checked(child_count))]
@@ -382,6 +391,8 @@ pub(crate) struct Config {
     pub(crate) connections: ConnectionLimits,
     /// Most child processes at once.
     pub(crate) max_children: usize,
+    /// Most sessions in the memory store.
+    pub(crate) max_sessions: usize,
     /// SIGTERM → SIGKILL grace.
     pub(crate) kill_grace: Duration,
     /// Start the reuse child before the first request.
@@ -437,6 +448,7 @@ pub(crate) fn resolve(
         server,
         server_name,
         max_message_bytes: args.max_message_bytes,
+        max_sessions: args.max_sessions,
         max_children: args
             .max_children
             .unwrap_or_else(|| default_max_children(mode, ours)),

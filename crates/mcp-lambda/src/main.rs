@@ -280,7 +280,10 @@ async fn build_gateway(
     };
     let sessions: Option<Arc<dyn SessionStore>> = match config.sessions {
         Sessions::None => None,
-        Sessions::Memory => Some(Arc::new(MemoryStore::new(config.session_ttl))),
+        Sessions::Memory => Some(Arc::new(MemoryStore::with_limit(
+            config.session_ttl,
+            config.max_sessions,
+        ))),
         Sessions::Token => Some(Arc::new(
             TokenStore::new(&config.session_keys, config.session_ttl)
                 .map_err(|e| anyhow::anyhow!("--session-keys (MCP_LAMBDA_SESSION_KEYS): {e}"))?,

@@ -5,7 +5,8 @@
 //! Contract, in order:
 //! - `initialize` alone: the upstream initializes (or answers from a child it has); with
 //!   sessions on (over HTTP) a session is created and its handle returned in `Mcp-Session-Id`
-//!   (a store that fails → 503 and the session's child is released). Inside a batch: 400.
+//!   (params over 16 KiB → 400 -32602; a full store → 503 with `Retry-After`; a store that
+//!   fails → 503; either way the session's child is released). Inside a batch: 400.
 //! - `server/discover` without the 2026-07-28 envelope: 200 with -32601.
 //! - Sessions on (over HTTP): `Mcp-Session-Id` is required (400) and must name a live session
 //!   of the same principal (404); the session's negotiated version wins over the header's.
@@ -26,8 +27,11 @@ use super::{Gateway, Outcome, Step, sse};
 use crate::RequestContext;
 use crate::jsonrpc::{self, Kind, Message, Payload};
 use crate::protocol;
-use crate::session::{Session, SessionStore, new_session_id};
+use crate::session::{Session, SessionStore, StoreError, new_session_id};
 use crate::upstream::{Exchange, requested_version};
+
+/// Largest initialize params a session keeps (every session holds them, to replay them).
+pub(crate) const MAX_SESSION_PARAMS: usize = 16 * 1024;
 
 const INIT_IN_BATCH: &str = "initialize must not be part of a JSON-RPC batch";
 
@@ -149,6 +153,20 @@ impl Gateway {
         http: bool,
     ) -> Step {
         let store = self.sessions.as_ref().filter(|_| http);
+        // What the session replays is what a child is initialized with (a version nobody
+        // serves already replaced), and it must fit the session.
+        let kept = store.map(|_| {
+            requested_version(msg)
+                .map(|(params, _)| params)
+                .unwrap_or_else(|_| Arc::from(msg.params().unwrap_or("{}")))
+        });
+        if kept.as_ref().is_some_and(|p| p.len() > MAX_SESSION_PARAMS) {
+            return Err(Rejection::invalid_params(format!(
+                "initialize params over {} KiB cannot be kept in a session",
+                MAX_SESSION_PARAMS / 1024
+            ))
+            .with_id(msg.id()));
+        }
         let session_id = store.map(|_| new_session_id());
         let mut ex = self.exchange(
             ctx,
@@ -160,15 +178,10 @@ impl Gateway {
             Err(e) => return super::failed(e, msg.id()).map(|reply| Outcome::ok(reply.body)),
         };
         let response = jsonrpc::result_response(msg.id(), &ok.result);
-        let (Some(store), Some(id)) = (store, session_id) else {
+        let (Some(store), Some(id), Some(init_params)) = (store, session_id, kept) else {
             return Ok(Outcome::ok(response));
         };
         let now = SystemTime::now();
-        // What the session replays is what a child is initialized with (a version nobody
-        // serves already replaced), never more than the client's own params.
-        let init_params = requested_version(msg)
-            .map(|(params, _)| params)
-            .unwrap_or_else(|_| Arc::from(msg.params().unwrap_or("{}")));
         let session = Session {
             id: id.clone(),
             protocol_version: ok.negotiated,
@@ -181,8 +194,12 @@ impl Gateway {
         let handle = match store.create(&session).await {
             Ok(handle) => handle,
             Err(e) => {
-                tracing::error!(error = %e, "could not save the session");
                 self.upstream.end_session(&id).await;
+                if let StoreError::Full(_) = e {
+                    tracing::warn!(error = %e, "session refused");
+                    return Err(Rejection::busy(e.to_string()).with_id(msg.id()));
+                }
+                tracing::error!(error = %e, "could not save the session");
                 return Err(Rejection::store_unavailable(
                     "the session could not be saved; try again",
                 )

@@ -81,6 +81,14 @@ pub(super) fn message_bytes(value: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// A number of sessions: 1 to 10,000,000.
+pub(super) fn session_count(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=10_000_000).contains(&n) => Ok(n),
+        _ => Err(format!("{value:?} is not a number from 1 to 10000000")),
+    }
+}
+
 /// A number of child processes: 1 to 4096.
 pub(super) fn child_count(value: &str) -> Result<usize, String> {
     match value.trim().parse::<usize>() {
