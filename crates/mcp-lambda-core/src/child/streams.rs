@@ -29,11 +29,16 @@ use tracing::info;
 use super::{Pending, Shared};
 use crate::jsonrpc::{self, Message};
 
+/// Messages one request's stream holds before the client reads them.
+pub const SINK_CAPACITY: usize = 1024;
+
 /// Where a request's stream goes: complete JSON-RPC messages for the client.
 #[derive(Debug, Clone)]
 pub struct StreamSink {
-    /// The client's channel.
-    pub tx: mpsc::UnboundedSender<Bytes>,
+    /// The client's channel, bounded ([`SINK_CAPACITY`]): never waited on. A full one drops a
+    /// notification and refuses a server→client request (the child gets an error at once), so
+    /// a child that floods a slow client holds a bounded amount of memory.
+    pub tx: mpsc::Sender<Bytes>,
     /// Whether server→client requests may be sent to this client (it reads an SSE stream and
     /// can POST answers).
     pub requests: bool,
@@ -159,7 +164,7 @@ pub(super) fn notification(shared: &Shared, msg: &Message) -> bool {
             return false;
         };
         let out = restore_token(&raw, token);
-        return stream.sink.tx.send(out).is_ok();
+        return stream.sink.tx.try_send(out).is_ok();
     }
     // Only log messages belong to a request; list changes, resource updates and the like do
     // not, whatever is in flight (they are for the session's GET stream).
@@ -170,7 +175,7 @@ pub(super) fn notification(shared: &Shared, msg: &Message) -> bool {
         Some((_, s)) if s.sink.logging => s
             .sink
             .tx
-            .send(Bytes::copy_from_slice(msg.raw().get().as_bytes()))
+            .try_send(Bytes::copy_from_slice(msg.raw().get().as_bytes()))
             .is_ok(),
         _ => false,
     }
@@ -220,7 +225,7 @@ pub(super) fn request(shared: &Arc<Shared>, msg: &Message) -> bool {
     let sent = stream
         .sink
         .tx
-        .send(Bytes::from(jsonrpc::into_bytes(line)))
+        .try_send(Bytes::from(jsonrpc::into_bytes(line)))
         .is_ok();
     if sent {
         stream.outstanding.push(outward.clone());

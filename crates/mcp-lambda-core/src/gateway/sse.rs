@@ -99,7 +99,7 @@ pub(crate) async fn answer(
     mut round: Option<Round>,
     modern: bool,
 ) -> Result<Outcome, Rejection> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::channel(crate::child::streams::SINK_CAPACITY);
     ex.sink = Some(StreamSink {
         tx,
         requests: allowed.requests || round.is_some(),

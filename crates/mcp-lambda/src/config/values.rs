@@ -81,28 +81,27 @@ pub(super) fn message_bytes(value: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// A whole number from `min` to `max`.
+fn count(value: &str, min: usize, max: usize) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("{value:?} is not a number from {min} to {max}")),
+    }
+}
+
 /// A number of sessions: 1 to 10,000,000.
 pub(super) fn session_count(value: &str) -> Result<usize, String> {
-    match value.trim().parse::<usize>() {
-        Ok(n) if (1..=10_000_000).contains(&n) => Ok(n),
-        _ => Err(format!("{value:?} is not a number from 1 to 10000000")),
-    }
+    count(value, 1, 10_000_000)
 }
 
 /// A number of child processes: 1 to 4096.
 pub(super) fn child_count(value: &str) -> Result<usize, String> {
-    match value.trim().parse::<usize>() {
-        Ok(n) if (1..=4096).contains(&n) => Ok(n),
-        _ => Err(format!("{value:?} is not a number from 1 to 4096")),
-    }
+    count(value, 1, 4096)
 }
 
 /// A number of connections: 1 to 65536.
 pub(super) fn connection_count(value: &str) -> Result<usize, String> {
-    match value.trim().parse::<usize>() {
-        Ok(n) if (1..=65536).contains(&n) => Ok(n),
-        _ => Err(format!("{value:?} is not a number from 1 to 65536")),
-    }
+    count(value, 1, 65536)
 }
 
 /// A socket address to listen on.
