@@ -458,6 +458,19 @@ mod tests {
     }
     use serde_json::json;
 
+    /// Found by the `era` fuzz target: a number beyond f64 (`5e44000005`) is valid JSON that
+    /// `Value` cannot hold; both translations then forward the message as it came, still JSON.
+    #[test]
+    fn numbers_beyond_f64_pass_through_translation_as_json() {
+        let body = r#"{"jsonrpc":"2.0","id":1,"zd":5e44000005,"method":"tools/list","params":{"x":1e999}}"#;
+        let raw = RawValue::from_string(body.to_owned()).unwrap();
+        let msg = jsonrpc::parse_message(&raw).unwrap();
+        for out in [to_modern_request(&msg, None), to_legacy_request(&msg)] {
+            assert_eq!(out.get(), body);
+            serde_json::from_str::<serde::de::IgnoredAny>(out.get()).unwrap();
+        }
+    }
+
     fn params(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap_or_default()
     }

@@ -567,10 +567,10 @@ mod classify;
 pub mod events;
 mod legacy;
 pub mod modern;
-mod mrtr;
+pub(crate) mod mrtr;
 mod param_headers;
 mod reject;
-mod sse;
+pub(crate) mod sse;
 
 #[cfg(test)]
 mod tests;

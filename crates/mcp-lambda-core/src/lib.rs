@@ -16,6 +16,9 @@ pub mod child;
 pub mod command;
 pub mod era;
 pub mod framing;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod jsonrpc;
 pub mod protocol;

@@ -1,0 +1,4 @@
+//! Fuzz target: `mcp_lambda_core::fuzzing::era_translation` (see its docs for the invariants checked).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mcp_lambda_core::fuzzing::era_translation(data));
