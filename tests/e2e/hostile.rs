@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mcp_lambda_tests::{
-    ProcessGuard, accepts, bin, children_of, free_port, http, on_path, post, rss_of, serve,
+    ProcessGuard, accepts, bin, children_of, free_port, get_stream, http, on_path, post, rss_of,
+    serve,
 };
 use serde_json::json;
 
@@ -477,4 +478,51 @@ fn sessions_are_bounded_in_number_and_size() {
     assert_eq!(r.status, 400, "{r:?}");
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["error"]["code"], -32602, "{v}");
+}
+
+/// `true` once the stream has ended (its last chunk, or the connection closed) within `wait`.
+fn stream_ends(rx: &std::sync::mpsc::Receiver<String>, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) if line.trim() == "0" => return true,
+            Ok(_) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return true,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return false,
+        }
+    }
+    false
+}
+
+/// A token session cannot be deleted, so its GET-stream mailbox (replay buffer, subscriptions)
+/// used to live as long as the process. Now it goes when the session expires: the next mailbox
+/// made sweeps it and its stream ends, while a live session's stream stays open.
+#[test]
+fn an_expired_token_sessions_get_stream_ends_and_its_mailbox_goes() {
+    let example = bin("mcp-lambda-example-server").display().to_string();
+    let s = mcp_lambda_tests::Server::start(
+        &["--sessions", "token", "--session-ttl", "2s", "--", &example],
+        &[(
+            "MCP_LAMBDA_SESSION_KEYS",
+            "8c7b5f1f0e6d4c3b2a19080706050403020100f0e0d0c0b0a090807060504030",
+        )],
+    );
+    let a = mcp_lambda_tests::Mcp::connect(&s.url, "2025-11-25", "expires");
+    let (_a_conn, a_rx) = get_stream(&s.base, a.session.as_ref().unwrap(), None);
+    assert!(
+        !stream_ends(&a_rx, Duration::from_millis(500)),
+        "A's stream ended at once"
+    );
+    std::thread::sleep(Duration::from_millis(2_500));
+    // A has expired; B's new mailbox sweeps it.
+    let b = mcp_lambda_tests::Mcp::connect(&s.url, "2025-11-25", "lives");
+    let (_b_conn, b_rx) = get_stream(&s.base, b.session.as_ref().unwrap(), None);
+    assert!(
+        stream_ends(&a_rx, Duration::from_secs(5)),
+        "the expired session's GET stream is still open"
+    );
+    assert!(
+        !stream_ends(&b_rx, Duration::from_millis(500)),
+        "B's stream ended"
+    );
 }

@@ -9,7 +9,8 @@
 use std::time::{Duration, Instant};
 
 use mcp_lambda_tests::{
-    Mcp, everything_cmd, fixture_cmd, node, post, py_stream, python_client, serve, ts_stream,
+    Mcp, everything_cmd, fixture_cmd, get_stream, node, post, py_stream, python_client, serve,
+    ts_stream,
 };
 use serde_json::{Value, json};
 
@@ -299,36 +300,6 @@ fn input_required_rounds_continue_on_another_instance_with_the_same_keys() {
     );
 }
 
-/// Opens a raw GET stream; returns a channel of its SSE lines.
-fn get_stream(
-    s: &mcp_lambda_tests::Server,
-    session: &str,
-    last_event_id: Option<&str>,
-) -> (std::net::TcpStream, std::sync::mpsc::Receiver<String>) {
-    use std::io::{BufRead, BufReader, Write};
-    let addr = s.base.trim_start_matches("http://").to_string();
-    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
-    let resume = last_event_id
-        .map(|id| format!("Last-Event-ID: {id}\r\n"))
-        .unwrap_or_default();
-    write!(
-        conn,
-        "GET /mcp HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nMcp-Session-Id: {session}\r\nMCP-Protocol-Version: 2025-11-25\r\n{resume}\r\n"
-    )
-    .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = BufReader::new(conn.try_clone().unwrap());
-    std::thread::spawn(move || {
-        for line in reader.lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    (conn, rx)
-}
-
 /// The next `data:` line after an `id:` line on the stream: (id, data).
 fn next_event(rx: &std::sync::mpsc::Receiver<String>) -> (String, String) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -354,7 +325,7 @@ fn the_get_stream_carries_list_changes_and_resumes_after_last_event_id() {
     let s = serve(&[], &cmd);
     let mut m = Mcp::connect(&s.url, "2025-11-25", "get-stream");
     let session = m.session.clone().unwrap();
-    let (conn, rx) = get_stream(&s, &session, None);
+    let (conn, rx) = get_stream(&s.base, &session, None);
     std::thread::sleep(Duration::from_millis(200));
     m.call("test_trigger_tool_change", json!({}));
     let (first_id, data) = next_event(&rx);
@@ -365,7 +336,7 @@ fn the_get_stream_carries_list_changes_and_resumes_after_last_event_id() {
     std::thread::sleep(Duration::from_millis(200));
     m.call("test_trigger_tool_change", json!({}));
     std::thread::sleep(Duration::from_millis(300));
-    let (_conn, rx) = get_stream(&s, &session, Some(&first_id));
+    let (_conn, rx) = get_stream(&s.base, &session, Some(&first_id));
     let (id, data) = next_event(&rx);
     assert!(data.contains("notifications/tools/list_changed"), "{data}");
     assert!(
@@ -392,8 +363,8 @@ fn one_sessions_server_messages_never_reach_another_sessions_stream() {
     let s = serve(&["--lifecycle", "per-session"], &cmd);
     let mut a = Mcp::connect(&s.url, "2025-11-25", "session-a");
     let mut b = Mcp::connect(&s.url, "2025-11-25", "session-b");
-    let (_a_conn, a_rx) = get_stream(&s, a.session.as_ref().unwrap(), None);
-    let (_b_conn, b_rx) = get_stream(&s, b.session.as_ref().unwrap(), None);
+    let (_a_conn, a_rx) = get_stream(&s.base, a.session.as_ref().unwrap(), None);
+    let (_b_conn, b_rx) = get_stream(&s.base, b.session.as_ref().unwrap(), None);
     std::thread::sleep(Duration::from_millis(200));
     // The GET answers' status lines and headers.
     let drain = |rx: &std::sync::mpsc::Receiver<String>| {

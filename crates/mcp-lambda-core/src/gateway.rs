@@ -39,7 +39,7 @@
 //! `tools/call`, `prompts/get` or `resources/read` may end in an `InputRequiredResult` there too.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -49,7 +49,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::child::Unrelated;
-use crate::session::SessionStore;
+use crate::session::{Session, SessionStore};
 use crate::upstream::{Exchange, Stats, Upstream};
 use classify::{Call, Post};
 use reject::Rejection;
@@ -357,9 +357,19 @@ impl Gateway {
     /// `Last-Event-ID` (see [`events`]).
     async fn get(&self, id: &str, last_event_id: Option<u64>, ctx: &RequestContext) -> Step {
         let session = self.session(id, ctx).await?;
-        Ok(Outcome::Stream(
-            self.events.open(&session.id, last_event_id),
-        ))
+        let until = self.session_until(&session);
+        self.events
+            .open(&session.id, last_event_id, until)
+            .map(Outcome::Stream)
+            .map_err(events::rejection)
+    }
+
+    /// When `session`, used now, expires (what its GET-stream mailbox lives for).
+    fn session_until(&self, session: &Session) -> SystemTime {
+        let now = SystemTime::now();
+        self.sessions
+            .as_ref()
+            .map_or(now, |s| s.expires_after_use(session, now))
     }
 
     async fn delete(&self, id: &str, ctx: &RequestContext) -> Step {

@@ -71,6 +71,11 @@ pub trait SessionStore: Send + Sync {
     }
     /// How long a session lives without being used.
     fn idle_ttl(&self) -> Duration;
+    /// When `session`, used at `now`, expires: one idle period later for stores that slide
+    /// the expiry on use (memory, DynamoDB); sealed tokens keep the expiry they carry.
+    fn expires_after_use(&self, session: &Session, now: SystemTime) -> SystemTime {
+        session.expires_at.max(now + self.idle_ttl())
+    }
 }
 
 /// Returns a new session id: 32 bytes from a CSPRNG (rand's thread RNG, ChaCha12 seeded and

@@ -253,6 +253,10 @@ impl SessionStore for TokenStore {
         Ok(false)
     }
 
+    fn expires_after_use(&self, session: &Session, _now: SystemTime) -> SystemTime {
+        session.expires_at
+    }
+
     fn can_delete(&self) -> bool {
         false
     }

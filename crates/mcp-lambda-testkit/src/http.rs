@@ -465,6 +465,40 @@ pub fn post(url: &str, extra: &[(&str, &str)], body: &str) -> Resp {
     http("POST", url, &headers, Some(body))
 }
 
+/// Opens a raw `GET /mcp` stream of `session` on the server at `base` (`http://host:port`),
+/// resuming after `last_event_id` if given; returns the connection and its lines as they come
+/// (the chunked framing's size lines included: a lone `0` ends the stream).
+pub fn get_stream(
+    base: &str,
+    session: &str,
+    last_event_id: Option<&str>,
+) -> (TcpStream, std::sync::mpsc::Receiver<String>) {
+    let addr = base.trim_start_matches("http://").to_string();
+    let mut conn = TcpStream::connect(&addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    let resume = last_event_id
+        .map(|id| format!("Last-Event-ID: {id}\r\n"))
+        .unwrap_or_default();
+    write!(
+        conn,
+        "GET /mcp HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nMcp-Session-Id: {session}\r\nMCP-Protocol-Version: 2025-11-25\r\n{resume}\r\n"
+    )
+    .unwrap_or_else(|e| panic!("send a GET: {e}"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = BufReader::new(
+        conn.try_clone()
+            .unwrap_or_else(|e| panic!("clone the connection: {e}")),
+    );
+    std::thread::spawn(move || {
+        for line in reader.lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (conn, rx)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,8 +31,8 @@ pub use clients::{
     py_client, py_stream, ts_client, ts_stream,
 };
 pub use http::{
-    Client, ClientKind, Head, RawClient, Resp, Response, clip, http, json_rpc_from_body, post,
-    read_body, read_head, write_message,
+    Client, ClientKind, Head, RawClient, Resp, Response, clip, get_stream, http,
+    json_rpc_from_body, post, read_body, read_head, write_message,
 };
 pub use lambda::{Emulator, Function, LambdaRuntime, function_url_event, lambda_env};
 pub use moto::{Moto, aws_env};

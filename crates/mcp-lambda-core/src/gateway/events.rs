@@ -13,24 +13,72 @@
 //!   `resources/unsubscribe`).
 //! - A new GET stream replaces the session's previous one (each message goes out on one stream)
 //!   and first replays the buffered events after `Last-Event-ID`.
-//! - A session that ends (DELETE) loses its mailbox.
+//! - A session that ends (DELETE) loses its mailbox; so does one that expires: each mailbox
+//!   lives until its session's expiry as last seen by a request ([`Events::seen`]), and expired
+//!   mailboxes are swept whenever a message is dispatched or a mailbox is added (a live stream of
+//!   an expired session ends).
+//! - Bounded: at most [`MAX_MAILBOXES`] mailboxes (one more is refused: 503), a replay buffer
+//!   of at most [`REPLAY`] events and [`REPLAY_BYTES`] bytes, at most [`MAX_SUBSCRIPTIONS`]
+//!   subscribed URIs of at most [`MAX_URI`] bytes each per session (more is refused before the
+//!   request reaches the child).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::reject::Rejection;
+
 /// Events kept per session for resumption.
 pub(crate) const REPLAY: usize = 256;
+/// Bytes of events kept per session for resumption (an event larger than this goes to a live
+/// stream only).
+pub(crate) const REPLAY_BYTES: usize = 64 * 1024;
+/// Sessions with a mailbox (a GET stream or a subscription) at once.
+pub(crate) const MAX_MAILBOXES: usize = 10_000;
+/// Resources one session may be subscribed to.
+pub(crate) const MAX_SUBSCRIPTIONS: usize = 256;
+/// Longest subscribed URI, in bytes.
+pub(crate) const MAX_URI: usize = 2048;
 
-#[derive(Default)]
+/// Why a mailbox or a subscription was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// [`MAX_MAILBOXES`] live sessions already have one.
+    Full,
+    /// The session is subscribed to [`MAX_SUBSCRIPTIONS`] resources.
+    TooManySubscriptions,
+    /// The URI is longer than [`MAX_URI`].
+    UriTooLong,
+}
+
+/// The client's answer to a refusal.
+pub(crate) fn rejection(refused: Refused) -> Rejection {
+    match refused {
+        Refused::Full => Rejection::busy(format!(
+            "{MAX_MAILBOXES} sessions have a stream or subscriptions open, the most this endpoint keeps; try again later"
+        )),
+        Refused::TooManySubscriptions => Rejection::invalid_params(format!(
+            "a session may subscribe to at most {MAX_SUBSCRIPTIONS} resources; unsubscribe from one first"
+        )),
+        Refused::UriTooLong => {
+            Rejection::invalid_params(format!("a subscribed uri may be at most {MAX_URI} bytes"))
+        }
+    }
+}
+
 struct Mailbox {
     live: Option<mpsc::Sender<Bytes>>,
     buffer: VecDeque<(u64, Bytes)>,
+    /// Bytes in `buffer`.
+    buffered: usize,
     next: u64,
     subscriptions: HashSet<String>,
+    /// The session's expiry as last seen: the mailbox goes with it.
+    until: SystemTime,
 }
 
 impl Mailbox {
@@ -44,10 +92,16 @@ impl Mailbox {
         }));
         event.extend_from_slice(b"\n\n");
         let event = Bytes::from(event);
-        if self.buffer.len() == REPLAY {
-            self.buffer.pop_front();
+        if event.len() <= REPLAY_BYTES {
+            while self.buffer.len() >= REPLAY || self.buffered + event.len() > REPLAY_BYTES {
+                let Some((_, old)) = self.buffer.pop_front() else {
+                    break;
+                };
+                self.buffered -= old.len();
+            }
+            self.buffered += event.len();
+            self.buffer.push_back((self.next, event.clone()));
         }
-        self.buffer.push_back((self.next, event.clone()));
         if let Some(tx) = &self.live
             && tx.try_send(event).is_err()
         {
@@ -63,6 +117,32 @@ pub(crate) struct Events {
     boxes: Mutex<HashMap<String, Mailbox>>,
 }
 
+/// The session's mailbox (made if it has none: expired ones are swept first when `boxes` is
+/// full), kept at least `until`.
+fn mailbox<'a>(
+    boxes: &'a mut HashMap<String, Mailbox>,
+    session: &str,
+    until: SystemTime,
+) -> Result<&'a mut Mailbox, Refused> {
+    if !boxes.contains_key(session) {
+        let now = SystemTime::now();
+        boxes.retain(|_, m| m.until > now);
+        if boxes.len() >= MAX_MAILBOXES {
+            return Err(Refused::Full);
+        }
+    }
+    let mailbox = boxes.entry(session.to_owned()).or_insert_with(|| Mailbox {
+        live: None,
+        buffer: VecDeque::new(),
+        buffered: 0,
+        next: 0,
+        subscriptions: HashSet::new(),
+        until,
+    });
+    mailbox.until = mailbox.until.max(until);
+    Ok(mailbox)
+}
+
 impl Events {
     /// Delivers one message from a child (see the module docs for who gets it): the child of
     /// one `session` reaches that session's mailbox only; a shared child (`None`), every one.
@@ -75,6 +155,8 @@ impl Events {
         let Ok(mut boxes) = self.boxes.lock() else {
             return;
         };
+        let now = SystemTime::now();
+        boxes.retain(|_, m| m.until > now);
         let boxes = boxes
             .iter_mut()
             .filter(|(id, _)| session.is_none_or(|s| s == id.as_str()))
@@ -89,30 +171,62 @@ impl Events {
         }
     }
 
-    /// Opens the session's GET stream: the buffered events after `last_event_id`, then live.
-    pub(crate) fn open(&self, session: &str, last_event_id: Option<u64>) -> mpsc::Receiver<Bytes> {
+    /// Opens the GET stream of a session that lives `until`: the buffered events after
+    /// `last_event_id`, then live.
+    pub(crate) fn open(
+        &self,
+        session: &str,
+        last_event_id: Option<u64>,
+        until: SystemTime,
+    ) -> Result<mpsc::Receiver<Bytes>, Refused> {
         let (tx, rx) = mpsc::channel(REPLAY + 64);
-        if let Ok(mut boxes) = self.boxes.lock() {
-            let mailbox = boxes.entry(session.to_owned()).or_default();
-            for (id, event) in &mailbox.buffer {
-                if last_event_id.is_none_or(|last| *id > last) {
-                    let _ = tx.try_send(event.clone());
-                }
+        let mut boxes = self.boxes.lock().map_err(|_| Refused::Full)?;
+        let mailbox = mailbox(&mut boxes, session, until)?;
+        for (id, event) in &mailbox.buffer {
+            if last_event_id.is_none_or(|last| *id > last) {
+                let _ = tx.try_send(event.clone());
             }
-            mailbox.live = Some(tx);
         }
-        rx
+        mailbox.live = Some(tx);
+        Ok(rx)
     }
 
-    /// Records a session's `resources/subscribe` (`true`) or `resources/unsubscribe`.
-    pub(crate) fn subscribe(&self, session: &str, uri: &str, on: bool) {
-        if let Ok(mut boxes) = self.boxes.lock() {
-            let mailbox = boxes.entry(session.to_owned()).or_default();
-            if on {
-                mailbox.subscriptions.insert(uri.to_owned());
-            } else {
+    /// Records a session's `resources/subscribe` (`on`) or `resources/unsubscribe`; the session
+    /// lives `until`. Checked before the request reaches the child: a refusal means the child
+    /// never sees it.
+    pub(crate) fn subscribe(
+        &self,
+        session: &str,
+        uri: &str,
+        on: bool,
+        until: SystemTime,
+    ) -> Result<(), Refused> {
+        let mut boxes = self.boxes.lock().map_err(|_| Refused::Full)?;
+        if !on {
+            if let Some(mailbox) = boxes.get_mut(session) {
                 mailbox.subscriptions.remove(uri);
             }
+            return Ok(());
+        }
+        if uri.len() > MAX_URI {
+            return Err(Refused::UriTooLong);
+        }
+        let mailbox = mailbox(&mut boxes, session, until)?;
+        if !mailbox.subscriptions.contains(uri) {
+            if mailbox.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+                return Err(Refused::TooManySubscriptions);
+            }
+            mailbox.subscriptions.insert(uri.to_owned());
+        }
+        Ok(())
+    }
+
+    /// A request of `session` was seen: its mailbox, if any, lives at least `until`.
+    pub(crate) fn seen(&self, session: &str, until: SystemTime) {
+        if let Ok(mut boxes) = self.boxes.lock()
+            && let Some(mailbox) = boxes.get_mut(session)
+        {
+            mailbox.until = mailbox.until.max(until);
         }
     }
 
@@ -135,6 +249,10 @@ mod tests {
             .into_bytes()
     }
 
+    fn later() -> SystemTime {
+        SystemTime::now() + std::time::Duration::from_secs(60)
+    }
+
     fn drain(rx: &mut mpsc::Receiver<Bytes>) -> Vec<String> {
         let mut out = Vec::new();
         while let Ok(e) = rx.try_recv() {
@@ -146,7 +264,7 @@ mod tests {
     #[test]
     fn events_carry_ids_and_replay_after_last_event_id() {
         let e = Events::default();
-        let mut rx = e.open("s1", None);
+        let mut rx = e.open("s1", None, later()).unwrap();
         e.dispatch(None, CHANGED);
         let got = drain(&mut rx);
         assert_eq!(got.len(), 1);
@@ -158,7 +276,7 @@ mod tests {
         drop(rx);
         e.dispatch(None, CHANGED);
         e.dispatch(None, CHANGED);
-        let mut rx = e.open("s1", Some(1));
+        let mut rx = e.open("s1", Some(1), later()).unwrap();
         let got = drain(&mut rx);
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got[0].starts_with("id: 2\n") && got[1].starts_with("id: 3\n"));
@@ -171,13 +289,13 @@ mod tests {
     #[test]
     fn resource_updates_go_to_subscribers_only() {
         let e = Events::default();
-        let mut a = e.open("a", None);
-        let mut b = e.open("b", None);
-        e.subscribe("a", "test://x", true);
+        let mut a = e.open("a", None, later()).unwrap();
+        let mut b = e.open("b", None, later()).unwrap();
+        e.subscribe("a", "test://x", true, later()).unwrap();
         e.dispatch(None, &updated("test://x"));
         assert_eq!(drain(&mut a).len(), 1);
         assert!(drain(&mut b).is_empty());
-        e.subscribe("a", "test://x", false);
+        e.subscribe("a", "test://x", false, later()).unwrap();
         e.dispatch(None, &updated("test://x"));
         assert!(drain(&mut a).is_empty());
     }
@@ -185,8 +303,8 @@ mod tests {
     #[test]
     fn a_sessions_own_child_reaches_that_session_only() {
         let e = Events::default();
-        let mut a = e.open("a", None);
-        let mut b = e.open("b", None);
+        let mut a = e.open("a", None, later()).unwrap();
+        let mut b = e.open("b", None, later()).unwrap();
         e.dispatch(Some("a"), CHANGED);
         assert_eq!(drain(&mut a).len(), 1);
         assert!(drain(&mut b).is_empty(), "b's stream saw a's child");
@@ -197,13 +315,87 @@ mod tests {
     #[test]
     fn the_replay_buffer_is_bounded() {
         let e = Events::default();
-        drop(e.open("s", None));
+        drop(e.open("s", None, later()).unwrap());
         for _ in 0..REPLAY + 10 {
             e.dispatch(None, CHANGED);
         }
-        let mut rx = e.open("s", Some(0));
+        let mut rx = e.open("s", Some(0), later()).unwrap();
         let got = drain(&mut rx);
         assert_eq!(got.len(), REPLAY);
         assert!(got[0].starts_with("id: 11\n"), "{}", got[0]);
+    }
+
+    #[test]
+    fn expired_sessions_lose_their_mailbox_and_stream() {
+        let e = Events::default();
+        let past = SystemTime::now() - std::time::Duration::from_secs(1);
+        let mut gone = e.open("gone", None, past).unwrap();
+        e.subscribe("gone2", "test://x", true, past).unwrap();
+        let mut kept = e.open("kept", None, later()).unwrap();
+        e.dispatch(None, CHANGED);
+        assert_eq!(drain(&mut kept).len(), 1);
+        assert!(drain(&mut gone).is_empty());
+        // The mailbox was swept, so its sender is gone: the stream has ended.
+        assert!(gone.try_recv().is_err() && gone.is_closed());
+        assert_eq!(e.boxes.lock().unwrap().len(), 1);
+        // A request extends the session's mailbox.
+        let soon = SystemTime::now() + std::time::Duration::from_millis(1);
+        let mut s = e.open("s", None, soon).unwrap();
+        e.seen("s", later());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        e.dispatch(None, CHANGED);
+        assert_eq!(drain(&mut s).len(), 1);
+    }
+
+    #[test]
+    fn mailboxes_and_subscriptions_are_bounded() {
+        let e = Events::default();
+        for i in 0..MAX_MAILBOXES {
+            e.subscribe(&format!("s{i}"), "test://x", true, later())
+                .unwrap();
+        }
+        assert_eq!(e.open("one-more", None, later()).err(), Some(Refused::Full));
+        assert_eq!(
+            e.subscribe("one-more", "test://x", true, later()),
+            Err(Refused::Full)
+        );
+        // An existing session still subscribes, up to its own limit.
+        for i in 1..MAX_SUBSCRIPTIONS {
+            e.subscribe("s0", &format!("test://{i}"), true, later())
+                .unwrap();
+        }
+        assert_eq!(
+            e.subscribe("s0", "test://too-many", true, later()),
+            Err(Refused::TooManySubscriptions)
+        );
+        e.subscribe("s0", "test://x", true, later()).unwrap(); // already there
+        let long = format!("test://{}", "x".repeat(MAX_URI));
+        assert_eq!(
+            e.subscribe("s1", &long, true, later()),
+            Err(Refused::UriTooLong)
+        );
+    }
+
+    #[test]
+    fn the_replay_buffer_is_bounded_in_bytes() {
+        let e = Events::default();
+        drop(e.open("s", None, later()).unwrap());
+        let big = format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/message","params":{{"data":"{}"}}}}"#,
+            "x".repeat(10_000)
+        );
+        for _ in 0..20 {
+            e.dispatch(None, big.as_bytes());
+        }
+        let huge = big.replace("xxxx", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        e.dispatch(None, huge.as_bytes()); // over the budget alone: live only
+        let got = drain(&mut e.open("s", Some(0), later()).unwrap());
+        let bytes: usize = got.iter().map(String::len).sum();
+        assert!(
+            bytes <= REPLAY_BYTES && got.len() == 6,
+            "{} events, {bytes} bytes",
+            got.len()
+        );
+        assert!(got[5].starts_with("id: 20\n"), "{}", &got[5][..10]);
     }
 }

@@ -67,6 +67,11 @@ impl Gateway {
             }
             _ => None,
         };
+        // The session's GET-stream mailbox lives as long as the session (see `events`).
+        let until = session.as_ref().map(|s| self.session_until(s));
+        if let (Some(s), Some(until)) = (&session, until) {
+            self.events.seen(&s.id, until);
+        }
         let version = match (&session, version) {
             // A supported version other than the negotiated one: the spec only requires 400 for
             // invalid or unsupported versions, so the session's version is what counts.
@@ -90,7 +95,7 @@ impl Gateway {
         }
         let payload = match payload {
             Payload::Single(msg) if msg.kind() == Kind::Request && stream => {
-                self.track_subscription(&ex, &msg);
+                self.track_subscription(&ex, &msg, until)?;
                 let allowed = sse::Allowed {
                     requests: true,
                     logging: true,
@@ -100,7 +105,7 @@ impl Gateway {
             }
             other => other,
         };
-        Ok(match self.forward_all(&ex, &payload).await? {
+        Ok(match self.forward_all(&ex, &payload, until).await? {
             None => Outcome::Accepted,
             Some(body) => Outcome::ok(body),
         })
@@ -109,17 +114,25 @@ impl Gateway {
     /// Sends every message to the upstream in order: requests are answered, notifications
     /// forwarded, client responses delivered to the child request they answer (or dropped).
     /// Returns the body — one response, or an array for a batch — or `None` if nothing answers;
-    /// a single request that finds every child busy is refused (503).
+    /// a single request that finds every child busy is refused (503). `until`: the session's
+    /// expiry, for its subscriptions.
     async fn forward_all(
         &self,
         ex: &Exchange,
         payload: &Payload,
+        until: Option<SystemTime>,
     ) -> Result<Option<Bytes>, Rejection> {
         let mut responses = Vec::new();
         for msg in payload.messages() {
             match msg.kind() {
                 Kind::Request => {
-                    self.track_subscription(ex, msg);
+                    if let Err(refused) = self.track_subscription(ex, msg, until) {
+                        match payload {
+                            Payload::Single(_) => return Err(refused),
+                            Payload::Batch(_) => responses.push(refused.body()),
+                        }
+                        continue;
+                    }
                     let reply = match self.upstream.request(ex, msg).await {
                         Ok(reply) => reply.body,
                         Err(e) => match super::failed(e, msg.id()) {
@@ -227,23 +240,34 @@ impl Gateway {
         lookup(store.as_ref(), id, ctx).await
     }
 
-    /// Records a session's `resources/subscribe` / `unsubscribe` for its GET stream.
-    fn track_subscription(&self, ex: &Exchange, msg: &Message) {
+    /// Records a session's `resources/subscribe` / `unsubscribe` for its GET stream, before
+    /// the request is forwarded: a subscription over the limits is refused (the child never
+    /// sees it) with -32602, or 503 when no more sessions can have a mailbox.
+    fn track_subscription(
+        &self,
+        ex: &Exchange,
+        msg: &Message,
+        until: Option<SystemTime>,
+    ) -> Result<(), Rejection> {
         let on = match msg.method() {
             Some("resources/subscribe") => true,
             Some("resources/unsubscribe") => false,
-            _ => return,
+            _ => return Ok(()),
         };
-        let (Some(session), Some(params)) = (&ex.session_id, msg.params()) else {
-            return;
+        let (Some(session), Some(params), Some(until)) = (&ex.session_id, msg.params(), until)
+        else {
+            return Ok(());
         };
         #[derive(serde::Deserialize)]
         struct P {
             uri: String,
         }
-        if let Ok(p) = serde_json::from_str::<P>(params) {
-            self.events.subscribe(session, &p.uri, on);
-        }
+        let Ok(p) = serde_json::from_str::<P>(params) else {
+            return Ok(());
+        };
+        self.events
+            .subscribe(session, &p.uri, on, until)
+            .map_err(|r| super::events::rejection(r).with_id(msg.id()))
     }
 }
 

@@ -2645,3 +2645,42 @@ async fn rpc_modern_unknown_version_is_unsupported() {
     assert_eq!(v["error"]["data"]["supported"][0], MODERN);
     assert!(h.calls().is_empty());
 }
+
+/// A subscription over the session's limits is refused before the upstream sees it: the
+/// gateway could not deliver its updates, so the child must not be told.
+#[tokio::test]
+async fn subscriptions_over_the_limits_never_reach_the_upstream() {
+    use super::events::{MAX_SUBSCRIPTIONS, MAX_URI};
+    let h = Harness::new(true);
+    let session = h.open_session("2025-03-26").await;
+    let sub = |id: usize, uri: &str| {
+        serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "resources/subscribe",
+            "params": {"uri": uri}})
+        .to_string()
+    };
+    // 2025-03-26: the version with batches.
+    let headers = [("mcp-session-id", session.as_str())];
+    let long = format!("test://{}", "x".repeat(MAX_URI));
+    let r = h.post(&headers, &sub(1, &long)).await;
+    assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_PARAMS, 1);
+    for i in 0..MAX_SUBSCRIPTIONS {
+        let r = h.post(&headers, &sub(i + 2, &format!("test://{i}"))).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let before = h.calls().len();
+    let r = h.post(&headers, &sub(9, "test://one-too-many")).await;
+    assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_PARAMS, 9);
+    // In a batch the refusal is that member's answer; the other members run.
+    let batch = format!("[{},{}]", sub(10, "test://another"), TOOLS_LIST_ID_11);
+    let r = h.post(&headers, &batch).await;
+    let v = r.json();
+    assert_eq!(v[0]["error"]["code"], jsonrpc::INVALID_PARAMS, "{v}");
+    assert_eq!(v[1]["id"], 11, "{v}");
+    let methods: Vec<_> = h.calls()[before..]
+        .iter()
+        .map(|c| c.method.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(methods, ["tools/list"], "only the batch's other member ran");
+}
+
+const TOOLS_LIST_ID_11: &str = r#"{"jsonrpc":"2.0","id":11,"method":"tools/list"}"#;
