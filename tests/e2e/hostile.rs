@@ -526,3 +526,93 @@ fn an_expired_token_sessions_get_stream_ends_and_its_mailbox_goes() {
         "B's stream ended"
     );
 }
+
+/// Opens a legacy session declaring `capabilities`; returns its `Mcp-Session-Id`.
+fn session_with(url: &str, capabilities: serde_json::Value) -> String {
+    let r = post(
+        url,
+        &[],
+        &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": capabilities,
+            "clientInfo": {"name": "hostile", "version": "1"}}})
+        .to_string(),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    r.header("mcp-session-id").unwrap().to_owned()
+}
+
+/// A tools/call in `session`, read whole (JSON or SSE).
+fn call_in(url: &str, session: &str, id: u32, tool: &str, args: serde_json::Value) -> String {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": tool, "arguments": args}});
+    let h = [
+        ("mcp-session-id", session),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    post(url, &h, &body.to_string()).body
+}
+
+/// `reuse` initializes the shared child with the first client's params: a client that declared
+/// no `sampling` used to be sent the child's `sampling/createMessage` on its SSE stream (and the
+/// call waited for an answer that never came). Now the child gets an error at once.
+#[test]
+fn a_legacy_client_gets_no_server_requests_for_capabilities_it_did_not_declare() {
+    let Some(cmd) = mcp_lambda_tests::fixture_cmd() else {
+        return;
+    };
+    let s = serve(&["--request-timeout", "8s"], &cmd);
+    let _first = session_with(&s.url, json!({"sampling": {}, "elicitation": {}}));
+    let plain = session_with(&s.url, json!({}));
+    let started = Instant::now();
+    let body = call_in(&s.url, &plain, 1, "test_sampling", json!({"prompt": "hi"}));
+    assert!(
+        !body.contains(r#""method":"sampling/createMessage""#),
+        "a client without the sampling capability was asked to sample: {body}"
+    );
+    assert!(body.contains("sampling failed"), "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the child waited {:?} for an answer",
+        started.elapsed()
+    );
+}
+
+/// On a child shared by every client (`reuse`), one client's `roots/list_changed` used to reach
+/// the child, whose `roots/list` then went to whichever client had a stream open, so one client
+/// could set the roots (for server-filesystem: the sandbox) of all. Now client roots never
+/// reach a shared child: the notification stays here and its `roots/list` reaches no client.
+#[test]
+fn roots_never_cross_clients_on_a_shared_child() {
+    let Some(cmd) = mcp_lambda_tests::everything_cmd() else {
+        return;
+    };
+    let s = serve(&[], &cmd);
+    let a = session_with(&s.url, json!({"roots": {"listChanged": true}}));
+    let b = session_with(&s.url, json!({"roots": {"listChanged": true}}));
+    // The server asks for roots 350 ms after initialized, and then on every change.
+    std::thread::sleep(Duration::from_millis(800));
+    let url = s.url.clone();
+    let b_call = std::thread::spawn(move || {
+        call_in(
+            &url,
+            &b,
+            2,
+            "trigger-long-running-operation",
+            json!({"duration": 2, "steps": 2}),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let changed = json!({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"});
+    let h = [
+        ("mcp-session-id", a.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let r = post(&s.url, &h, &changed.to_string());
+    assert_eq!(r.status, 202, "{r:?}");
+    let body = b_call.join().unwrap();
+    assert!(body.contains("Long running operation completed"), "{body}");
+    assert!(
+        !body.contains(r#""method":"roots/list""#),
+        "A's roots change made the shared child ask B for roots: {body}"
+    );
+}

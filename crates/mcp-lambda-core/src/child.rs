@@ -37,7 +37,7 @@ use crate::jsonrpc;
 
 mod io;
 pub mod streams;
-pub use streams::StreamSink;
+pub use streams::{Asks, StreamSink};
 
 /// Where a child's unrelated messages go, and the session that owns the child.
 type UnrelatedSink = (mpsc::UnboundedSender<Unrelated>, Option<Arc<str>>);
@@ -136,6 +136,9 @@ struct Shared {
     slot: Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
     max_message: usize,
     terminated: AtomicBool,
+    /// The child serves several clients at once (`reuse`): no client's `roots/list` answer
+    /// may apply to it.
+    many: AtomicBool,
 }
 
 impl Shared {
@@ -334,6 +337,7 @@ impl ChildProcess {
             slot: Mutex::new(None),
             max_message,
             terminated: AtomicBool::new(false),
+            many: AtomicBool::new(false),
         });
         let span = if in_request {
             tracing::info_span!("child", pid)
@@ -507,6 +511,12 @@ impl ChildProcess {
         if let Ok(mut u) = self.shared.unrelated.lock() {
             *u = Some((tx, owner));
         }
+    }
+
+    /// Marks the child as serving several clients at once: its `roots/list` requests are then
+    /// answered with an error, never sent to one client (see [`streams`]).
+    pub fn serve_many(&self) {
+        self.shared.many.store(true, Ordering::Relaxed);
     }
 
     /// Keeps `slot` (a place under the upstream's cap on processes) until the process exits.

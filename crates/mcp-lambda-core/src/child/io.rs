@@ -197,7 +197,7 @@ async fn answer_server_request(shared: &Shared, msg: &jsonrpc::Message) {
             msg.id(),
             jsonrpc::METHOD_NOT_FOUND,
             &format!(
-                "{method} is not available: the client cannot receive server-to-client requests on this transport"
+                "{method} is not available: no client can answer it here (it reads no SSE stream, did not declare the capability, or shares this server with other clients)"
             ),
         )
     };

@@ -32,6 +32,71 @@ use crate::jsonrpc::{self, Message};
 /// Messages one request's stream holds before the client reads them.
 pub const SINK_CAPACITY: usize = 1024;
 
+/// Which server→client requests a client may be sent: those of the capabilities it declared
+/// (`sampling`, `elicitation`, `roots`). Any other method (and `ping`, which the wrapper
+/// answers itself) never reaches a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Asks {
+    /// `sampling/createMessage`.
+    pub sampling: bool,
+    /// `elicitation/create`.
+    pub elicitation: bool,
+    /// `roots/list`.
+    pub roots: bool,
+}
+
+impl Asks {
+    /// No server→client request at all.
+    pub const NONE: Asks = Asks {
+        sampling: false,
+        elicitation: false,
+        roots: false,
+    };
+    /// Every capability (a client whose declaration is not known here, or one whose requests
+    /// are checked elsewhere).
+    pub const ALL: Asks = Asks {
+        sampling: true,
+        elicitation: true,
+        roots: true,
+    };
+
+    /// What a client's `capabilities` object (raw JSON) declares; nothing if it is not one.
+    pub fn declared(capabilities: &str) -> Asks {
+        let Ok(Value::Object(c)) = serde_json::from_str::<Value>(capabilities) else {
+            return Asks::NONE;
+        };
+        let has = |k: &str| c.get(k).is_some_and(Value::is_object);
+        Asks {
+            sampling: has("sampling"),
+            elicitation: has("elicitation"),
+            roots: has("roots"),
+        }
+    }
+
+    /// What the client's initialize `params` (raw JSON) declare.
+    pub fn of_init_params(params: &str) -> Asks {
+        #[derive(serde::Deserialize)]
+        struct P<'a> {
+            #[serde(borrow)]
+            capabilities: Option<&'a RawValue>,
+        }
+        serde_json::from_str::<P<'_>>(params)
+            .ok()
+            .and_then(|p| p.capabilities)
+            .map_or(Asks::NONE, |c| Asks::declared(c.get()))
+    }
+
+    /// Whether a server→client request for `method` may be sent.
+    pub fn allows(&self, method: &str) -> bool {
+        match method {
+            "sampling/createMessage" => self.sampling,
+            "elicitation/create" => self.elicitation,
+            "roots/list" => self.roots,
+            _ => false,
+        }
+    }
+}
+
 /// Where a request's stream goes: complete JSON-RPC messages for the client.
 #[derive(Debug, Clone)]
 pub struct StreamSink {
@@ -39,9 +104,9 @@ pub struct StreamSink {
     /// notification and refuses a server→client request (the child gets an error at once), so
     /// a child that floods a slow client holds a bounded amount of memory.
     pub tx: mpsc::Sender<Bytes>,
-    /// Whether server→client requests may be sent to this client (it reads an SSE stream and
-    /// can POST answers).
-    pub requests: bool,
+    /// The server→client requests that may be sent to this client (it reads an SSE stream,
+    /// can POST answers, and declared the capability); [`Asks::NONE`] for none.
+    pub asks: Asks,
     /// Whether `notifications/message` may be sent (2026-07-28: only when the request set a
     /// log level).
     pub logging: bool,
@@ -216,10 +281,16 @@ pub(super) fn request(shared: &Arc<Shared>, msg: &Message) -> bool {
     let Ok(mut p) = shared.pending.lock() else {
         return false;
     };
+    let method = msg.method().unwrap_or_default();
+    // A child serving several clients has one set of roots for all of them: no single client
+    // may set it (its answer would widen or narrow every other client's).
+    if method == "roots/list" && shared.many.load(std::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
     let Some((wire_id, stream)) = sole_stream(&mut p) else {
         return false;
     };
-    if !stream.sink.requests {
+    if !stream.sink.asks.allows(method) {
         return false;
     }
     let sent = stream
@@ -290,6 +361,23 @@ pub(super) fn deliver_client_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_is_asked_only_what_it_declared() {
+        let asks = Asks::of_init_params(
+            r#"{"protocolVersion":"2025-11-25","capabilities":{"sampling":{},"roots":{"listChanged":true}}}"#,
+        );
+        assert!(asks.allows("sampling/createMessage") && asks.allows("roots/list"));
+        assert!(!asks.allows("elicitation/create"));
+        // Unknown methods, `ping` (answered by the wrapper) and non-object declarations: never.
+        assert!(!Asks::ALL.allows("ping") && !Asks::ALL.allows("x/custom"));
+        assert_eq!(
+            Asks::declared(r#"{"sampling":true,"elicitation":null}"#),
+            Asks::NONE
+        );
+        assert_eq!(Asks::of_init_params("{}"), Asks::NONE);
+        assert_eq!(Asks::of_init_params("not json"), Asks::NONE);
+    }
 
     #[test]
     fn progress_tokens_are_swapped_and_restored() {

@@ -25,6 +25,7 @@ use super::classify::LegacyPost;
 use super::reject::Rejection;
 use super::{Gateway, Outcome, Step, sse};
 use crate::RequestContext;
+use crate::child::Asks;
 use crate::jsonrpc::{self, Kind, Message, Payload};
 use crate::protocol;
 use crate::session::{Session, SessionStore, StoreError, new_session_id};
@@ -96,8 +97,14 @@ impl Gateway {
         let payload = match payload {
             Payload::Single(msg) if msg.kind() == Kind::Request && stream => {
                 self.track_subscription(&ex, &msg, until)?;
+                // Only what the client declared in its initialize (kept by its session);
+                // without sessions that is not known here, and the client answers for itself.
+                let asks = ex
+                    .init_params
+                    .as_deref()
+                    .map_or(Asks::ALL, Asks::of_init_params);
                 let allowed = sse::Allowed {
-                    requests: true,
+                    asks,
                     logging: true,
                 };
                 return sse::answer(self.upstream.clone(), ex, msg, allowed, true, None, false)

@@ -283,7 +283,7 @@ impl Gateway {
             // 2026-07-28 servers send no requests on a stream: a child's become
             // InputRequiredResults (MRTR) where the method allows, else errors to the child.
             let allowed = sse::Allowed {
-                requests: false,
+                asks: crate::child::Asks::NONE,
                 logging,
             };
             return sse::answer(self.upstream.clone(), ex, msg, allowed, stream, round, true).await;

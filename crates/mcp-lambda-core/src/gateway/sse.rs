@@ -20,15 +20,16 @@ use tokio::sync::mpsc;
 use super::mrtr::{OnAsk, Round};
 use super::reject::Rejection;
 use super::{Body, Outcome, modern};
-use crate::child::StreamSink;
+use crate::child::{Asks, StreamSink};
 use crate::jsonrpc::{self, Kind, Message};
 use crate::upstream::{Exchange, Reply, Upstream};
 
 /// What may be sent on the stream.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Allowed {
-    /// Server→client requests (legacy clients reading an SSE stream).
-    pub(crate) requests: bool,
+    /// Server→client requests (legacy clients reading an SSE stream: those of the capabilities
+    /// they declared).
+    pub(crate) asks: Asks,
     /// `notifications/message` (2026-07-28: only with a per-request log level).
     pub(crate) logging: bool,
 }
@@ -102,7 +103,12 @@ pub(crate) async fn answer(
     let (tx, mut rx) = mpsc::channel(crate::child::streams::SINK_CAPACITY);
     ex.sink = Some(StreamSink {
         tx,
-        requests: allowed.requests || round.is_some(),
+        // An MRTR round checks the client's declared capabilities itself.
+        asks: if round.is_some() {
+            Asks::ALL
+        } else {
+            allowed.asks
+        },
         logging: allowed.logging,
         session: ex.session_id.as_deref().map(Arc::from),
     });

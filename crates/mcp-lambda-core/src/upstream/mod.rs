@@ -551,6 +551,9 @@ impl ChildConfig {
             None => self.spawn(shared, ex, owner)?,
         };
         child.attribute(ex.request_id.clone());
+        if shared && owner.is_none() {
+            child.serve_many();
+        }
         let ready = match era {
             Era::Modern(discover) => Ready::Modern(discover),
             Era::Legacy => {

@@ -201,10 +201,14 @@ impl Upstream for Reuse {
                 let Ok(era) = self.cfg.era(ex).await else {
                     return;
                 };
-                if matches!(era, Era::Modern(_))
-                    && msg.method() == Some("notifications/roots/list_changed")
-                {
-                    // Removed in 2026-07-28: a modern server asks for roots per request.
+                if msg.method() == Some("notifications/roots/list_changed") {
+                    // The child serves every client: one client's roots must not become
+                    // everyone's (its `roots/list` is never sent to a client either). Removed
+                    // in 2026-07-28 anyway: a modern server asks for roots per request.
+                    tracing::debug!(
+                        ?era,
+                        "a client's roots change not forwarded to the shared MCP server"
+                    );
                     return;
                 }
                 let cell = self.cell(&key(&era, ex));
