@@ -616,3 +616,61 @@ fn roots_never_cross_clients_on_a_shared_child() {
         "A's roots change made the shared child ask B for roots: {body}"
     );
 }
+
+/// `per-request` used to start one process per batch member, one after another: a 64-member
+/// batch was 64 spawns from one small request. The members of one HTTP request's batch now run
+/// on one child, which goes away with the request.
+#[test]
+fn a_per_request_batch_shares_one_child() {
+    let s = serve(
+        &["--lifecycle", "per-request", "--sessions", "none"],
+        &[bin("mcp-lambda-example-server").display().to_string()],
+    );
+    let batch: Vec<_> = (1..=10)
+        .map(|id| {
+            json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                "params": {"name": "pid", "arguments": {}}})
+        })
+        .collect();
+    let r = post(
+        &s.url,
+        &[("mcp-protocol-version", "2025-03-26")],
+        &serde_json::Value::from(batch).to_string(),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let answers: Vec<serde_json::Value> = serde_json::from_str(&r.body).unwrap();
+    let pids: std::collections::BTreeSet<_> = answers
+        .iter()
+        .map(|a| {
+            a["result"]["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(answers.len(), 10);
+    assert_eq!(pids.len(), 1, "one child per member: {pids:?}");
+    // The next request gets a child of its own; the batch's is gone.
+    let one = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "pid", "arguments": {}}});
+    let r = post(
+        &s.url,
+        &[("mcp-protocol-version", "2025-03-26")],
+        &one.to_string(),
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let pid = v["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        !pids.contains(pid),
+        "the batch's child served another request"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while children_of(s.pid()).unwrap() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        children_of(s.pid()).unwrap(),
+        0,
+        "a batch's child outlived its request"
+    );
+}

@@ -405,6 +405,7 @@ impl Gateway {
             modern: None,
             sink: None,
             request_id: ctx.request_id.as_deref().map(Arc::from),
+            batch: None,
         }
     }
 

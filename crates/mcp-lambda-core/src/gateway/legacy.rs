@@ -112,6 +112,10 @@ impl Gateway {
             }
             other => other,
         };
+        if is_batch {
+            // One child for the whole batch where the lifecycle starts one per request.
+            ex.batch = Some(Arc::default());
+        }
         Ok(match self.forward_all(&ex, &payload, until).await? {
             None => Outcome::Accepted,
             Some(body) => Outcome::ok(body),

@@ -189,6 +189,28 @@ pub struct Exchange {
     /// The host's id for this request (Lambda request id): a child serving it tags its stderr
     /// lines with it.
     pub request_id: Option<Arc<str>>,
+    /// Set for the members of one HTTP request's batch: a `per-request` upstream runs them all
+    /// on one child, kept here and retired when the last clone of the exchange is dropped.
+    pub batch: Option<Arc<BatchChild>>,
+}
+
+/// The child one HTTP request's batch shares (`per-request`): started by the first member that
+/// needs one, retired when dropped (the request is over, answered or abandoned).
+#[derive(Default)]
+pub struct BatchChild(tokio::sync::Mutex<Option<Arc<Running>>>);
+
+impl std::fmt::Debug for BatchChild {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BatchChild")
+    }
+}
+
+impl Drop for BatchChild {
+    fn drop(&mut self) {
+        if let Some(running) = self.0.get_mut().take() {
+            retire(running.child.clone());
+        }
+    }
 }
 
 impl Exchange {
@@ -203,6 +225,7 @@ impl Exchange {
             modern: None,
             sink: None,
             request_id: None,
+            batch: None,
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Contract: spawn, initialize (the client's own params when this is its initialize, else the
 //! session's, else the last ones seen for the version, else synthesized), forward, answer, and
-//! terminate the child in the background so the response is not held up. Notifications other
+//! terminate the child in the background so the response is not held up. The members of one
+//! HTTP request's batch share one child ([`Exchange::batch`]), retired when the request ends. Notifications other
 //! than cancellation have no child to go to and are dropped (logged at debug). A modern
 //! (2026-07-28) child is never initialized: spawn, forward, answer; a legacy client's
 //! `initialize` is then answered from the command's cached discover result without a spawn.
@@ -66,13 +67,33 @@ impl Upstream for PerRequest {
                 .or_else(|| self.remembered(&ex.protocol_version))
                 .unwrap_or_else(|| synthesized_params(&ex.protocol_version)),
         };
-        let started = self
-            .cfg
-            .start(false, &params, ex, ex.session_id.as_deref())
-            .await?;
-        let reply = dispatch(&started, &self.inflight, ex, msg).await;
-        retire(started.child.clone());
-        reply
+        let Some(batch) = &ex.batch else {
+            let started = self
+                .cfg
+                .start(false, &params, ex, ex.session_id.as_deref())
+                .await?;
+            let reply = dispatch(&started, &self.inflight, ex, msg).await;
+            retire(started.child.clone());
+            return reply;
+        };
+        // A batch's members run one after another on the child the first one started (a new
+        // one if it has died meanwhile).
+        let mut cell = batch.0.lock().await;
+        let started = match cell.as_ref().filter(|r| self.cfg.usable(&r.child)) {
+            Some(running) => running.clone(),
+            None => {
+                let running = self
+                    .cfg
+                    .start(false, &params, ex, ex.session_id.as_deref())
+                    .await?;
+                if let Some(dead) = cell.replace(running.clone()) {
+                    retire(dead.child.clone());
+                }
+                running
+            }
+        };
+        drop(cell);
+        dispatch(&started, &self.inflight, ex, msg).await
     }
 
     async fn notify(&self, ex: &Exchange, msg: &Message) {
