@@ -120,6 +120,9 @@ pub struct GatewayConfig {
     pub max_body: usize,
     /// Per-request timeout (a host may pass a tighter deadline).
     pub request_timeout: Duration,
+    /// Longest life of a session's GET stream (also ended by the host's deadline, if any): the
+    /// client reconnects with `Last-Event-ID`.
+    pub get_stream_max: Duration,
     /// Whether the host can stream a response body as it is produced (the local server, a
     /// streaming Lambda): requests whose client accepts `text/event-stream` may then be
     /// answered with an SSE stream carrying the child's notifications and requests.
@@ -136,6 +139,7 @@ impl Default for GatewayConfig {
             allow_loopback_origins: true,
             max_body: DEFAULT_MAX_BODY,
             request_timeout: Duration::from_secs(60),
+            get_stream_max: Duration::from_secs(300),
             stream_responses: false,
             state_keys: Vec::new(),
         }
@@ -154,6 +158,9 @@ pub struct RequestContext {
     pub request_id: Option<String>,
     /// Where the upstream records spawn / initialize costs, if the host wants them.
     pub stats: Option<Arc<Stats>>,
+    /// The host buffers this answer (a Lambda event source that cannot stream): a GET stream
+    /// is refused with 405 instead of never ending.
+    pub buffered: bool,
 }
 
 /// The Streamable HTTP endpoint. Cheap to share (`Arc`).
@@ -298,6 +305,14 @@ impl Gateway {
     async fn run(&self, call: Call, ctx: &RequestContext) -> Step {
         match call {
             Call::Preflight => Ok(Outcome::Preflight),
+            Call::Get { .. } if ctx.buffered => Err(Rejection::method_not_allowed(
+                if self.deletable() {
+                    "POST, DELETE"
+                } else {
+                    "POST"
+                },
+                "GET: this front door cannot stream (only a RESPONSE_STREAM Function URL carries a GET stream)",
+            )),
             Call::Get {
                 session,
                 last_event_id,
@@ -358,10 +373,15 @@ impl Gateway {
     async fn get(&self, id: &str, last_event_id: Option<u64>, ctx: &RequestContext) -> Step {
         let session = self.session(id, ctx).await?;
         let until = self.session_until(&session);
-        self.events
+        let rx = self
+            .events
             .open(&session.id, last_event_id, until)
-            .map(Outcome::Stream)
-            .map_err(events::rejection)
+            .map_err(events::rejection)?;
+        let mut ends = Instant::now() + self.cfg.get_stream_max;
+        if let Some(d) = ctx.deadline {
+            ends = ends.min(d);
+        }
+        Ok(Outcome::Stream(events::ending_at(rx, ends)))
     }
 
     /// When `session`, used now, expires (what its GET-stream mailbox lives for).

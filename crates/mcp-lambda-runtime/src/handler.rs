@@ -104,6 +104,8 @@ impl Handler {
             principal: None,
             request_id: Some(ctx.request_id.clone()).filter(|s| !s.is_empty()),
             stats: Some(stats.clone()),
+            // Only a streaming Function URL event streams (see `http`).
+            buffered: true,
         };
         let (source, out) = match classify(event, tool) {
             Inbound::Http(h) => {
@@ -153,6 +155,7 @@ impl Handler {
     async fn http(&self, h: HttpEvent, mut rctx: RequestContext) -> Reply {
         rctx.principal = h.principal;
         let streaming = self.cfg.stream && matches!(h.origin, Origin::HttpV2);
+        rctx.buffered = !streaming;
         let path = h.request.uri().path().trim_end_matches('/');
         let wanted = self.cfg.path.trim_end_matches('/');
         let answer = if path == wanted {

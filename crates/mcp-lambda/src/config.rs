@@ -181,6 +181,16 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) request_timeout: Duration,
 
+    /// Longest life of a session's GET stream (e.g. 5m); then it ends and the client reconnects
+    /// with Last-Event-ID. On Lambda it also ends before the invocation's deadline.
+    #[arg(
+        long,
+        env = "MCP_LAMBDA_GET_STREAM_MAX",
+        default_value = "5m",
+        value_parser = Checked(positive_duration)
+    )]
+    pub(crate) get_stream_max: Duration,
+
     /// Extra allowed Origin (repeatable, comma-separated in the variable; `*` allows any).
     #[arg(
         long = "allow-origin",
@@ -379,6 +389,7 @@ pub(crate) struct Config {
     pub(crate) idle_timeout: Duration,
     /// Request timeout.
     pub(crate) request_timeout: Duration,
+    pub(crate) get_stream_max: Duration,
     /// Extra allowed origins.
     pub(crate) allow_origin: Vec<String>,
     /// The child to run.
@@ -444,6 +455,7 @@ pub(crate) fn resolve(
         session_table: sessions.table,
         idle_timeout: args.idle_timeout,
         request_timeout: args.request_timeout,
+        get_stream_max: args.get_stream_max,
         allow_origin: args.allow_origin.clone(),
         server,
         server_name,

@@ -296,6 +296,7 @@ async fn build_gateway(
             allow_loopback_origins: host.allow_loopback_origins(),
             max_body: config.max_message_bytes,
             request_timeout: config.request_timeout,
+            get_stream_max: config.get_stream_max,
             stream_responses: host.stream_responses(),
             // requestState of MRTR rounds: sealed with the session keys when configured, so any
             // instance continues a round.

@@ -17,6 +17,8 @@
 //!   lives until its session's expiry as last seen by a request ([`Events::seen`]), and expired
 //!   mailboxes are swept whenever a message is dispatched or a mailbox is added (a live stream of
 //!   an expired session ends).
+//! - A stream lives at most `--get-stream-max` (and on Lambda ends before the invocation's
+//!   deadline): the client reconnects with `Last-Event-ID`.
 //! - Bounded: at most [`MAX_MAILBOXES`] mailboxes (one more is refused: 503), a replay buffer
 //!   of at most [`REPLAY`] events and [`REPLAY_BYTES`] bytes, at most [`MAX_SUBSCRIPTIONS`]
 //!   subscribed URIs of at most [`MAX_URI`] bytes each per session (more is refused before the
@@ -53,6 +55,26 @@ pub(crate) enum Refused {
     TooManySubscriptions,
     /// The URI is longer than [`MAX_URI`].
     UriTooLong,
+}
+
+/// `rx` until `deadline`, when the stream ends (the client reconnects with `Last-Event-ID`;
+/// what it missed is in the replay buffer). Also ends when either side goes away.
+pub(crate) fn ending_at(
+    mut rx: mpsc::Receiver<Bytes>,
+    deadline: tokio::time::Instant,
+) -> mpsc::Receiver<Bytes> {
+    let (tx, out) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout_at(deadline, async {
+            while let Some(event) = rx.recv().await {
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+    });
+    out
 }
 
 /// The client's answer to a refusal.

@@ -834,3 +834,96 @@ async fn session_is_bound_even_against_an_anonymous_caller() {
     let v = h.handle(e).await;
     assert_eq!(v["statusCode"], 404, "{v}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// GET streams on Lambda
+// ---------------------------------------------------------------------------------------------
+
+/// A streaming function (`RESPONSE_STREAM`) with memory sessions.
+fn streaming_harness(get_stream_max: Duration) -> Harness {
+    let cfg = GatewayConfig {
+        stream_responses: true,
+        get_stream_max,
+        ..GatewayConfig::default()
+    };
+    let mut h = Harness::with(Fake::default(), cfg, true);
+    let gateway = h.handler.gateway().clone();
+    h.handler = Handler::new(
+        gateway,
+        HandlerConfig {
+            path: "/mcp".into(),
+            margin: MARGIN,
+            metrics: false,
+            stream: true,
+        },
+    );
+    h
+}
+
+/// A session opened through a streaming Function URL; returns its id.
+async fn open_streaming_session(h: &Harness) -> String {
+    let e = with_body(fixture(FUNCTION_URL_IAM), &initialize_body());
+    match h.handler.invoke(e, &ctx()).await {
+        super::Reply::Streaming(prelude, mut rx) => {
+            assert_eq!(prelude.status_code, 200);
+            while rx.recv().await.is_some() {}
+            prelude.headers["mcp-session-id"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+        other => panic!("not streamed: {other:?}"),
+    }
+}
+
+/// An ALB (or API Gateway) event is buffered even on a streaming function: a GET stream would
+/// never end (until Lambda's timeout), so it is 405 at once, with an `Allow` without GET.
+#[tokio::test]
+async fn a_buffered_front_door_answers_get_with_405_at_once() {
+    let h = streaming_harness(Duration::from_secs(300));
+    let sid = open_streaming_session(&h).await;
+    let mut e = fixture(ALB_GET);
+    e["headers"]["mcp-session-id"] = json!(sid);
+    let v = tokio::time::timeout(Duration::from_secs(5), h.handle(e))
+        .await
+        .expect("the buffered GET never ended");
+    assert_eq!(v["statusCode"], 405, "{v}");
+    assert_eq!(v["headers"]["allow"], "POST, DELETE");
+    let message = rpc_error(&body(&v), jsonrpc::INVALID_REQUEST);
+    assert!(message.contains("cannot stream"), "{message}");
+}
+
+/// A streaming Function URL's GET stream ends before the invocation's deadline (Lambda would
+/// cut it off with an error) and after `get_stream_max` at the latest.
+#[tokio::test]
+async fn a_get_stream_ends_before_the_deadline_and_at_its_maximum() {
+    for (max, deadline_in, expected) in [
+        (Duration::from_secs(300), 1_500, Duration::from_secs(1)),
+        (
+            Duration::from_millis(700),
+            60_000,
+            Duration::from_millis(700),
+        ),
+    ] {
+        let h = streaming_harness(max);
+        let sid = open_streaming_session(&h).await;
+        let mut e = fixture(FUNCTION_URL_IAM);
+        e["requestContext"]["http"]["method"] = json!("GET");
+        e["body"] = json!("");
+        e["headers"]["accept"] = json!("text/event-stream");
+        e["headers"]["mcp-session-id"] = json!(sid);
+        let mut c = ctx();
+        c.deadline = now_ms() + deadline_in;
+        let started = std::time::Instant::now();
+        let super::Reply::Streaming(prelude, mut rx) = h.handler.invoke(e, &c).await else {
+            panic!("a GET stream is streamed");
+        };
+        assert_eq!(prelude.status_code, 200);
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while rx.recv().await.is_some() {}
+        })
+        .await
+        .expect("the GET stream did not end");
+        assert_near(started.elapsed(), expected);
+    }
+}

@@ -65,6 +65,7 @@ fn defaults_serve_the_bundled_example() {
     assert_eq!(c.lifecycle, Lifecycle::Reuse);
     assert_eq!(c.child_era, EraPolicy::Auto);
     assert_eq!(c.request_timeout, Duration::from_secs(60));
+    assert_eq!(c.get_stream_max, Duration::from_secs(300));
     assert_eq!(c.session_ttl, Duration::from_secs(3600));
     assert_eq!(c.idle_timeout, Duration::from_secs(600));
     assert_eq!(c.deadline_margin, Duration::from_millis(500));
