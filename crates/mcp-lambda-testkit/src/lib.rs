@@ -42,8 +42,8 @@ pub use paths::{
     node22, on_path, path_str, python_client, require, root, time_cmd,
 };
 pub use process::{
-    Log, ProcessGuard, Rss, accepts, alive, children_of, collect_lines, cpu_ns_of, free_addr,
-    free_port, rss_of, run, signal, wait_childless, wait_gone,
+    Log, ProcessGuard, Rss, accepts, alive, child_pids, children_of, collect_lines, cpu_ns_of,
+    free_addr, free_port, rss_of, run, signal, wait_childless, wait_gone,
 };
 pub use proxy::{CountingRelay, Ops, RoundRobin, Tally, ops_diff};
 pub use runtime_api::{Answer, Event, Invocation, MiniRuntimeApi, RuntimeApi, Seen};

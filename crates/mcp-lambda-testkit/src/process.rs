@@ -394,16 +394,21 @@ pub fn cpu_ns_of(pid: u32) -> io::Result<u64> {
 /// How many live processes have `pid` as parent (a scan of `/proc/*/stat`; zombies count
 /// until reaped).
 pub fn children_of(pid: u32) -> io::Result<usize> {
-    let mut n = 0;
+    child_pids(pid).map(|c| c.len())
+}
+
+/// The processes whose parent is `pid` (a scan of `/proc/*/stat`; zombies count until reaped).
+pub fn child_pids(pid: u32) -> io::Result<Vec<u32>> {
+    let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc")? {
         let entry = entry?;
-        let name = entry.file_name();
-        if !name
+        let Some(child) = entry
+            .file_name()
             .to_str()
-            .is_some_and(|s| s.bytes().all(|b| b.is_ascii_digit()))
-        {
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
-        }
+        };
         // A process may exit between listing and reading.
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
@@ -412,9 +417,11 @@ pub fn children_of(pid: u32) -> io::Result<usize> {
         let ppid = stat
             .rfind(')')
             .and_then(|i| stat[i + 1..].split_whitespace().nth(1)?.parse::<u32>().ok());
-        n += usize::from(ppid == Some(pid));
+        if ppid == Some(pid) {
+            out.push(child);
+        }
     }
-    Ok(n)
+    Ok(out)
 }
 
 /// Waits (up to 5 s) until `pid` has no child processes.
