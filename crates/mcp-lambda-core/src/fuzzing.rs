@@ -4,7 +4,8 @@
 //! panics only when an invariant breaks (a panic is what the fuzzer reports). The invariants:
 //! nothing panics on any input; what the gateway answers as JSON is JSON; a message that passes
 //! the client parser re-parses to the same kind after its id is rewritten; an SSE event is one
-//! event whose `data` is the message; sealed state opens to exactly what was sealed or not at all.
+//! event whose `data` is the message; a session token made from valid params opens to its
+//! session.
 //! No child process is involved: the gateway runs over [`Echo`], an in-process upstream that
 //! answers every request with its own params.
 
@@ -201,11 +202,13 @@ pub fn gateway_http(data: &[u8]) {
         "",
     ];
     let mut req = Request::builder().method(method).uri("/mcp");
-    let version = versions[usize::from(h % 5)];
+    // h: bits 0-2 the version, 3-4 Accept, 5 no Content-Type, 6 a foreign Origin, 7 sessions;
+    // m: bits 0-2 the method, 4 a host that streams.
+    let version = versions[usize::from((h & 0x07) % 5)];
     if !version.is_empty() {
         req = req.header(protocol::VERSION_HEADER, version);
     }
-    let accept = accept[usize::from((h >> 3) % 4)];
+    let accept = accept[usize::from((h >> 3) & 0x03)];
     if !accept.is_empty() {
         req = req.header(http::header::ACCEPT, accept);
     }
@@ -228,11 +231,29 @@ pub fn gateway_http(data: &[u8]) {
     let sessions: Option<Arc<dyn SessionStore>> =
         (h & 0x80 != 0).then(|| Arc::new(MemoryStore::new(Duration::from_secs(60))) as _);
     let cfg = GatewayConfig {
-        stream_responses: h & 0x10 != 0,
+        stream_responses: m & 0x10 != 0,
         state_keys: vec![KEY],
         ..GatewayConfig::default()
     };
     let gateway = Gateway::new(cfg, Arc::new(Echo), sessions);
+    // A session line of `S` stands for a live session: one is opened first and its id used,
+    // so GET streams, subscriptions and session requests are reached too.
+    let mut req = req;
+    if session == b"S" {
+        let init = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"roots":{}},"clientInfo":{"name":"fuzz","version":"1"}}}"#;
+        let open = Request::builder()
+            .method(Method::POST)
+            .uri("/mcp")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::ACCEPT, "application/json, text/event-stream")
+            .body(Bytes::from_static(init));
+        if let Ok(open) = open {
+            let opened = block_on(gateway.handle(open, RequestContext::default()));
+            if let Some(id) = opened.headers().get(protocol::SESSION_HEADER).cloned() {
+                req.headers_mut().insert(protocol::SESSION_HEADER, id);
+            }
+        }
+    }
     let response = block_on(gateway.handle(req, RequestContext::default()));
     match response.into_body() {
         Body::Json(bytes) => {

@@ -22,6 +22,7 @@ pub mod fuzzing;
 pub mod gateway;
 pub mod jsonrpc;
 pub mod protocol;
+pub mod queue;
 pub mod sealed;
 pub mod session;
 pub mod token;

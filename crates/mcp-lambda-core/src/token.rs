@@ -176,9 +176,21 @@ fn reduced_params(params: &str, step: usize) -> Option<String> {
     match step {
         1 => Some(pick(&["protocolVersion", "clientInfo", "capabilities"]).to_string()),
         2 => {
+            // What the server's requests to the client depend on stays declared; the details go.
             let mut p = pick(&["protocolVersion", "clientInfo"]);
+            let declared: serde_json::Map<String, serde_json::Value> = v
+                .get("capabilities")
+                .and_then(serde_json::Value::as_object)
+                .map(|c| {
+                    ["roots", "sampling", "elicitation", "tasks"]
+                        .into_iter()
+                        .filter(|k| c.get(*k).is_some_and(serde_json::Value::is_object))
+                        .map(|k| (k.to_owned(), serde_json::json!({})))
+                        .collect()
+                })
+                .unwrap_or_default();
             if let Some(o) = p.as_object_mut() {
-                o.insert("capabilities".into(), serde_json::json!({}));
+                o.insert("capabilities".into(), serde_json::Value::Object(declared));
             }
             Some(p.to_string())
         }
@@ -350,7 +362,7 @@ mod tests {
     async fn huge_params_are_reduced_to_fit_a_header() {
         let s = store(K1, Duration::from_secs(60));
         let big = format!(
-            r#"{{"protocolVersion":"2025-06-18","capabilities":{{"experimental":{{"x":"{}"}}}},"clientInfo":{{"name":"c","version":"1"}},"_meta":{{"pad":"{}"}}}}"#,
+            r#"{{"protocolVersion":"2025-06-18","capabilities":{{"sampling":{{"context":{{}}}},"experimental":{{"x":"{}"}}}},"clientInfo":{{"name":"c","version":"1"}},"_meta":{{"pad":"{}"}}}}"#,
             "y".repeat(8000),
             "z".repeat(8000)
         );
@@ -359,7 +371,8 @@ mod tests {
         let back = s.get(&handle).await.unwrap().unwrap();
         let p: serde_json::Value = serde_json::from_str(&back.init_params).unwrap();
         assert_eq!(p["clientInfo"]["name"], "c");
-        assert_eq!(p["capabilities"], serde_json::json!({}));
+        // The declaration the server's sampling requests depend on is kept.
+        assert_eq!(p["capabilities"], serde_json::json!({"sampling": {}}));
     }
 
     #[test]

@@ -23,17 +23,19 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
+
 use tracing::info;
 
 use super::{Pending, Shared};
 use crate::jsonrpc::{self, Message};
+use crate::queue;
 
 /// Messages one request's stream holds before the client reads them.
 pub const SINK_CAPACITY: usize = 1024;
 
 /// Which server→client requests a client may be sent: those of the capabilities it declared
-/// (`sampling`, `elicitation`, `roots`). Any other method (and `ping`, which the wrapper
+/// (`sampling`, `elicitation`, `roots`, and `tasks` for `tasks/get|result|list|cancel` on
+/// task-augmented requests, 2025-11-25). Any other method (and `ping`, which the wrapper
 /// answers itself) never reaches a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Asks {
@@ -43,6 +45,8 @@ pub struct Asks {
     pub elicitation: bool,
     /// `roots/list`.
     pub roots: bool,
+    /// `tasks/get`, `tasks/result`, `tasks/list`, `tasks/cancel`.
+    pub tasks: bool,
 }
 
 impl Asks {
@@ -51,6 +55,7 @@ impl Asks {
         sampling: false,
         elicitation: false,
         roots: false,
+        tasks: false,
     };
     /// Every capability (a client whose declaration is not known here, or one whose requests
     /// are checked elsewhere).
@@ -58,6 +63,7 @@ impl Asks {
         sampling: true,
         elicitation: true,
         roots: true,
+        tasks: true,
     };
 
     /// What a client's `capabilities` object (raw JSON) declares; nothing if it is not one.
@@ -70,6 +76,7 @@ impl Asks {
             sampling: has("sampling"),
             elicitation: has("elicitation"),
             roots: has("roots"),
+            tasks: has("tasks"),
         }
     }
 
@@ -92,18 +99,23 @@ impl Asks {
             "sampling/createMessage" => self.sampling,
             "elicitation/create" => self.elicitation,
             "roots/list" => self.roots,
+            "tasks/get" | "tasks/result" | "tasks/list" | "tasks/cancel" => self.tasks,
             _ => false,
         }
     }
 }
 
+/// Bytes one request's stream holds before the client reads them (one message larger than
+/// this still passes when nothing else is queued).
+pub const SINK_BYTES: usize = 8 * 1024 * 1024;
+
 /// Where a request's stream goes: complete JSON-RPC messages for the client.
 #[derive(Debug, Clone)]
 pub struct StreamSink {
-    /// The client's channel, bounded ([`SINK_CAPACITY`]): never waited on. A full one drops a
-    /// notification and refuses a server→client request (the child gets an error at once), so
-    /// a child that floods a slow client holds a bounded amount of memory.
-    pub tx: mpsc::Sender<Bytes>,
+    /// The client's queue ([`SINK_CAPACITY`] messages, [`SINK_BYTES`] bytes), never waited
+    /// on: a full one drops a notification and refuses a server→client request (the child gets
+    /// an error at once), so a child that floods a slow client holds a bounded amount of memory.
+    tx: queue::Sender,
     /// The server→client requests that may be sent to this client (it reads an SSE stream,
     /// can POST answers, and declared the capability); [`Asks::NONE`] for none.
     pub asks: Asks,
@@ -113,6 +125,30 @@ pub struct StreamSink {
     /// The session of the client reading the stream (`None` without sessions): only it may
     /// answer the server→client requests sent on it.
     pub session: Option<Arc<str>>,
+}
+
+impl StreamSink {
+    /// A sink and the receiver the client's stream reads.
+    pub fn channel(
+        asks: Asks,
+        logging: bool,
+        session: Option<Arc<str>>,
+    ) -> (StreamSink, queue::Receiver) {
+        let (tx, rx) = queue::channel(SINK_CAPACITY, SINK_BYTES);
+        let sink = StreamSink {
+            tx,
+            asks,
+            logging,
+            session,
+        };
+        (sink, rx)
+    }
+
+    /// Queues `message` for the client without waiting; `false` when the client is gone or
+    /// its queue is full (in messages or bytes).
+    pub fn send(&self, message: Bytes) -> bool {
+        self.tx.send(message)
+    }
 }
 
 /// A request's stream, kept while the request is in flight.
@@ -229,7 +265,7 @@ pub(super) fn notification(shared: &Shared, msg: &Message) -> bool {
             return false;
         };
         let out = restore_token(&raw, token);
-        return stream.sink.tx.try_send(out).is_ok();
+        return stream.sink.send(out);
     }
     // Only log messages belong to a request; list changes, resource updates and the like do
     // not, whatever is in flight (they are for the session's GET stream).
@@ -239,9 +275,7 @@ pub(super) fn notification(shared: &Shared, msg: &Message) -> bool {
     match sole_stream(&mut p) {
         Some((_, s)) if s.sink.logging => s
             .sink
-            .tx
-            .try_send(Bytes::copy_from_slice(msg.raw().get().as_bytes()))
-            .is_ok(),
+            .send(Bytes::copy_from_slice(msg.raw().get().as_bytes())),
         _ => false,
     }
 }
@@ -293,11 +327,7 @@ pub(super) fn request(shared: &Arc<Shared>, msg: &Message) -> bool {
     if !stream.sink.asks.allows(method) {
         return false;
     }
-    let sent = stream
-        .sink
-        .tx
-        .try_send(Bytes::from(jsonrpc::into_bytes(line)))
-        .is_ok();
+    let sent = stream.sink.send(Bytes::from(jsonrpc::into_bytes(line)));
     if sent {
         stream.outstanding.push(outward.clone());
         let session = stream.sink.session.clone();
@@ -368,7 +398,8 @@ mod tests {
             r#"{"protocolVersion":"2025-11-25","capabilities":{"sampling":{},"roots":{"listChanged":true}}}"#,
         );
         assert!(asks.allows("sampling/createMessage") && asks.allows("roots/list"));
-        assert!(!asks.allows("elicitation/create"));
+        assert!(!asks.allows("elicitation/create") && !asks.allows("tasks/get"));
+        assert!(Asks::declared(r#"{"tasks":{"requests":{}}}"#).allows("tasks/result"));
         // Unknown methods, `ping` (answered by the wrapper) and non-object declarations: never.
         assert!(!Asks::ALL.allows("ping") && !Asks::ALL.allows("x/custom"));
         assert_eq!(

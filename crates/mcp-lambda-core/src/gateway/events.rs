@@ -5,51 +5,61 @@
 //! Contract:
 //! - A session that opened a GET stream, or subscribed to a resource, has a mailbox here. Every
 //!   message for it gets the next event id of the session (`1`, `2`, …) and is kept in a bounded
-//!   replay buffer (256 events), whether or not a stream is connected.
+//!   replay buffer, whether or not a stream is connected. A message is escaped once and shared
+//!   by every mailbox it goes to.
 //! - A message belongs to the child that sent it: a child serving one session (`per-session`,
 //!   `per-request`) reaches that session's mailbox only; a child shared by every session
 //!   (`reuse`) reaches every mailbox. Within those, `notifications/resources/updated` goes only
 //!   to the sessions that subscribed to its `uri` (`resources/subscribe`, until
 //!   `resources/unsubscribe`).
 //! - A new GET stream replaces the session's previous one (each message goes out on one stream)
-//!   and first replays the buffered events after `Last-Event-ID`.
+//!   and first replays the buffered events after `Last-Event-ID`. A stream whose client does
+//!   not read ([`LIVE_BYTES`] queued) is ended; the client resumes with `Last-Event-ID`.
 //! - A session that ends (DELETE) loses its mailbox; so does one that expires: each mailbox
-//!   lives until its session's expiry as last seen by a request ([`Events::seen`]), and expired
-//!   mailboxes are swept whenever a message is dispatched or a mailbox is added (a live stream of
-//!   an expired session ends).
+//!   lives until its session's expiry as last seen by a request ([`Events::seen`]). Expired
+//!   mailboxes are swept when a mailbox is added, and at most once a second when a message is
+//!   dispatched (a live stream of an expired session ends).
 //! - A stream lives at most `--get-stream-max` (and on Lambda ends before the invocation's
 //!   deadline): the client reconnects with `Last-Event-ID`.
-//! - Bounded: at most [`MAX_MAILBOXES`] mailboxes (one more is refused: 503), a replay buffer
-//!   of at most [`REPLAY`] events and [`REPLAY_BYTES`] bytes, at most [`MAX_SUBSCRIPTIONS`]
-//!   subscribed URIs of at most [`MAX_URI`] bytes each per session (more is refused before the
-//!   request reaches the child).
+//! - Bounded: at most [`MAX_MAILBOXES`] mailboxes — when full, the least recently seen one
+//!   with no live stream and no subscription makes room, else one more is refused (503); a
+//!   replay buffer of at most [`REPLAY`] events and [`REPLAY_BYTES`] bytes; at most
+//!   [`MAX_SUBSCRIPTIONS`] subscribed URIs of at most [`MAX_URI`] bytes each per session (more
+//!   is refused before the request reaches the child).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::reject::Rejection;
+use crate::queue;
 
 /// Events kept per session for resumption.
 pub(crate) const REPLAY: usize = 256;
-/// Bytes of events kept per session for resumption (an event larger than this goes to a live
-/// stream only).
+/// Bytes of messages kept per session for resumption (a message larger than this goes to a
+/// live stream only).
 pub(crate) const REPLAY_BYTES: usize = 32 * 1024;
+/// Bytes a live stream holds for a client that does not read before it is ended.
+pub(crate) const LIVE_BYTES: usize = 1024 * 1024;
 /// Sessions with a mailbox (a GET stream or a subscription) at once.
 pub(crate) const MAX_MAILBOXES: usize = 4_096;
 /// Resources one session may be subscribed to.
 pub(crate) const MAX_SUBSCRIPTIONS: usize = 64;
 /// Longest subscribed URI, in bytes.
 pub(crate) const MAX_URI: usize = 1024;
+/// Events between a live stream's queue and the HTTP body.
+const BODY_EVENTS: usize = 4;
+/// How often dispatching sweeps expired mailboxes, at most.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a mailbox or a subscription was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refused {
-    /// [`MAX_MAILBOXES`] live sessions already have one.
+    /// [`MAX_MAILBOXES`] live sessions already have one, each streaming or subscribed.
     Full,
     /// The session is subscribed to [`MAX_SUBSCRIPTIONS`] resources.
     TooManySubscriptions,
@@ -60,10 +70,10 @@ pub(crate) enum Refused {
 /// `rx` until `deadline`, when the stream ends (the client reconnects with `Last-Event-ID`;
 /// what it missed is in the replay buffer). Also ends when either side goes away.
 pub(crate) fn ending_at(
-    mut rx: mpsc::Receiver<Bytes>,
+    mut rx: queue::Receiver,
     deadline: tokio::time::Instant,
 ) -> mpsc::Receiver<Bytes> {
-    let (tx, out) = mpsc::channel(16);
+    let (tx, out) = mpsc::channel(BODY_EVENTS);
     tokio::spawn(async move {
         let _ = tokio::time::timeout_at(deadline, async {
             while let Some(event) = rx.recv().await {
@@ -92,10 +102,19 @@ pub(crate) fn rejection(refused: Refused) -> Rejection {
     }
 }
 
+/// One SSE event: `payload` (already escaped) under event id `id`.
+fn render(id: u64, payload: &[u8]) -> Bytes {
+    let mut event = format!("id: {id}\nevent: message\ndata: ").into_bytes();
+    event.extend_from_slice(payload);
+    event.extend_from_slice(b"\n\n");
+    Bytes::from(event)
+}
+
 struct Mailbox {
-    live: Option<mpsc::Sender<Bytes>>,
+    live: Option<queue::Sender>,
+    /// Event ids and their payloads (shared with the other mailboxes that got them).
     buffer: VecDeque<(u64, Bytes)>,
-    /// Bytes in `buffer`.
+    /// Bytes of payload in `buffer`.
     buffered: usize,
     next: u64,
     subscriptions: HashSet<String>,
@@ -104,65 +123,94 @@ struct Mailbox {
 }
 
 impl Mailbox {
-    fn post(&mut self, message: &[u8]) {
+    fn post(&mut self, payload: &Bytes) {
         self.next += 1;
-        let mut event = format!("id: {}\nevent: message\ndata: ", self.next).into_bytes();
-        // CR and LF end SSE lines; in JSON they are only whitespace between tokens.
-        event.extend(message.iter().map(|b| match b {
-            b'\n' | b'\r' => b' ',
-            b => *b,
-        }));
-        event.extend_from_slice(b"\n\n");
-        let event = Bytes::from(event);
-        if event.len() <= REPLAY_BYTES {
-            while self.buffer.len() >= REPLAY || self.buffered + event.len() > REPLAY_BYTES {
+        if payload.len() <= REPLAY_BYTES {
+            while self.buffer.len() >= REPLAY || self.buffered + payload.len() > REPLAY_BYTES {
                 let Some((_, old)) = self.buffer.pop_front() else {
                     break;
                 };
                 self.buffered -= old.len();
             }
-            self.buffered += event.len();
-            self.buffer.push_back((self.next, event.clone()));
+            self.buffered += payload.len();
+            self.buffer.push_back((self.next, payload.clone()));
         }
         if let Some(tx) = &self.live
-            && tx.try_send(event).is_err()
+            && !tx.send(render(self.next, payload))
         {
-            // Gone or not reading: the buffer keeps the event for the next GET.
+            // Gone or not reading: the stream ends; the buffer keeps the event for the next GET.
             self.live = None;
         }
+    }
+
+    /// Neither streaming nor subscribed: the mailbox may make room for another.
+    fn idle(&self) -> bool {
+        self.live.as_ref().is_none_or(queue::Sender::is_closed) && self.subscriptions.is_empty()
     }
 }
 
 /// Every session's mailbox.
-#[derive(Default)]
 pub(crate) struct Events {
-    boxes: Mutex<HashMap<String, Mailbox>>,
+    boxes: Mutex<Boxes>,
 }
 
-/// The session's mailbox (made if it has none: expired ones are swept first when `boxes` is
-/// full), kept at least `until`.
-fn mailbox<'a>(
-    boxes: &'a mut HashMap<String, Mailbox>,
-    session: &str,
-    until: SystemTime,
-) -> Result<&'a mut Mailbox, Refused> {
-    if !boxes.contains_key(session) {
-        let now = SystemTime::now();
-        boxes.retain(|_, m| m.until > now);
-        if boxes.len() >= MAX_MAILBOXES {
-            return Err(Refused::Full);
+struct Boxes {
+    map: HashMap<String, Mailbox>,
+    swept: Instant,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self {
+            boxes: Mutex::new(Boxes {
+                map: HashMap::new(),
+                swept: Instant::now(),
+            }),
         }
     }
-    let mailbox = boxes.entry(session.to_owned()).or_insert_with(|| Mailbox {
-        live: None,
-        buffer: VecDeque::new(),
-        buffered: 0,
-        next: 0,
-        subscriptions: HashSet::new(),
-        until,
-    });
-    mailbox.until = mailbox.until.max(until);
-    Ok(mailbox)
+}
+
+impl Boxes {
+    fn sweep(&mut self) {
+        let now = SystemTime::now();
+        self.map.retain(|_, m| m.until > now);
+        self.swept = Instant::now();
+    }
+
+    /// The session's mailbox (made if it has none: expired ones are swept first, and when
+    /// full the least recently seen idle one makes room), kept at least `until`.
+    fn mailbox(&mut self, session: &str, until: SystemTime) -> Result<&mut Mailbox, Refused> {
+        if !self.map.contains_key(session) {
+            self.sweep();
+            if self.map.len() >= MAX_MAILBOXES {
+                let oldest_idle = self
+                    .map
+                    .iter()
+                    .filter(|(_, m)| m.idle())
+                    .min_by_key(|(_, m)| m.until)
+                    .map(|(id, _)| id.clone());
+                match oldest_idle {
+                    Some(id) => {
+                        self.map.remove(&id);
+                    }
+                    None => return Err(Refused::Full),
+                }
+            }
+        }
+        let mailbox = self
+            .map
+            .entry(session.to_owned())
+            .or_insert_with(|| Mailbox {
+                live: None,
+                buffer: VecDeque::new(),
+                buffered: 0,
+                next: 0,
+                subscriptions: HashSet::new(),
+                until,
+            });
+        mailbox.until = mailbox.until.max(until);
+        Ok(mailbox)
+    }
 }
 
 impl Events {
@@ -174,12 +222,23 @@ impl Events {
                 .then(|| v.pointer("/params/uri")?.as_str().map(str::to_owned))
                 .flatten()
         });
+        // CR and LF end SSE lines; in JSON they are only whitespace between tokens.
+        let payload: Bytes = message
+            .iter()
+            .map(|b| match b {
+                b'\n' | b'\r' => b' ',
+                b => *b,
+            })
+            .collect::<Vec<u8>>()
+            .into();
         let Ok(mut boxes) = self.boxes.lock() else {
             return;
         };
-        let now = SystemTime::now();
-        boxes.retain(|_, m| m.until > now);
+        if boxes.swept.elapsed() >= SWEEP_EVERY {
+            boxes.sweep();
+        }
         let boxes = boxes
+            .map
             .iter_mut()
             .filter(|(id, _)| session.is_none_or(|s| s == id.as_str()))
             .map(|(_, mailbox)| mailbox);
@@ -188,7 +247,7 @@ impl Events {
                 .as_ref()
                 .is_none_or(|u| mailbox.subscriptions.contains(u))
             {
-                mailbox.post(message);
+                mailbox.post(&payload);
             }
         }
     }
@@ -200,13 +259,13 @@ impl Events {
         session: &str,
         last_event_id: Option<u64>,
         until: SystemTime,
-    ) -> Result<mpsc::Receiver<Bytes>, Refused> {
-        let (tx, rx) = mpsc::channel(REPLAY + 64);
+    ) -> Result<queue::Receiver, Refused> {
+        let (tx, rx) = queue::channel(REPLAY + 64, LIVE_BYTES);
         let mut boxes = self.boxes.lock().map_err(|_| Refused::Full)?;
-        let mailbox = mailbox(&mut boxes, session, until)?;
-        for (id, event) in &mailbox.buffer {
+        let mailbox = boxes.mailbox(session, until)?;
+        for (id, payload) in &mailbox.buffer {
             if last_event_id.is_none_or(|last| *id > last) {
-                let _ = tx.try_send(event.clone());
+                tx.send(render(*id, payload));
             }
         }
         mailbox.live = Some(tx);
@@ -225,7 +284,7 @@ impl Events {
     ) -> Result<(), Refused> {
         let mut boxes = self.boxes.lock().map_err(|_| Refused::Full)?;
         if !on {
-            if let Some(mailbox) = boxes.get_mut(session) {
+            if let Some(mailbox) = boxes.map.get_mut(session) {
                 mailbox.subscriptions.remove(uri);
             }
             return Ok(());
@@ -233,7 +292,7 @@ impl Events {
         if uri.len() > MAX_URI {
             return Err(Refused::UriTooLong);
         }
-        let mailbox = mailbox(&mut boxes, session, until)?;
+        let mailbox = boxes.mailbox(session, until)?;
         if !mailbox.subscriptions.contains(uri) {
             if mailbox.subscriptions.len() >= MAX_SUBSCRIPTIONS {
                 return Err(Refused::TooManySubscriptions);
@@ -246,7 +305,7 @@ impl Events {
     /// A request of `session` was seen: its mailbox, if any, lives at least `until`.
     pub(crate) fn seen(&self, session: &str, until: SystemTime) {
         if let Ok(mut boxes) = self.boxes.lock()
-            && let Some(mailbox) = boxes.get_mut(session)
+            && let Some(mailbox) = boxes.map.get_mut(session)
         {
             mailbox.until = mailbox.until.max(until);
         }
@@ -255,7 +314,7 @@ impl Events {
     /// Forgets a session.
     pub(crate) fn end(&self, session: &str) {
         if let Ok(mut boxes) = self.boxes.lock() {
-            boxes.remove(session);
+            boxes.map.remove(session);
         }
     }
 }
@@ -275,9 +334,9 @@ mod tests {
         SystemTime::now() + std::time::Duration::from_secs(60)
     }
 
-    fn drain(rx: &mut mpsc::Receiver<Bytes>) -> Vec<String> {
+    fn drain(rx: &mut queue::Receiver) -> Vec<String> {
         let mut out = Vec::new();
-        while let Ok(e) = rx.try_recv() {
+        while let Some(e) = rx.try_recv() {
             out.push(String::from_utf8(e.to_vec()).unwrap());
         }
         out
@@ -358,8 +417,8 @@ mod tests {
         assert_eq!(drain(&mut kept).len(), 1);
         assert!(drain(&mut gone).is_empty());
         // The mailbox was swept, so its sender is gone: the stream has ended.
-        assert!(gone.try_recv().is_err() && gone.is_closed());
-        assert_eq!(e.boxes.lock().unwrap().len(), 1);
+        assert!(gone.try_recv().is_none() && gone.is_closed());
+        assert_eq!(e.boxes.lock().unwrap().map.len(), 1);
         // A request extends the session's mailbox.
         let soon = SystemTime::now() + std::time::Duration::from_millis(1);
         let mut s = e.open("s", None, soon).unwrap();
@@ -419,6 +478,54 @@ mod tests {
             "{} events, {bytes} bytes",
             got.len()
         );
-        assert!(got[fit - 1].starts_with("id: 20\n"), "{}", &got[fit - 1][..10]);
+        assert!(
+            got[fit - 1].starts_with("id: 20\n"),
+            "{}",
+            &got[fit - 1][..10]
+        );
+    }
+
+    /// Sessions that opened a GET stream once keep a mailbox until they expire: when the table
+    /// is full, the least recently seen one with no stream and no subscription makes room.
+    #[test]
+    fn idle_mailboxes_make_room_for_new_sessions() {
+        let e = Events::default();
+        let base = later();
+        for i in 0..MAX_MAILBOXES {
+            let until = base + std::time::Duration::from_secs(i as u64);
+            drop(e.open(&format!("s{i}"), None, until).unwrap());
+        }
+        // s0 is streaming again: it is not idle, so s1 (the next oldest) makes room.
+        let _s0 = e.open("s0", None, base).unwrap();
+        let _new = e.open("new", None, later()).unwrap();
+        let boxes = e.boxes.lock().unwrap();
+        assert_eq!(boxes.map.len(), MAX_MAILBOXES);
+        assert!(boxes.map.contains_key("s0") && boxes.map.contains_key("new"));
+        assert!(!boxes.map.contains_key("s1"));
+    }
+
+    /// A stream whose client does not read is ended once it holds `LIVE_BYTES`; the events stay
+    /// in the replay buffer for the next GET.
+    #[test]
+    fn a_stream_that_is_not_read_is_ended() {
+        let e = Events::default();
+        let mut rx = e.open("s", None, later()).unwrap();
+        let big = format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/message","params":{{"data":"{}"}}}}"#,
+            "x".repeat(100_000)
+        );
+        for _ in 0..(LIVE_BYTES / 100_000) + 2 {
+            e.dispatch(None, big.as_bytes());
+        }
+        e.dispatch(None, CHANGED);
+        let got = drain(&mut rx);
+        assert!(
+            got.len() <= LIVE_BYTES / 100_000 + 1,
+            "{} events",
+            got.len()
+        );
+        assert!(rx.is_closed(), "the stream was not ended");
+        let again = drain(&mut e.open("s", Some(0), later()).unwrap());
+        assert!(again.last().unwrap().contains("list_changed"), "{again:?}");
     }
 }

@@ -265,16 +265,24 @@ impl Gateway {
             Some("resources/unsubscribe") => false,
             _ => return Ok(()),
         };
-        let (Some(session), Some(params), Some(until)) = (&ex.session_id, msg.params(), until)
-        else {
+        let (Some(session), Some(until)) = (&ex.session_id, until) else {
             return Ok(());
         };
+        // Exactly what the child will read: an object whose `uri` is a string (an array of
+        // params or another `uri` would be tracked as one thing and read as another).
         #[derive(serde::Deserialize)]
         struct P {
             uri: String,
         }
-        let Ok(p) = serde_json::from_str::<P>(params) else {
-            return Ok(());
+        let parsed = msg
+            .params()
+            .filter(|p| p.trim_start().starts_with('{'))
+            .and_then(|p| serde_json::from_str::<P>(p).ok());
+        let Some(p) = parsed else {
+            return Err(Rejection::invalid_params(
+                "resources/subscribe and resources/unsubscribe take params {\"uri\": string}",
+            )
+            .with_id(msg.id()));
         };
         self.events
             .subscribe(session, &p.uri, on, until)

@@ -24,6 +24,13 @@ use crate::child::{Asks, StreamSink};
 use crate::jsonrpc::{self, Kind, Message};
 use crate::upstream::{Exchange, Reply, Upstream};
 
+/// SSE events between the request's task and the HTTP body: a client that does not read holds
+/// at most this many (plus the sink's own bound, [`SINK_BYTES`](crate::child::streams::SINK_BYTES)).
+const BODY_EVENTS: usize = 8;
+
+/// How long after a request's deadline a client that stopped reading its stream is waited for.
+const STALLED_READER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What may be sent on the stream.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Allowed {
@@ -100,18 +107,17 @@ pub(crate) async fn answer(
     mut round: Option<Round>,
     modern: bool,
 ) -> Result<Outcome, Rejection> {
-    let (tx, mut rx) = mpsc::channel(crate::child::streams::SINK_CAPACITY);
-    ex.sink = Some(StreamSink {
-        tx,
+    let (sink, mut rx) = StreamSink::channel(
         // An MRTR round checks the client's declared capabilities itself.
-        asks: if round.is_some() {
+        if round.is_some() {
             Asks::ALL
         } else {
             allowed.asks
         },
-        logging: allowed.logging,
-        session: ex.session_id.as_deref().map(Arc::from),
-    });
+        allowed.logging,
+        ex.session_id.as_deref().map(Arc::from),
+    );
+    ex.sink = Some(sink);
     let json = move |reply: Result<Reply, Rejection>| -> Result<Outcome, Rejection> {
         let reply = reply?;
         Ok(Outcome::Json {
@@ -131,6 +137,9 @@ pub(crate) async fn answer(
     };
     // What the MRTR round needs to answer the child through the upstream.
     let answering = round.is_some().then(|| ex.clone());
+    // A client that stops reading the stream holds the request only until its deadline (and a
+    // little time to read the timeout answer): then it is treated as gone.
+    let reading_until = ex.deadline + STALLED_READER_GRACE;
     // Polled here until the answer or the first message decides JSON vs SSE: no task on the
     // common JSON path. Dropping it (the client went away) cancels the call at the child.
     let caller = upstream.clone();
@@ -160,7 +169,7 @@ pub(crate) async fn answer(
             answer = &mut call => {
                 // Answered before anything streamed; what raced in still goes out first.
                 let mut early = Vec::new();
-                while let Ok(m) = rx.try_recv() {
+                while let Some(m) = rx.try_recv() {
                     if let Step::Pass(m) = step(m, &mut round, upstream.as_ref(), &answering).await {
                         early.push(m);
                     }
@@ -172,9 +181,19 @@ pub(crate) async fn answer(
             }
         }
     };
-    let (btx, brx) = mpsc::channel::<Bytes>(64);
+    let (btx, brx) = mpsc::channel::<Bytes>(BODY_EVENTS);
     tokio::spawn(async move {
-        if btx.send(event(&first)).await.is_err() {
+        // `false` when the client is gone or has not read in time.
+        let put = |e: Bytes| {
+            let btx = &btx;
+            async move {
+                matches!(
+                    tokio::time::timeout_at(reading_until, btx.send(e)).await,
+                    Ok(Ok(()))
+                )
+            }
+        };
+        if !put(event(&first)).await {
             return;
         }
         let answer = loop {
@@ -185,12 +204,12 @@ pub(crate) async fn answer(
                         Step::Consumed => continue,
                         Step::Final(answer) => {
                             // The request ends here; dropping `call` cancels it at the child.
-                            let _ = btx.send(event(&answer)).await;
+                            put(event(&answer)).await;
                             return;
                         }
                         Step::Pass(m) => m,
                     };
-                    if btx.send(event(&out)).await.is_err() {
+                    if !put(event(&out)).await {
                         // The client is gone: dropping `call` cancels the request.
                         return;
                     }
@@ -199,21 +218,21 @@ pub(crate) async fn answer(
             }
         };
         // Messages that raced the answer go out before it.
-        while let Ok(m) = rx.try_recv() {
+        while let Some(m) = rx.try_recv() {
             if let Step::Pass(m) = step(m, &mut round, upstream.as_ref(), &answering).await
-                && btx.send(event(&m)).await.is_err()
+                && !put(event(&m)).await
             {
                 return;
             }
         }
-        let _ = btx.send(event(&body_of(answer))).await;
+        put(event(&body_of(answer))).await;
     });
     Ok(Outcome::Stream(brx))
 }
 
 /// An SSE answer whose request already finished: `messages`, then `answer`.
 fn stream_all(messages: Vec<Bytes>, answer: Bytes) -> mpsc::Receiver<Bytes> {
-    let (btx, brx) = mpsc::channel::<Bytes>(64);
+    let (btx, brx) = mpsc::channel::<Bytes>(BODY_EVENTS);
     tokio::spawn(async move {
         for m in messages.iter().chain(std::iter::once(&answer)) {
             if btx.send(event(m)).await.is_err() {

@@ -2663,6 +2663,20 @@ async fn subscriptions_over_the_limits_never_reach_the_upstream() {
     let long = format!("test://{}", "x".repeat(MAX_URI));
     let r = h.post(&headers, &sub(1, &long)).await;
     assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_PARAMS, 1);
+    // Params the gateway would read differently from the child: refused too.
+    for params in [r#"["test://x"]"#, r#"{"uri":7}"#, r#"{}"#] {
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{params}}}"#
+        );
+        let r = h.post(&headers, &body).await;
+        assert_refused(&r, StatusCode::BAD_REQUEST, jsonrpc::INVALID_PARAMS, 1);
+    }
+    assert!(
+        !h.calls()
+            .iter()
+            .any(|c| c.method.as_deref() == Some("resources/subscribe")),
+        "a refused subscription reached the upstream"
+    );
     for i in 0..MAX_SUBSCRIPTIONS {
         let r = h.post(&headers, &sub(i + 2, &format!("test://{i}"))).await;
         assert_eq!(r.status, StatusCode::OK);
