@@ -16,7 +16,8 @@
 //!   client's own token. A mismatch is *misrouted*; a request with no HTTP answer (the
 //!   connection failed or timed out) is *lost*; an HTTP status other than 200 is counted by
 //!   status (503 with `Retry-After` is an answer).
-//! - A killer thread sends SIGKILL to a random child of the server every 1–5 s (uniform).
+//! - A killer thread sends SIGKILL to a random child of the server every 1–5 s (uniform;
+//!   `--kill-min-ms` / `--kill-max-ms`; `--no-kills` for the same load without faults).
 //! - The server's RSS is sampled every second; reported: after the first 10 s, the peak, the end.
 //! - Exit status 1 when any request was misrouted or lost, or the server died.
 
@@ -58,6 +59,18 @@ struct Args {
     /// The lifecycles to soak, comma-separated
     #[arg(long, default_value = "reuse,per-session", value_delimiter = ',')]
     lifecycles: Vec<String>,
+    /// Shortest wait between kills, in milliseconds
+    #[arg(long, default_value_t = 1000)]
+    kill_min_ms: u64,
+    /// Longest wait between kills, in milliseconds
+    #[arg(long, default_value_t = 5000)]
+    kill_max_ms: u64,
+    /// Kill nothing (the same load as a baseline)
+    #[arg(long)]
+    no_kills: bool,
+    /// Run each lifecycle first without faults (the same load), and report the ratios
+    #[arg(long)]
+    baseline: bool,
     /// Write the figures as JSON here too
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -222,6 +235,7 @@ fn client(me: usize, addr: SocketAddr, stop: &AtomicBool, tally: &Tally) {
 /// What one lifecycle's soak measured.
 struct Soaked {
     lifecycle: String,
+    faults: bool,
     seconds: f64,
     kills: u64,
     rss_mib: (f64, f64, f64),
@@ -229,7 +243,7 @@ struct Soaked {
     server_alive: bool,
 }
 
-fn soak(args: &Args, lifecycle: &str) -> anyhow::Result<Soaked> {
+fn soak(args: &Args, lifecycle: &str, no_kills: bool) -> anyhow::Result<Soaked> {
     let addr = free_addr()?;
     let mut cmd = Command::new(&args.mcp_lambda);
     let max_children = (args.clients + 8).to_string();
@@ -271,16 +285,20 @@ fn soak(args: &Args, lifecycle: &str) -> anyhow::Result<Soaked> {
     let kills = Arc::new(AtomicU64::new(0));
     let killer = {
         let (stop, kills) = (stop.clone(), kills.clone());
+        let (min, spread) = (
+            args.kill_min_ms,
+            args.kill_max_ms.saturating_sub(args.kill_min_ms) + 1,
+        );
         std::thread::spawn(move || {
             let mut rng = Rng::seeded(u64::from(pid));
             while !stop.load(Ordering::Relaxed) {
-                let wait = Duration::from_millis(1000 + rng.below(4000));
+                let wait = Duration::from_millis(min + rng.below(spread));
                 let until = Instant::now() + wait;
                 while Instant::now() < until && !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(50));
+                    std::thread::sleep(Duration::from_millis(10).min(wait));
                 }
                 let children = child_pids(pid).unwrap_or_default();
-                if children.is_empty() || stop.load(Ordering::Relaxed) {
+                if no_kills || children.is_empty() || stop.load(Ordering::Relaxed) {
                     continue;
                 }
                 let victim = children[rng.below(children.len() as u64) as usize];
@@ -323,6 +341,7 @@ fn soak(args: &Args, lifecycle: &str) -> anyhow::Result<Soaked> {
     let tally = Arc::try_unwrap(tally).unwrap_or_default();
     Ok(Soaked {
         lifecycle: lifecycle.to_owned(),
+        faults: !no_kills,
         seconds,
         kills: kills.load(Ordering::Relaxed),
         rss_mib: (settled, peak, last),
@@ -337,8 +356,9 @@ fn report(s: &Soaked) -> Value {
     let errors = t.errors.lock().map(|e| e.clone()).unwrap_or_default();
     let examples = t.examples.lock().map(|e| e.clone()).unwrap_or_default();
     println!(
-        "{:<12} {:>6.0} s  {:>9} requests ({:>7.0}/s)  {:>9} results  {:>6} errors {:?}  {} misrouted  {} lost  {:>5} progress  {:>4} kills  RSS {:.1} → peak {:.1} → end {:.1} MiB{}",
+        "{:<12} {:<10} {:>4.0} s  {:>9} requests ({:>7.0}/s)  {:>9} results  {:>6} errors {:?}  {} misrouted  {} lost  {:>5} progress  {:>4} kills  RSS {:.1} → peak {:.1} → end {:.1} MiB{}",
         s.lifecycle,
+        if s.faults { "faults" } else { "no faults" },
         s.seconds,
         requests,
         requests as f64 / s.seconds,
@@ -358,7 +378,7 @@ fn report(s: &Soaked) -> Value {
         println!("    {e}");
     }
     json!({
-        "lifecycle": s.lifecycle, "seconds": s.seconds, "requests": requests,
+        "lifecycle": s.lifecycle, "faults": s.faults, "seconds": s.seconds, "requests": requests,
         "results": t.results.load(Ordering::Relaxed), "errors": errors,
         "misrouted": t.misrouted.load(Ordering::Relaxed), "lost": t.lost.load(Ordering::Relaxed),
         "progress_notifications": t.progress.load(Ordering::Relaxed), "kills": s.kills,
@@ -374,17 +394,47 @@ fn main() -> anyhow::Result<()> {
         "--clients and --seconds must be > 0"
     );
     println!(
-        "soak: {} clients, {} s per lifecycle, the MCP server killed every 1-5 s",
-        args.clients, args.seconds
+        "soak: {} clients, {} s per lifecycle, {}",
+        args.clients,
+        args.seconds,
+        if args.no_kills {
+            "nothing killed".to_owned()
+        } else {
+            format!(
+                "an MCP server process killed every {}-{} ms",
+                args.kill_min_ms, args.kill_max_ms
+            )
+        }
     );
     let mut all = Vec::new();
     let mut failed = false;
     for lifecycle in &args.lifecycles {
-        let s = soak(&args, lifecycle).with_context(|| format!("soaking {lifecycle}"))?;
-        failed |= s.tally.misrouted.load(Ordering::Relaxed) > 0
-            || s.tally.lost.load(Ordering::Relaxed) > 0
-            || !s.server_alive;
-        all.push(report(&s));
+        let mut runs = Vec::new();
+        if args.baseline && !args.no_kills {
+            runs.push(
+                soak(&args, lifecycle, true).with_context(|| format!("soaking {lifecycle}"))?,
+            );
+        }
+        runs.push(
+            soak(&args, lifecycle, args.no_kills)
+                .with_context(|| format!("soaking {lifecycle}"))?,
+        );
+        for s in &runs {
+            failed |= s.tally.misrouted.load(Ordering::Relaxed) > 0
+                || s.tally.lost.load(Ordering::Relaxed) > 0
+                || !s.server_alive;
+            all.push(report(s));
+        }
+        if let [calm, faulty] = runs.as_slice() {
+            let rate = |s: &Soaked| s.tally.requests.load(Ordering::Relaxed) as f64 / s.seconds;
+            println!(
+                "{:<12} with faults / without: throughput {:.3}x, RSS at the end {:.3}x, peak RSS {:.3}x",
+                lifecycle,
+                rate(faulty) / rate(calm),
+                faulty.rss_mib.2 / calm.rss_mib.2,
+                faulty.rss_mib.1 / calm.rss_mib.1,
+            );
+        }
     }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&all)?)?;
