@@ -115,6 +115,7 @@ fn mcp_servers_file_errors_name_the_entry() {
         &[("MCP_LAMBDA_CONFIG", remote.to_str().unwrap())],
         "mcpServers.r.command",
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -160,6 +161,8 @@ fn server_from_an_mcp_servers_file() {
     );
     let mut m = Mcp::connect(&s.url, "2025-06-18", "file-config");
     assert_eq!(m.call_text("env", json!({"name": "GREETING"})), "from-file");
+    drop(s);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -407,5 +407,6 @@ mod tests {
             parse_keys("file:/nonexistent/keys"),
             Err(KeyError::File { .. })
         ));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -14,17 +14,17 @@
 //!   `resources/unsubscribe`).
 //! - A new GET stream replaces the session's previous one (each message goes out on one stream)
 //!   and first replays the buffered events after `Last-Event-ID`. A stream whose client does
-//!   not read ([`LIVE_BYTES`] queued) is ended; the client resumes with `Last-Event-ID`.
+//!   not read (`LIVE_BYTES` queued) is ended; the client resumes with `Last-Event-ID`.
 //! - A session that ends (DELETE) loses its mailbox; so does one that expires: each mailbox
-//!   lives until its session's expiry as last seen by a request ([`Events::seen`]). Expired
+//!   lives until its session's expiry as last seen by a request (`Events::seen`). Expired
 //!   mailboxes are swept when a mailbox is added, and at most once a second when a message is
 //!   dispatched (a live stream of an expired session ends).
 //! - A stream lives at most `--get-stream-max` (and on Lambda ends before the invocation's
 //!   deadline): the client reconnects with `Last-Event-ID`.
-//! - Bounded: at most [`MAX_MAILBOXES`] mailboxes — when full, the least recently seen one
+//! - Bounded: at most `MAX_MAILBOXES` mailboxes — when full, the least recently seen one
 //!   with no live stream and no subscription makes room, else one more is refused (503); a
-//!   replay buffer of at most [`REPLAY`] events and [`REPLAY_BYTES`] bytes; at most
-//!   [`MAX_SUBSCRIPTIONS`] subscribed URIs of at most [`MAX_URI`] bytes each per session (more
+//!   replay buffer of at most `REPLAY` events and `REPLAY_BYTES` bytes; at most
+//!   `MAX_SUBSCRIPTIONS` subscribed URIs of at most `MAX_URI` bytes each per session (more
 //!   is refused before the request reaches the child).
 
 use std::collections::{HashMap, HashSet, VecDeque};

@@ -229,15 +229,29 @@ fn lambda_logging_follows_the_function_configuration() {
     );
 }
 
-fn file(json: &str) -> String {
+/// A file holding `json`, removed when the returned guard drops.
+fn file(json: &str) -> TempFile {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("mcpl-cfg-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join("servers.json");
+    let p = std::env::temp_dir().join(format!("mcpl-cfg-{}-{n}.json", std::process::id()));
     std::fs::write(&p, json).unwrap();
-    p.to_string_lossy().into_owned()
+    TempFile(p.to_string_lossy().into_owned())
+}
+
+struct TempFile(String);
+
+impl std::ops::Deref for TempFile {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 #[test]
