@@ -153,15 +153,19 @@ pub fn capability_key(caps: &RawValue) -> String {
 
 /// The capability key of legacy initialize params (raw JSON with `capabilities`).
 pub fn capability_key_of_params(params: &str) -> String {
+    capabilities_in(params)
+        .map(capability_key)
+        .unwrap_or_default()
+}
+
+/// The `capabilities` member (raw) of initialize params (raw JSON), if they have one.
+pub fn capabilities_in(params: &str) -> Option<&RawValue> {
     #[derive(serde::Deserialize)]
     struct P<'a> {
         #[serde(borrow)]
         capabilities: Option<&'a RawValue>,
     }
-    serde_json::from_str::<P<'_>>(params)
-        .ok()
-        .and_then(|p| p.capabilities.map(capability_key))
-        .unwrap_or_default()
+    serde_json::from_str::<P<'_>>(params).ok()?.capabilities
 }
 
 /// Methods whose 2026-07-28 results are `CacheableResult`s (`ttlMs` and `cacheScope` required).

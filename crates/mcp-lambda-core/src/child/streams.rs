@@ -82,15 +82,7 @@ impl Asks {
 
     /// What the client's initialize `params` (raw JSON) declare.
     pub fn of_init_params(params: &str) -> Asks {
-        #[derive(serde::Deserialize)]
-        struct P<'a> {
-            #[serde(borrow)]
-            capabilities: Option<&'a RawValue>,
-        }
-        serde_json::from_str::<P<'_>>(params)
-            .ok()
-            .and_then(|p| p.capabilities)
-            .map_or(Asks::NONE, |c| Asks::declared(c.get()))
+        crate::era::capabilities_in(params).map_or(Asks::NONE, |c| Asks::declared(c.get()))
     }
 
     /// Whether a server→client request for `method` may be sent.
