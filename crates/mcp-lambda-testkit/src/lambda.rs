@@ -194,7 +194,15 @@ impl Emulator {
                 if guard.exited().unwrap().is_some() {
                     break;
                 }
-                if accepts(([127, 0, 0, 1], port).into()) {
+                // A bare connect may reach another process that took the port: the emulator
+                // must also have logged its own address and still be running a moment later
+                // (it exits when its bind fails).
+                let own = format!("runtime_addr=127.0.0.1:{port}");
+                if accepts(([127, 0, 0, 1], port).into()) && log.text().contains(&own) {
+                    std::thread::sleep(Duration::from_millis(200));
+                    if guard.exited().unwrap().is_some() {
+                        break;
+                    }
                     return Emulator {
                         _guard: guard,
                         exe: exe.to_path_buf(),

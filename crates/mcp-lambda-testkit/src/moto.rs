@@ -2,7 +2,7 @@
 //! session store.
 //!
 //! Contract: [`Moto::launch`] starts `moto_server` on a free port (its request log to a file
-//! when asked) and returns once it accepts connections; it is killed when dropped.
+//! when asked) and returns once it answers as moto; it is killed when dropped.
 //! [`aws_env`] points the AWS SDK at an endpoint with dummy credentials.
 
 use std::io;
@@ -35,15 +35,37 @@ impl Moto {
     }
 
     /// Starts `moto_server` at `bin` on a free loopback port, its output (one line per request)
-    /// appended to `log` or discarded, and waits (up to 30 s) until it accepts connections.
+    /// appended to `log` or discarded, and waits (up to 30 s) until it answers as moto.
+    ///
+    /// The port is free when picked but another process of the test run can take it before moto
+    /// binds it (moto then exits, and a bare connect would reach the other process): readiness
+    /// is moto's own `GET /moto-api/data.json` answering 200, and a lost port is retried on a
+    /// fresh one (three attempts).
     pub fn launch(bin: &Path, log: Option<&Path>) -> io::Result<Moto> {
+        if let Some(path) = log {
+            std::fs::File::create(path)?;
+        }
+        let mut last = io::Error::other("moto did not start");
+        for _ in 0..3 {
+            match Self::launch_once(bin, log) {
+                Ok(m) => return Ok(m),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn launch_once(bin: &Path, log: Option<&Path>) -> io::Result<Moto> {
         let addr = free_addr()?;
         let mut cmd = Command::new(bin);
         cmd.args(["-H", "127.0.0.1", "-p", &addr.port().to_string()])
             .stdin(Stdio::null());
         match log {
             Some(path) => {
-                let out = std::fs::File::create(path)?;
+                let out = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?;
                 cmd.stderr(out.try_clone()?).stdout(out);
             }
             None => {
@@ -51,20 +73,26 @@ impl Moto {
             }
         }
         let mut guard = ProcessGuard::spawn_group("moto_server", &mut cmd)?.kill_on_drop();
+        let endpoint = format!("http://{addr}");
         let start = Instant::now();
-        while !accepts(addr) {
+        loop {
             if let Some(st) = guard.exited()? {
                 return Err(io::Error::other(format!("moto_server exited ({st})")));
             }
+            if accepts(addr) && answers_as_moto(&endpoint) {
+                break;
+            }
             if start.elapsed() > Duration::from_secs(30) {
-                return Err(io::Error::other("moto did not start within 30 s"));
+                return Err(io::Error::other(format!(
+                    "moto did not answer on {addr} within 30 s"
+                )));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(Moto {
             guard,
             addr,
-            endpoint: format!("http://{addr}"),
+            endpoint,
         })
     }
 
@@ -80,6 +108,16 @@ impl Moto {
     pub fn env(&self) -> Vec<(&'static str, String)> {
         aws_env(&self.endpoint)
     }
+}
+
+/// Whether `GET {endpoint}/moto-api/data.json` answers 200, as moto's dashboard API does.
+fn answers_as_moto(endpoint: &str) -> bool {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .get(&format!("{endpoint}/moto-api/data.json"))
+        .call()
+        .is_ok_and(|r| r.status() == 200)
 }
 
 /// The environment that points the AWS SDK's DynamoDB client at `endpoint` (a URL) with dummy
