@@ -15,35 +15,12 @@ use serde_json::{Value, json};
 
 const MODERN: &str = "2026-07-28";
 
-/// The modern envelope for `params._meta`.
 fn meta(caps: Value, name: &str) -> Value {
-    json!({
-        "io.modelcontextprotocol/protocolVersion": MODERN,
-        "io.modelcontextprotocol/clientCapabilities": caps,
-        "io.modelcontextprotocol/clientInfo": {"name": name, "version": "1.0"},
-    })
+    mcp_lambda_tests::modern_meta(caps, name)
 }
 
-/// POSTs one modern request with the headers a 2026-07-28 client sends (`Mcp-Name` when the
-/// method carries a name); `params` gets the envelope.
-fn modern(url: &str, id: u64, method: &str, mut params: Value, caps: Value) -> (u16, Value) {
-    params["_meta"] = meta(caps, "raw-e2e");
-    let name = params
-        .get("name")
-        .or_else(|| params.get("uri"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let mut headers = vec![("mcp-protocol-version", MODERN), ("mcp-method", method)];
-    if let Some(n) = &name {
-        headers.push(("mcp-name", n));
-    }
-    let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-    let r = post(url, &headers, &body.to_string());
-    assert!(
-        r.header("mcp-session-id").is_none(),
-        "2026-07-28 answers mint no session: {r:?}"
-    );
-    (r.status, r.json())
+fn modern(url: &str, id: u64, method: &str, params: Value, caps: Value) -> (u16, Value) {
+    mcp_lambda_tests::modern_post(url, id, method, params, caps)
 }
 
 fn text(result: &Value) -> String {

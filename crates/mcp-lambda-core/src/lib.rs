@@ -8,6 +8,7 @@
 //!   initialize handshake on the client's behalf.
 //! - [`child`]: one supervised stdio process (framing, id rewriting, timeouts, termination).
 //! - [`session`] and [`token`]: session stores (in memory; sealed client-carried tokens).
+//! - [`policy`]: which tools clients may see and call (`--tools`, `--read-only`).
 //! - [`tools`]: one `tools/list` pager and one `tools/call`, for hosts that speak in tools.
 //! - [`era`]: the rewrites between the legacy (initialize) and modern (2026-07-28) eras.
 //! - [`jsonrpc`], [`framing`], [`protocol`], [`command`]: the pieces they share.
@@ -21,6 +22,7 @@ pub mod framing;
 pub mod fuzzing;
 pub mod gateway;
 pub mod jsonrpc;
+pub mod policy;
 pub mod protocol;
 pub mod queue;
 pub mod sealed;
@@ -36,5 +38,5 @@ pub use session::{MemoryStore, Session, SessionStore};
 pub use token::TokenStore;
 pub use upstream::{
     ChildConfig, ChildSlots, EraCache, EraPolicy, Exchange, InitOk, Outcome, PerRequest,
-    PerSession, Reply, Reuse, Stats, Upstream, UpstreamError,
+    PerSession, Policed, Reply, Reuse, Stats, Upstream, UpstreamError,
 };

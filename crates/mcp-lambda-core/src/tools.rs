@@ -12,6 +12,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use crate::gateway::{Gateway, RequestContext};
+use crate::protocol;
 
 /// Most `tools/list` pages [`Gateway::list_tools`] follows.
 pub const MAX_PAGES: usize = 100;
@@ -90,6 +91,52 @@ pub(crate) fn list_request(
     }
     let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list", "params": params});
     Bytes::from(body.to_string())
+}
+
+/// Sends the wrapper's own `tools/list` for the page after `cursor` through `upstream` on
+/// `ex` (its child; `params` from [`list_params`]), giving the answer's bytes.
+pub(crate) async fn list_page(
+    upstream: &dyn crate::upstream::Upstream,
+    ex: &crate::upstream::Exchange,
+    id: &str,
+    params: Map<String, Value>,
+    cursor: Option<String>,
+) -> Result<Bytes, ToolsError> {
+    let request = list_request(id, params, cursor);
+    let msg = match crate::jsonrpc::parse(&request) {
+        Ok(crate::jsonrpc::Payload::Single(m)) => m,
+        _ => return Err(ToolsError::NoAnswer("tools/list")),
+    };
+    match upstream.request(ex, &msg).await {
+        Ok(reply) => Ok(reply.body),
+        Err(e) => Err(ToolsError::Failed {
+            method: "tools/list",
+            error: json!({"code": e.code(), "message": e.to_string()}),
+        }),
+    }
+}
+
+/// The `params` a `tools/list` of the wrapper's own must carry through `ex`: empty for a legacy
+/// exchange; for a modern one, the client's `_meta` envelope (version, capabilities, info).
+pub(crate) fn list_params(ex: &crate::upstream::Exchange) -> Map<String, Value> {
+    let mut base = Map::new();
+    let Some(meta) = &ex.modern else {
+        return base;
+    };
+    let client_info = meta
+        .client_info
+        .as_ref()
+        .and_then(|i| serde_json::from_str::<Value>(i.get()).ok())
+        .unwrap_or_else(|| json!({"name": "mcp-lambda", "version": env!("CARGO_PKG_VERSION")}));
+    base.insert(
+        "_meta".into(),
+        json!({
+            protocol::META_PROTOCOL_VERSION: meta.protocol_version,
+            protocol::META_CLIENT_CAPABILITIES: serde_json::from_str::<Value>(meta.client_capabilities.get()).unwrap_or_default(),
+            protocol::META_CLIENT_INFO: client_info,
+        }),
+    );
+    base
 }
 
 /// The `result` of a JSON-RPC answer, or why there is none.

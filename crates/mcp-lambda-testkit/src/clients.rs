@@ -381,3 +381,44 @@ pub fn mcp_headers<'a>(version: &'a str, session: Option<&'a str>) -> Vec<(&'sta
     h.extend(session.map(|s| ("mcp-session-id", s)));
     h
 }
+
+/// The 2026-07-28 envelope for `params._meta`: that version, capabilities `caps`, client `name`.
+pub fn modern_meta(caps: Value, name: &str) -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": caps,
+        "io.modelcontextprotocol/clientInfo": {"name": name, "version": "1.0"},
+    })
+}
+
+/// POSTs one 2026-07-28 request with the headers such a client sends (`Mcp-Name` when the
+/// method carries a name or uri); `params` gets the envelope with `caps`. Returns the status and
+/// the JSON answer; asserts that no session was minted.
+pub fn modern_post(
+    url: &str,
+    id: u64,
+    method: &str,
+    mut params: Value,
+    caps: Value,
+) -> (u16, Value) {
+    params["_meta"] = modern_meta(caps, "raw-e2e");
+    let name = params
+        .get("name")
+        .or_else(|| params.get("uri"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut headers = vec![
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", method),
+    ];
+    if let Some(n) = &name {
+        headers.push(("mcp-name", n));
+    }
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    let r = post(url, &headers, &body.to_string());
+    assert!(
+        r.header("mcp-session-id").is_none(),
+        "2026-07-28 answers mint no session: {r:?}"
+    );
+    (r.status, r.json())
+}

@@ -28,7 +28,7 @@ mod serve;
 
 pub use clients::{
     CLIENT_TIMEOUT, INITIALIZED, Mcp, McpSession, StdioChild, initialize_request, mcp_headers,
-    py_client, py_stream, ts_client, ts_stream,
+    modern_meta, modern_post, py_client, py_stream, ts_client, ts_stream,
 };
 pub use http::{
     Client, ClientKind, Head, RawClient, Resp, Response, clip, get_stream, http,

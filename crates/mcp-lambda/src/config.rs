@@ -13,6 +13,7 @@
 //! addresses, origins, ... become typed values there, see [`values`]), then the combinations
 //! and mode-dependent defaults in [`resolve`], one small validator per concern.
 
+mod access;
 mod values;
 
 use std::collections::BTreeMap;
@@ -335,6 +336,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "MCP_LAMBDA_LOG_LEVEL")]
     pub(crate) log_level: Option<String>,
 
+    /// Tool policy (and, later, authorization).
+    #[command(flatten)]
+    pub(crate) access: access::AccessArgs,
+
     /// The stdio server to run and its arguments.
     #[arg(last = true, value_name = "CMD")]
     pub(crate) cmd: Vec<String>,
@@ -420,6 +425,8 @@ pub(crate) struct Config {
     pub(crate) log_format: LogFormat,
     /// Log level or `tracing` filter (checked when logging starts).
     pub(crate) log_level: String,
+    /// Tool policy.
+    pub(crate) access: access::Access,
 }
 
 /// Where the binary runs: the local server, or the Lambda Runtime API loop.
@@ -481,6 +488,7 @@ pub(crate) fn resolve(
         invoke_mode: args.invoke_mode,
         log_format,
         log_level,
+        access: access::access(&args.access)?,
     })
 }
 

@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 use config::{Config, InvokeMode, Lifecycle, LogFormat, Mode, ServeArgs, Sessions};
 use mcp_lambda_core::{
     ChildConfig, ChildSlots, EraCache, Gateway, GatewayConfig, MemoryStore, PerRequest, PerSession,
-    Reuse, SessionStore, TokenStore, Upstream,
+    Policed, Reuse, SessionStore, TokenStore, Upstream,
 };
 use mcp_lambda_runtime::{Handler, HandlerConfig};
 
@@ -277,6 +277,11 @@ async fn build_gateway(
         }
         Lifecycle::PerRequest => Arc::new(PerRequest::new(child)),
         Lifecycle::PerSession => PerSession::new(child, config.idle_timeout),
+    };
+    let upstream: Arc<dyn Upstream> = if config.access.tools.is_open() {
+        upstream
+    } else {
+        Arc::new(Policed::new(upstream, config.access.tools.clone()))
     };
     let sessions: Option<Arc<dyn SessionStore>> = match config.sessions {
         Sessions::None => None,

@@ -348,41 +348,21 @@ impl Gateway {
     /// Learns the annotations from every `tools/list` page of the child (with the request's
     /// envelope), through the one pager ([`tools::pages`]).
     async fn fetch_tools(&self, ex: &Exchange) {
-        let Some(meta) = &ex.modern else { return };
-        let client_info = meta
-            .client_info
-            .as_ref()
-            .and_then(|i| serde_json::from_str::<Value>(i.get()).ok())
-            .unwrap_or_else(
-                || serde_json::json!({"name": "mcp-lambda", "version": env!("CARGO_PKG_VERSION")}),
-            );
-        let mut base = Map::new();
-        base.insert(
-            "_meta".into(),
-            serde_json::json!({
-                protocol::META_PROTOCOL_VERSION: meta.protocol_version,
-                protocol::META_CLIENT_CAPABILITIES: serde_json::from_str::<Value>(meta.client_capabilities.get()).unwrap_or_default(),
-                protocol::META_CLIENT_INFO: client_info,
-            }),
-        );
+        if ex.modern.is_none() {
+            return;
+        }
+        let base = tools::list_params(ex);
         let mut first = true;
         let listed = tools::pages(
             FETCH_PAGES,
             |cursor| {
-                let request = tools::list_request("mcp-lambda-tools", base.clone(), cursor);
-                async move {
-                    let msg = match jsonrpc::parse(&request) {
-                        Ok(jsonrpc::Payload::Single(m)) => m,
-                        _ => return Err(tools::ToolsError::NoAnswer("tools/list")),
-                    };
-                    match self.upstream.request(ex, &msg).await {
-                        Ok(reply) => Ok(reply.body),
-                        Err(e) => Err(tools::ToolsError::Failed {
-                            method: "tools/list",
-                            error: serde_json::json!({"code": e.code(), "message": e.to_string()}),
-                        }),
-                    }
-                }
+                tools::list_page(
+                    self.upstream.as_ref(),
+                    ex,
+                    "mcp-lambda-tools",
+                    base.clone(),
+                    cursor,
+                )
             },
             |page| {
                 let next = self.param_headers.learn(page, first);

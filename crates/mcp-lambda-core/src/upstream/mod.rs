@@ -21,6 +21,7 @@ mod handshake;
 mod inflight;
 mod per_request;
 mod per_session;
+mod policed;
 mod reuse;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,6 +43,7 @@ pub use handshake::synthesized_params;
 use handshake::{Initialized, initialize_child};
 pub(crate) use inflight::Inflight;
 use inflight::{Registered, Streaming};
+pub use policed::{CATALOG_FRESH, CATALOG_MAX, Policed};
 
 /// Why the upstream has no answer from the MCP server for a request. A value: the gateway
 /// renders it, with the client's id, where the answer leaves ([`UpstreamError::response`]).

@@ -165,6 +165,9 @@ fn invalid_values_name_their_field() {
         ),
         (vec!["--server", "a"], "--server"),
         (vec!["--command", "a", "--", "b"], "server"),
+        (vec!["--tools", "a,,b"], "--tools (MCP_LAMBDA_TOOLS)"),
+        (vec!["--tools", "!"], "--tools"),
+        (vec!["--tools", "get x"], "--tools"),
     ] {
         let e = try_serve(&argv).unwrap_err();
         assert!(e.field.starts_with(field), "{argv:?}: {e}");
