@@ -161,6 +161,14 @@ pub struct RequestContext {
     /// The host buffers this answer (a Lambda event source that cannot stream): a GET stream
     /// is refused with 405 instead of never ending.
     pub buffered: bool,
+    /// Where the endpoint is publicly reachable, scheme, host and any path prefix the front
+    /// door removed (`https://abc.lambda-url.us-east-1.on.aws`,
+    /// `https://id.execute-api.eu-west-1.amazonaws.com/prod`), when the host knows it from a
+    /// source the client cannot forge: what an OAuth resource URI is derived from.
+    pub public_base: Option<String>,
+    /// The scopes the caller's credentials carry, once an [`Authorizer`](crate::auth::Authorizer)
+    /// granted the request (`None` without one).
+    pub scopes: Option<Arc<[String]>>,
 }
 
 /// The Streamable HTTP endpoint. Cheap to share (`Arc`).
@@ -175,6 +183,8 @@ pub struct Gateway {
     state_sealer: Arc<crate::sealed::Sealer>,
     /// The sessions' GET-stream mailboxes.
     events: Arc<events::Events>,
+    /// Who may call the endpoint, when authorization is on.
+    auth: Option<Arc<dyn crate::auth::Authorizer>>,
 }
 
 /// What running a request produced, before the host's rendering.
@@ -227,6 +237,78 @@ impl Gateway {
             counter: Default::default(),
             param_headers: Default::default(),
             events: Default::default(),
+            auth: None,
+        }
+    }
+
+    /// This gateway with every HTTP request authorized by `auth` first (see [`crate::auth`]).
+    pub fn with_authorizer(mut self, auth: Arc<dyn crate::auth::Authorizer>) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// The answer at a protected resource metadata path ([`crate::auth::is_metadata_path`]):
+    /// the document (any `Origin` may read it), a 204 CORS preflight, 405 for other methods,
+    /// or 404 when authorization is off.
+    pub async fn protected_resource_metadata(
+        &self,
+        req: &Request<Bytes>,
+        ctx: &RequestContext,
+        endpoint: &str,
+    ) -> Response<Body> {
+        let Some(auth) = &self.auth else {
+            return not_found(endpoint);
+        };
+        let mut answer = match *req.method() {
+            http::Method::GET | http::Method::HEAD => match auth.metadata(req.headers(), ctx) {
+                Ok(doc) => reject::json_response(StatusCode::OK, doc),
+                Err(refusal) => refusal.into_response(),
+            },
+            http::Method::OPTIONS => preflight(),
+            _ => Rejection::method_not_allowed("GET", "the metadata document is read with GET")
+                .into_response(),
+        };
+        let h = answer.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+        answer
+    }
+
+    /// Runs the authorizer on a request that is not a preflight and whose `Origin` (if any) is
+    /// allowed: `Err` is the refusal's answer.
+    async fn authorize(
+        &self,
+        req: &Request<Bytes>,
+        ctx: &mut RequestContext,
+    ) -> Result<(), Response<Body>> {
+        let Some(auth) = &self.auth else {
+            return Ok(());
+        };
+        if req.method() == http::Method::OPTIONS {
+            return Ok(());
+        }
+        if let Some(o) = req.headers().get(header::ORIGIN)
+            && !self.origin_allowed(o)
+        {
+            // Refused with 403 by the rules, before any credential is looked at.
+            return Ok(());
+        }
+        match auth.authorize(req.headers(), req.uri(), ctx).await {
+            Ok(grant) => {
+                ctx.principal = Some(grant.principal);
+                ctx.scopes = Some(grant.scopes);
+                Ok(())
+            }
+            Err(refusal) => {
+                tracing::info!(status = refusal.status.as_u16(), reason = %refusal.message, "request not authorized");
+                Err(refusal.into_response())
+            }
         }
     }
 
@@ -260,10 +342,16 @@ impl Gateway {
     }
 
     /// Handles one HTTP request. See the module docs for the rules.
-    pub async fn handle(&self, req: Request<Bytes>, ctx: RequestContext) -> Response<Body> {
+    pub async fn handle(&self, req: Request<Bytes>, mut ctx: RequestContext) -> Response<Body> {
         let span = self.span(&ctx);
         async move {
             let origin = req.headers().get(header::ORIGIN).cloned();
+            if let Err(mut refused) = self.authorize(&req, &mut ctx).await {
+                if let Some(o) = origin {
+                    cors(refused.headers_mut(), o);
+                }
+                return refused;
+            }
             let step = match self.classify(req) {
                 Ok(call) => self.run(call, &ctx).await,
                 Err(r) => Err(r),
@@ -562,7 +650,7 @@ fn cors(h: &mut HeaderMap, origin: HeaderValue) {
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("mcp-session-id, mcp-protocol-version"),
+        HeaderValue::from_static("mcp-session-id, mcp-protocol-version, www-authenticate"),
     );
 }
 

@@ -7,12 +7,14 @@
 //! - [`upstream`]: the child lifecycles (`reuse`, `per-request`, `per-session`) and the
 //!   initialize handshake on the client's behalf.
 //! - [`child`]: one supervised stdio process (framing, id rewriting, timeouts, termination).
+//! - [`auth`]: the hook an OAuth resource server plugs into the gateway (identity at the edge).
 //! - [`session`] and [`token`]: session stores (in memory; sealed client-carried tokens).
 //! - [`policy`]: which tools clients may see and call (`--tools`, `--read-only`).
 //! - [`tools`]: one `tools/list` pager and one `tools/call`, for hosts that speak in tools.
 //! - [`era`]: the rewrites between the legacy (initialize) and modern (2026-07-28) eras.
 //! - [`jsonrpc`], [`framing`], [`protocol`], [`command`]: the pieces they share.
 
+pub mod auth;
 pub mod child;
 pub mod command;
 pub mod era;

@@ -44,6 +44,11 @@ pub struct HttpEvent {
     pub request: Request<Bytes>,
     /// The caller's identity, when the front door authenticated it.
     pub principal: Option<String>,
+    /// Where the client reached the endpoint, from the event's request context (which AWS
+    /// fills, not the client): `https://` + `domainName`, plus for REST the prefix (stage,
+    /// base path) that `requestContext.path` has before `path`. `None` for ALB, whose `Host`
+    /// is the client's.
+    pub public_base: Option<String>,
 }
 
 /// What an invocation carries.
@@ -151,6 +156,8 @@ struct V2Context {
     http: V2Http,
     #[serde(default)]
     authorizer: Option<Value>,
+    #[serde(default)]
+    domain_name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -200,8 +207,14 @@ fn parse_v2(event: Value) -> Result<HttpEvent, String> {
             .or_else(|| str_at(a, &["lambda", "principalId"]).map(|s| format!("authorizer:{s}")))
     });
     let body = decode_body(e.body, e.is_base64_encoded)?;
+    let public_base = e
+        .request_context
+        .domain_name
+        .as_deref()
+        .and_then(|d| public_base(d, ""));
     Ok(HttpEvent {
         origin: Origin::HttpV2,
+        public_base,
         request: build(
             &e.request_context.http.method,
             &encode_path(&path, false),
@@ -248,6 +261,16 @@ fn parse_v1_or_alb(event: Value, alb: bool) -> Result<HttpEvent, String> {
     };
     let rc = e.request_context.unwrap_or(Value::Null);
     let mut path = e.path.unwrap_or_else(|| "/".into());
+    let public_base = match (alb, str_at(&rc, &["domainName"])) {
+        (false, Some(domain)) => {
+            // The public path is `requestContext.path`; what it has before `path` is the prefix.
+            let prefix = str_at(&rc, &["path"])
+                .and_then(|full| full.strip_suffix(path.as_str()))
+                .unwrap_or("");
+            public_base(domain, prefix)
+        }
+        _ => None,
+    };
     if !alb {
         // REST: `path` normally excludes the stage, but custom domains and some proxies keep it.
         if let Some(stage) = str_at(&rc, &["stage"]) {
@@ -281,6 +304,7 @@ fn parse_v1_or_alb(event: Value, alb: bool) -> Result<HttpEvent, String> {
     };
     Ok(HttpEvent {
         origin,
+        public_base,
         request: build(
             &e.http_method,
             &encode_path(&path, alb),
@@ -290,6 +314,22 @@ fn parse_v1_or_alb(event: Value, alb: bool) -> Result<HttpEvent, String> {
         )?,
         principal,
     })
+}
+
+/// `https://DOMAIN` + `prefix` (`/prod`), when the domain is a plain host name (letters, digits,
+/// `-`, `.`, an optional `:port`) and the prefix a plain path without its trailing slash.
+fn public_base(domain: &str, prefix: &str) -> Option<String> {
+    let host_ok = !domain.is_empty()
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':'));
+    let prefix = prefix.trim_end_matches('/');
+    let prefix_ok = prefix.is_empty()
+        || (prefix.starts_with('/')
+            && prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.' | '~')));
+    (host_ok && prefix_ok).then(|| format!("https://{}{prefix}", domain.to_ascii_lowercase()))
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {

@@ -106,6 +106,7 @@ impl Handler {
             stats: Some(stats.clone()),
             // Only a streaming Function URL event streams (see `http`).
             buffered: true,
+            ..Default::default()
         };
         let (source, out) = match classify(event, tool) {
             Inbound::Http(h) => {
@@ -154,12 +155,17 @@ impl Handler {
 
     async fn http(&self, h: HttpEvent, mut rctx: RequestContext) -> Reply {
         rctx.principal = h.principal;
+        rctx.public_base = h.public_base;
         let streaming = self.cfg.stream && matches!(h.origin, Origin::HttpV2);
         rctx.buffered = !streaming;
         let path = h.request.uri().path().trim_end_matches('/');
         let wanted = self.cfg.path.trim_end_matches('/');
         let answer = if path == wanted {
             self.gateway.handle(h.request, rctx).await
+        } else if mcp_lambda_core::auth::is_metadata_path(path, wanted) {
+            self.gateway
+                .protected_resource_metadata(&h.request, &rctx, &self.cfg.path)
+                .await
         } else if path == "/healthz" {
             healthz()
         } else {

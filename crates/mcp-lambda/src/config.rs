@@ -16,6 +16,8 @@
 mod access;
 mod values;
 
+pub(crate) use access::OAuth;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -336,7 +338,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "MCP_LAMBDA_LOG_LEVEL")]
     pub(crate) log_level: Option<String>,
 
-    /// Tool policy (and, later, authorization).
+    /// Authorization and tool policy.
     #[command(flatten)]
     pub(crate) access: access::AccessArgs,
 
@@ -425,7 +427,7 @@ pub(crate) struct Config {
     pub(crate) log_format: LogFormat,
     /// Log level or `tracing` filter (checked when logging starts).
     pub(crate) log_level: String,
-    /// Tool policy.
+    /// Authorization and tool policy.
     pub(crate) access: access::Access,
 }
 
@@ -488,7 +490,7 @@ pub(crate) fn resolve(
         invoke_mode: args.invoke_mode,
         log_format,
         log_level,
-        access: access::access(&args.access)?,
+        access: access::access(&args.access, mode, args.listen)?,
     })
 }
 

@@ -295,7 +295,7 @@ async fn build_gateway(
         )),
         Sessions::Dynamodb => Some(dynamo::store(config).await?),
     };
-    let gateway = Arc::new(Gateway::new(
+    let gateway = Gateway::new(
         GatewayConfig {
             allowed_origins: config.allow_origin.clone(),
             allow_loopback_origins: host.allow_loopback_origins(),
@@ -309,9 +309,38 @@ async fn build_gateway(
         },
         upstream,
         sessions,
-    ));
+    );
+    let gateway = match &config.access.oauth {
+        Some(oauth) => gateway.with_authorizer(resource_server(config, oauth).await?),
+        None => gateway,
+    };
+    let gateway = Arc::new(gateway);
     gateway.listen(unrelated_rx);
     Ok((gateway, reuse))
+}
+
+/// The OAuth resource server of `--auth oauth`, its issuers' keys fetched now (Lambda: during
+/// INIT). An issuer that cannot be reached is logged, not fatal: requests fail closed (503)
+/// until its keys can be fetched.
+async fn resource_server(
+    config: &Config,
+    oauth: &config::OAuth,
+) -> anyhow::Result<Arc<mcp_lambda_oauth::ResourceServer>> {
+    let settings = mcp_lambda_oauth::Settings {
+        issuers: oauth.issuers.clone(),
+        resource: oauth.resource.clone(),
+        required_scopes: oauth.scopes.clone(),
+        scopes_supported: oauth.scopes.clone(),
+        endpoint_path: config.path.clone(),
+        loopback_port: oauth.loopback_port,
+    };
+    let rs = mcp_lambda_oauth::ResourceServer::new(settings)
+        .map_err(|e| anyhow::anyhow!("--auth oauth: {e}"))?;
+    for failure in rs.warm().await {
+        tracing::warn!(error = %failure, "OAuth issuer keys not fetched at start-up; requests get 503 until they are");
+    }
+    tracing::info!(issuers = ?oauth.issuers, resource = ?oauth.resource, "OAuth resource server on");
+    Ok(Arc::new(rs))
 }
 
 /// The child's command line, for logs.

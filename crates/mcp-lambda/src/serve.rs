@@ -3,7 +3,8 @@
 //!
 //! Contract: `POST|GET|DELETE|OPTIONS <path>` go to the gateway unchanged and its answer is
 //! copied out as it is (status, headers, body or stream); `GET /healthz` answers 200 while the
-//! server runs; anything else is the core's 404. Bodies over the limit are refused with the
+//! server runs; the OAuth protected resource metadata paths go to the gateway's document;
+//! anything else is the core's 404. Bodies over the limit are refused with the
 //! core's 413 before they are read whole. What a connection may take is bounded
 //! ([`ConnectionLimits`]): a request head must arrive whole within the header timeout, counted
 //! from when the server starts waiting for it (so idle keep-alive connections end too), a body
@@ -25,7 +26,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use mcp_lambda_core::{Body, Gateway, RequestContext, gateway};
+use mcp_lambda_core::{Body, Gateway, RequestContext, auth, gateway};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_stream::StreamExt;
@@ -54,6 +55,8 @@ pub(crate) async fn run(
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route(path, any(mcp))
+        .route(auth::METADATA_PATH, any(metadata))
+        .route(&format!("{}{path}", auth::METADATA_PATH), any(metadata))
         .fallback(not_found)
         .with_state(App {
             gateway: gateway.clone(),
@@ -197,6 +200,18 @@ async fn mcp(State(app): State<App>, req: Request) -> Response {
         )
         .await;
     copy_out(answer)
+}
+
+/// `/.well-known/oauth-protected-resource[PATH]`: the gateway's metadata document (404 when
+/// authorization is off). The body, if any, is not read.
+async fn metadata(State(app): State<App>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let req = http::Request::from_parts(parts, Bytes::new());
+    copy_out(
+        app.gateway
+            .protected_resource_metadata(&req, &RequestContext::default(), &app.path)
+            .await,
+    )
 }
 
 /// The gateway's answer as axum's: status and headers as they are, the body or stream copied.

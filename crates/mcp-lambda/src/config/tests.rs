@@ -166,6 +166,41 @@ fn invalid_values_name_their_field() {
         (vec!["--server", "a"], "--server"),
         (vec!["--command", "a", "--", "b"], "server"),
         (vec!["--tools", "a,,b"], "--tools (MCP_LAMBDA_TOOLS)"),
+        (
+            vec!["--auth", "oauth"],
+            "--oauth-issuer (MCP_LAMBDA_OAUTH_ISSUER)",
+        ),
+        (
+            vec!["--oauth-issuer", "http://as.example.com"],
+            "--oauth-issuer",
+        ),
+        (
+            vec!["--oauth-issuer", "https://as.example.com?x=1"],
+            "--oauth-issuer",
+        ),
+        (
+            vec!["--oauth-issuer", "https://as.example.com"],
+            "--auth (MCP_LAMBDA_AUTH)",
+        ),
+        (
+            vec![
+                "--auth",
+                "oauth",
+                "--oauth-issuer",
+                "https://as.example.com",
+                "--listen",
+                "0.0.0.0:8080",
+            ],
+            "--oauth-resource (MCP_LAMBDA_OAUTH_RESOURCE)",
+        ),
+        (
+            vec!["--oauth-resource", "https://x.example.com/mcp#f"],
+            "--oauth-resource",
+        ),
+        (
+            vec!["--oauth-scopes", "a\"b"],
+            "--oauth-scopes (MCP_LAMBDA_OAUTH_SCOPES)",
+        ),
         (vec!["--tools", "!"], "--tools"),
         (vec!["--tools", "get x"], "--tools"),
     ] {
@@ -310,4 +345,39 @@ fn the_child_cap_follows_the_host() {
     assert_eq!(default_max_children(Mode::Lambda, &[]), 4);
     assert_eq!(serve(&["--max-children", "3"]).max_children, 3);
     assert!(try_serve(&["--max-children", "0"]).is_err());
+}
+
+#[test]
+fn oauth_settings_combine() {
+    let c = serve(&[
+        "--auth",
+        "oauth",
+        "--oauth-issuer",
+        "https://as.example.com,http://127.0.0.1:9000",
+        "--oauth-scopes",
+        "mcp:tools, files:read",
+    ]);
+    let o = c.access.oauth.unwrap();
+    assert_eq!(
+        o.issuers,
+        ["https://as.example.com", "http://127.0.0.1:9000"]
+    );
+    assert_eq!(o.scopes, ["mcp:tools", "files:read"]);
+    assert_eq!(o.resource, None);
+    assert_eq!(o.loopback_port, Some(8080));
+    // A public listener needs the resource, and then derives nothing from Host.
+    let c = serve(&[
+        "--auth",
+        "oauth",
+        "--oauth-issuer",
+        "https://as.example.com",
+        "--listen",
+        "0.0.0.0:8080",
+        "--oauth-resource",
+        "https://mcp.example.com/mcp",
+    ]);
+    let o = c.access.oauth.unwrap();
+    assert_eq!(o.resource.as_deref(), Some("https://mcp.example.com/mcp"));
+    assert_eq!(o.loopback_port, None);
+    assert!(serve(&[]).access.oauth.is_none());
 }
