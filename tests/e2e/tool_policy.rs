@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use mcp_lambda_tests::{
-    Mcp, bin, everything_cmd, node, post, py_client, python_client, run, serve, time_cmd, ts_client,
+    Mcp, bin, everything_cmd, node, py_client, python_client, run, serve, time_cmd, ts_client,
 };
 use serde_json::{Value, json};
 
