@@ -91,6 +91,15 @@ pub trait Authorizer: Send + Sync {
 
     /// The RFC 9728 metadata document (JSON) of the endpoint as this request reached it.
     fn metadata(&self, headers: &HeaderMap, ctx: &RequestContext) -> Result<Bytes, Refusal>;
+
+    /// The 403 `insufficient_scope` answer for a granted request that needs `needed` (all the
+    /// scopes to ask for) to do what it asks (a tool with its own scopes).
+    fn insufficient_scope(
+        &self,
+        headers: &HeaderMap,
+        ctx: &RequestContext,
+        needed: &[String],
+    ) -> Refusal;
 }
 
 /// Whether `path` is one of the protected resource metadata paths of the endpoint at

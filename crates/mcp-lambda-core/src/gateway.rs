@@ -130,6 +130,9 @@ pub struct GatewayConfig {
     /// Keys sealing 2026-07-28 `requestState` (the first seals, all open): share them between
     /// instances so any instance continues a round; empty = a key of this process only.
     pub state_keys: Vec<[u8; 32]>,
+    /// Scopes particular tools need, checked for requests an
+    /// [`Authorizer`](crate::auth::Authorizer) granted (403 `insufficient_scope` without them).
+    pub tool_scopes: crate::policy::ToolScopes,
 }
 
 impl Default for GatewayConfig {
@@ -142,6 +145,7 @@ impl Default for GatewayConfig {
             get_stream_max: Duration::from_secs(300),
             stream_responses: false,
             state_keys: Vec::new(),
+            tool_scopes: Default::default(),
         }
     }
 }
@@ -280,6 +284,28 @@ impl Gateway {
         answer
     }
 
+    /// The 403 for a granted POST that calls a tool whose scopes (`--tool-scope`) its token
+    /// lacks; `None` when it may go on (no rules, no grant, or every scope held).
+    fn check_tool_scopes(
+        &self,
+        call: &Call,
+        headers: Option<&HeaderMap>,
+        ctx: &RequestContext,
+    ) -> Option<crate::auth::Refusal> {
+        let (auth, held, headers) = (self.auth.as_ref()?, ctx.scopes.as_ref()?, headers?);
+        let mut needed: Vec<String> = Vec::new();
+        let mut missing = false;
+        for tool in classify::called_tools(call) {
+            for s in self.cfg.tool_scopes.needed(&tool) {
+                missing |= !held.contains(&s);
+                if !needed.contains(&s) {
+                    needed.push(s);
+                }
+            }
+        }
+        missing.then(|| auth.insufficient_scope(headers, ctx, &needed))
+    }
+
     /// Runs the authorizer on a request that is not a preflight and whose `Origin` (if any) is
     /// allowed: `Err` is the refusal's answer.
     async fn authorize(
@@ -352,8 +378,18 @@ impl Gateway {
                 }
                 return refused;
             }
+            let headers = (!self.cfg.tool_scopes.is_empty()).then(|| req.headers().clone());
             let step = match self.classify(req) {
-                Ok(call) => self.run(call, &ctx).await,
+                Ok(call) => {
+                    if let Some(refused) = self.check_tool_scopes(&call, headers.as_ref(), &ctx) {
+                        let mut refused = refused.into_response();
+                        if let Some(o) = origin {
+                            cors(refused.headers_mut(), o);
+                        }
+                        return refused;
+                    }
+                    self.run(call, &ctx).await
+                }
                 Err(r) => Err(r),
             };
             // A foreign Origin's refusal grants it nothing.

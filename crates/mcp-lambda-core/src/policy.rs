@@ -16,6 +16,9 @@ pub enum PolicyError {
     /// `a,,b` or a lone `!`.
     #[error("empty pattern in {0:?} (patterns are comma-separated; `!` must be followed by one)")]
     Empty(String),
+    /// A `--tool-scope` rule that is not `GLOB=SCOPE[ SCOPE…]`.
+    #[error("rule {0:?} is not GLOB=SCOPE[ SCOPE…] (one glob per rule; rules are comma-separated)")]
+    NotARule(String),
     /// A pattern with whitespace or control characters, which no tool name has.
     #[error("pattern {0:?} has whitespace or control characters")]
     BadCharacter(String),
@@ -117,6 +120,74 @@ impl ToolPolicy {
     }
 }
 
+/// Per-tool OAuth scopes (`--tool-scope 'write_*=files:write'`): a tool whose name matches a
+/// rule's glob needs that rule's scopes (every matching rule's), beyond those every request
+/// needs. The gateway answers a call without them 403 `insufficient_scope` naming them, so an
+/// OAuth client can ask for them (step-up authorization); the tools stay listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolScopes {
+    rules: Vec<(Vec<char>, Vec<String>)>,
+}
+
+impl ToolScopes {
+    /// Parses rules `GLOB=SCOPE[ SCOPE…]`.
+    pub fn parse<'a>(rules: impl IntoIterator<Item = &'a str>) -> Result<Self, PolicyError> {
+        let mut out = Vec::new();
+        for rule in rules {
+            let (glob, scopes) = rule
+                .split_once('=')
+                .ok_or_else(|| PolicyError::NotARule(rule.to_owned()))?;
+            let glob = glob.trim();
+            let scopes: Vec<String> = scopes.split_whitespace().map(str::to_owned).collect();
+            if glob.is_empty() || scopes.is_empty() {
+                return Err(PolicyError::NotARule(rule.to_owned()));
+            }
+            if glob.chars().any(|c| c.is_whitespace() || c.is_control())
+                || scopes.iter().any(|s| {
+                    s.chars()
+                        .any(|c| !c.is_ascii_graphic() || c == '"' || c == '\\')
+                })
+            {
+                return Err(PolicyError::BadCharacter(rule.to_owned()));
+            }
+            out.push((glob.chars().collect(), scopes));
+        }
+        Ok(Self { rules: out })
+    }
+
+    /// Whether there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The scopes calling `tool` needs (every matching rule's, each once, in rule order).
+    pub fn needed(&self, tool: &str) -> Vec<String> {
+        let name: Vec<char> = tool.chars().collect();
+        let mut out: Vec<String> = Vec::new();
+        for (glob, scopes) in &self.rules {
+            if glob_match(glob, &name) {
+                for s in scopes {
+                    if !out.contains(s) {
+                        out.push(s.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Every scope the rules name.
+    pub fn all(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in self.rules.iter().flat_map(|(_, s)| s) {
+            if !out.contains(s) {
+                out.push(s.clone());
+            }
+        }
+        out
+    }
+}
+
 /// Whether a listed tool says `annotations.readOnlyHint: true`.
 pub fn is_read_only(tool: &Map<String, Value>) -> bool {
     tool.get("annotations")
@@ -214,6 +285,19 @@ mod tests {
             ToolPolicy::parse("a b", false),
             Err(PolicyError::BadCharacter(_))
         ));
+    }
+
+    #[test]
+    fn tool_scopes_add_up() {
+        let t =
+            ToolScopes::parse(["write_*=files:write", "*_all=files:admin files:write"]).unwrap();
+        assert_eq!(t.needed("write_all"), ["files:write", "files:admin"]);
+        assert_eq!(t.needed("write_one"), ["files:write"]);
+        assert!(t.needed("read").is_empty());
+        assert_eq!(t.all(), ["files:write", "files:admin"]);
+        for bad in ["nothing", "=s", "g=", "g=a\"b"] {
+            assert!(ToolScopes::parse([bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! `/.well-known/openid-configuration` — whose `issuer` must be the configured one exactly, and
 //! its `jwks_uri`. They are kept [`MAX_AGE`]; an unknown `kid` or an old set is fetched again,
 //! at most once per [`MIN_REFETCH`] per issuer (so forged `kid`s cannot make us hammer the
-//! issuer). A set that cannot be fetched again keeps serving the keys already known; with none
+//! issuer), or per [`RETRY_FAILED`] after a failed fetch. A set that cannot be fetched again keeps serving the keys already known; with none
 //! known the answer is [`KeyError::Unavailable`] (fail closed). Symmetric (`oct`) keys are
 //! never used: a public key is never an HMAC secret.
 
@@ -23,8 +23,13 @@ use crate::fetch::{FetchError, Fetcher};
 /// How long a fetched key set is used before it is fetched again.
 pub const MAX_AGE: Duration = Duration::from_secs(3600);
 
-/// Shortest time between two fetches of one issuer's keys.
+/// Shortest time between two fetches of one issuer's keys after one that worked (an unknown
+/// `kid` cannot make us fetch more often).
 pub const MIN_REFETCH: Duration = Duration::from_secs(30);
+
+/// Shortest time between two fetches after one that failed (an issuer that comes back is used
+/// within seconds; one that stays down is asked at most this often).
+pub const RETRY_FAILED: Duration = Duration::from_secs(2);
 
 /// Most keys kept per issuer.
 pub const MAX_KEYS: usize = 64;
@@ -252,11 +257,19 @@ impl IssuerKeys {
         }
     }
 
-    /// Whether a fetch may be tried now ([`MIN_REFETCH`] since the last one).
+    /// Whether a fetch may be tried now ([`MIN_REFETCH`] since the last one, or
+    /// [`RETRY_FAILED`] when it failed).
     fn may_fetch(&self) -> bool {
         self.state
             .lock()
-            .map(|s| s.attempted.is_none_or(|t| t.elapsed() >= MIN_REFETCH))
+            .map(|s| {
+                let wait = if s.last_error.is_some() {
+                    RETRY_FAILED
+                } else {
+                    MIN_REFETCH
+                };
+                s.attempted.is_none_or(|t| t.elapsed() >= wait)
+            })
             .unwrap_or(false)
     }
 }

@@ -160,12 +160,7 @@ impl Authorizer for ResourceServer {
         ctx: &RequestContext,
     ) -> Result<Grant, Refusal> {
         let Some((resource, metadata_url)) = self.locate(headers, ctx) else {
-            return Err(Refusal {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                challenge: None,
-                message: "this endpoint's resource URI cannot be determined: set --oauth-resource (MCP_LAMBDA_OAUTH_RESOURCE)".into(),
-                retry_after: None,
-            });
+            return Err(unlocated());
         };
         let bad_request = |why: &str| {
             self.refuse(
@@ -246,14 +241,44 @@ impl Authorizer for ResourceServer {
         })
     }
 
+    fn insufficient_scope(
+        &self,
+        headers: &HeaderMap,
+        ctx: &RequestContext,
+        needed: &[String],
+    ) -> Refusal {
+        let Some((_, metadata_url)) = self.locate(headers, ctx) else {
+            return Refusal {
+                status: StatusCode::FORBIDDEN,
+                challenge: None,
+                message: format!("Forbidden: the token lacks scope {}", needed.join(" ")),
+                retry_after: None,
+            };
+        };
+        // Ask for everything this call needs: the scopes of every request and the tool's.
+        let mut all = self.settings.required_scopes.clone();
+        for s in needed {
+            if !all.contains(s) {
+                all.push(s.clone());
+            }
+        }
+        let mut r = self.refuse(
+            StatusCode::FORBIDDEN,
+            &metadata_url,
+            Some((
+                "insufficient_scope",
+                &format!("this tool needs scope {}", needed.join(" ")),
+            )),
+        );
+        if let Some(c) = &mut r.challenge {
+            c.push_str(&format!(", scope=\"{}\"", quoted(&all.join(" "))));
+        }
+        r
+    }
+
     fn metadata(&self, headers: &HeaderMap, ctx: &RequestContext) -> Result<Bytes, Refusal> {
         let Some((resource, _)) = self.locate(headers, ctx) else {
-            return Err(Refusal {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                challenge: None,
-                message: "this endpoint's resource URI cannot be determined: set --oauth-resource (MCP_LAMBDA_OAUTH_RESOURCE)".into(),
-                retry_after: None,
-            });
+            return Err(unlocated());
         };
         let doc = json!({
             "resource": resource,
@@ -286,6 +311,16 @@ fn metadata_url_for(resource: &str, endpoint_path: &str) -> String {
             format!("{origin}{prefix}{METADATA_PATH}{endpoint}")
         }
         _ => format!("{origin}{METADATA_PATH}{path}"),
+    }
+}
+
+/// The answer when the endpoint's resource URI cannot be known (a configuration gap, 500).
+fn unlocated() -> Refusal {
+    Refusal {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        challenge: None,
+        message: "this endpoint's resource URI cannot be determined: set --oauth-resource (MCP_LAMBDA_OAUTH_RESOURCE)".into(),
+        retry_after: None,
     }
 }
 

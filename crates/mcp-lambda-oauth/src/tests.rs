@@ -290,6 +290,19 @@ async fn an_issuer_that_is_down_fails_closed() {
     let r = refused(&rs, &iss.token(json!({}), Some("k1"))).await;
     assert_eq!(r.status, 503);
     assert_eq!(r.retry_after, Some(5));
+    assert!(!r.message.contains("eyJ"), "{}", r.message);
+    // Back up: used again after the short retry delay, not the long one.
+    iss.down.store(false, Ordering::Relaxed);
+    tokio::time::sleep(keys::RETRY_FAILED).await;
+    assert!(
+        check(
+            &rs,
+            &[&format!("Bearer {}", iss.token(json!({}), Some("k1")))],
+            "/mcp"
+        )
+        .await
+        .is_ok()
+    );
     // Keys known once stay usable while the issuer is down.
     let iss = Issuer::start().await;
     let rs = iss.server(&[]);

@@ -261,16 +261,6 @@ fn parse_v1_or_alb(event: Value, alb: bool) -> Result<HttpEvent, String> {
     };
     let rc = e.request_context.unwrap_or(Value::Null);
     let mut path = e.path.unwrap_or_else(|| "/".into());
-    let public_base = match (alb, str_at(&rc, &["domainName"])) {
-        (false, Some(domain)) => {
-            // The public path is `requestContext.path`; what it has before `path` is the prefix.
-            let prefix = str_at(&rc, &["path"])
-                .and_then(|full| full.strip_suffix(path.as_str()))
-                .unwrap_or("");
-            public_base(domain, prefix)
-        }
-        _ => None,
-    };
     if !alb {
         // REST: `path` normally excludes the stage, but custom domains and some proxies keep it.
         if let Some(stage) = str_at(&rc, &["stage"]) {
@@ -286,6 +276,17 @@ fn parse_v1_or_alb(event: Value, alb: bool) -> Result<HttpEvent, String> {
             }
         }
     }
+    // After the stage is stripped: the public path is `requestContext.path`, and what it has
+    // before ours is the prefix (stage, custom domain base path).
+    let public_base = match (alb, str_at(&rc, &["domainName"])) {
+        (false, Some(domain)) => {
+            let prefix = str_at(&rc, &["path"])
+                .and_then(|full| full.strip_suffix(path.as_str()))
+                .unwrap_or("");
+            public_base(domain, prefix)
+        }
+        _ => None,
+    };
     let principal = if alb {
         None
     } else {

@@ -166,6 +166,26 @@ pub fn ts_client(node: &Path, url: &str, tool: &str, args: &Value) -> Value {
     client_json(node, "ts_client.mjs", url, None, tool, args)
 }
 
+/// Runs the TypeScript SDK's OAuth client (`node ts_oauth.mjs URL TOOL ARGS`: 401 → metadata →
+/// registration → PKCE authorization code, the login driven over HTTP → token → call) and
+/// returns its JSON line (`tools`, `result`, `steps`, `authorization`); panics if it fails.
+pub fn ts_oauth(node: &Path, url: &str, tool: &str, args: &Value) -> Value {
+    client_json(node, "ts_oauth.mjs", url, None, tool, args)
+}
+
+/// Runs the Python `mcp` client's OAuth flow (`py_oauth.py URL TOOL ARGS MODE`) and returns its
+/// JSON line, like [`ts_oauth`]; panics if it fails.
+pub fn py_oauth(python: &Path, url: &str, mode: &str, tool: &str, args: &Value) -> Value {
+    let clients = root().join("tests/clients");
+    let mut cmd = Command::new(python);
+    cmd.current_dir(&clients)
+        .arg(clients.join("py_oauth.py"))
+        .args([url, tool, &args.to_string(), mode]);
+    let (ok, out, err) = run(&mut cmd, CLIENT_TIMEOUT);
+    assert!(ok, "py_oauth.py ({mode}) failed:\n{out}\n{err}");
+    last_json_line(&out, &err)
+}
+
 /// Runs `tests/clients/py_stream.py URL MODE TOOL ARGS` (progress, logs, sampling and elicitation
 /// answered) and returns its JSON line; panics if it fails.
 pub fn py_stream(python: &Path, url: &str, mode: &str, tool: &str, args: &Value) -> Value {

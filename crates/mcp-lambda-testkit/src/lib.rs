@@ -20,6 +20,7 @@ mod clients;
 mod http;
 mod lambda;
 mod moto;
+mod oauth;
 mod paths;
 mod process;
 mod proxy;
@@ -28,7 +29,7 @@ mod serve;
 
 pub use clients::{
     CLIENT_TIMEOUT, INITIALIZED, Mcp, McpSession, StdioChild, initialize_request, mcp_headers,
-    modern_meta, modern_post, py_client, py_stream, ts_client, ts_stream,
+    modern_meta, modern_post, py_client, py_oauth, py_stream, ts_client, ts_oauth, ts_stream,
 };
 pub use http::{
     Client, ClientKind, Head, RawClient, Resp, Response, clip, get_stream, http,
@@ -36,6 +37,7 @@ pub use http::{
 };
 pub use lambda::{Emulator, Function, LambdaRuntime, function_url_event, lambda_env};
 pub use moto::{Moto, aws_env};
+pub use oauth::AuthServer;
 pub use paths::{
     bin, cargo_lambda, cdk_modules, checkov, conformance_dir, conformance_module, everything_cmd,
     example_cmd, fixture_cmd, fixture_modern_cmd, iac_python, mcp_server_time, node, node_module,

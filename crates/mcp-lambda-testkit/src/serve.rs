@@ -51,8 +51,18 @@ impl Server {
 
     /// Like [`start`](Self::start) but returns the startup failure (with the log) instead.
     pub fn try_start(args: &[&str], env: &[(&str, &str)]) -> Result<Server, String> {
+        Self::try_start_on("127.0.0.1:0", args, env)
+    }
+
+    /// Like [`start`](Self::start), listening on `listen` (for a URL that must be known first,
+    /// e.g. an OAuth resource an authorization server is told about).
+    pub fn start_on(listen: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::try_start_on(listen, args, env).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_start_on(listen: &str, args: &[&str], env: &[(&str, &str)]) -> Result<Server, String> {
         let mut cmd = Command::new(bin("mcp-lambda"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(args);
+        cmd.args(["serve", "--listen", listen]).args(args);
         cmd.env("MCP_LAMBDA_LOG_LEVEL", "debug");
         cmd.envs(env.iter().copied());
         Self::launch(

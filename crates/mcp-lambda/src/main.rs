@@ -306,6 +306,7 @@ async fn build_gateway(
             // requestState of MRTR rounds: sealed with the session keys when configured, so any
             // instance continues a round.
             state_keys: config.session_keys.clone(),
+            tool_scopes: config.access.tool_scopes.clone(),
         },
         upstream,
         sessions,
@@ -330,7 +331,15 @@ async fn resource_server(
         issuers: oauth.issuers.clone(),
         resource: oauth.resource.clone(),
         required_scopes: oauth.scopes.clone(),
-        scopes_supported: oauth.scopes.clone(),
+        scopes_supported: {
+            let mut all = oauth.scopes.clone();
+            for s in config.access.tool_scopes.all() {
+                if !all.contains(&s) {
+                    all.push(s);
+                }
+            }
+            all
+        },
         endpoint_path: config.path.clone(),
         loopback_port: oauth.loopback_port,
     };

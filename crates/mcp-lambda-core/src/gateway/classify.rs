@@ -94,6 +94,42 @@ pub(crate) struct ModernPost {
     pub(crate) stream: bool,
 }
 
+/// The tool names a POST calls (`tools/call` members; a name that is not a string is left to
+/// the tool policy and the child).
+pub(crate) fn called_tools(call: &Call) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Called {
+        name: Option<Value>,
+    }
+    let name_of = |m: &Message| {
+        m.params()
+            .and_then(|p| serde_json::from_str::<Called>(p).ok())
+            .and_then(|c| match c.name {
+                Some(Value::String(n)) => Some(n),
+                _ => None,
+            })
+    };
+    match call {
+        Call::Post(post) => match post.as_ref() {
+            Post::Legacy(p) => p
+                .payload
+                .messages()
+                .iter()
+                .filter(|m| m.method() == Some("tools/call"))
+                .filter_map(name_of)
+                .collect(),
+            Post::Modern(p) if p.msg.method() == Some("tools/call") => p
+                .params
+                .get("name")
+                .and_then(Value::as_str)
+                .map(|n| vec![n.to_owned()])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
 /// A single message's `params`, parsed when its `_meta` may carry the 2026-07-28 envelope.
 struct Params {
     /// `params` as an object (`None`: absent).

@@ -608,3 +608,28 @@ fn decoded_v2_path_is_still_an_http_event() {
     let h = http(e);
     assert_ne!(h.request.uri().path(), "/mcp");
 }
+
+#[test]
+fn the_public_base_comes_from_the_request_context_never_from_host() {
+    let h = http(fixture(FUNCTION_URL_IAM));
+    assert_eq!(
+        h.public_base.as_deref(),
+        Some("https://abcdefghij.lambda-url.us-east-1.on.aws")
+    );
+    let h = http(fixture(REST_API));
+    assert_eq!(
+        h.public_base.as_deref(),
+        Some("https://abc123.execute-api.us-east-1.amazonaws.com/prod")
+    );
+    let mut e = fixture(REST_API_STAGE_IN_PATH);
+    e["requestContext"]["domainName"] = json!("mcp.example.com");
+    assert_eq!(
+        http(e.clone()).public_base.as_deref(),
+        Some("https://mcp.example.com/prod")
+    );
+    // Something that is not a host name is not used.
+    e["requestContext"]["domainName"] = json!("evil.example.com/x?");
+    assert_eq!(http(e).public_base, None);
+    // ALB: the Host is the client's.
+    assert_eq!(http(fixture(ALB)).public_base, None);
+}

@@ -7,7 +7,7 @@
 //! client cannot forge (a Lambda front door's request context, a `serve` on loopback).
 
 use clap::{Args, ValueEnum};
-use mcp_lambda_core::policy::ToolPolicy;
+use mcp_lambda_core::policy::{ToolPolicy, ToolScopes};
 
 use super::values::Checked;
 use super::{ConfigError, Mode, err};
@@ -40,10 +40,19 @@ pub(crate) struct AccessArgs {
     pub(crate) oauth_issuer: Vec<String>,
 
     /// oauth: this endpoint's canonical URI, the audience tokens must carry
-    /// (https://mcp.example.com/mcp) [default: derived on Lambda from the front door, and for
+    /// (`https://mcp.example.com/mcp`) [default: derived on Lambda from the front door, and for
     /// serve on loopback from the loopback host].
     #[arg(long = "oauth-resource", env = "MCP_LAMBDA_OAUTH_RESOURCE", value_parser = Checked(oauth_url))]
     pub(crate) oauth_resource: Option<String>,
+
+    /// oauth: scopes a tool needs, GLOB=SCOPE[ SCOPE…] (repeatable, comma-separated in the
+    /// variable): `write_*=files:write`. A call without them is answered 403 insufficient_scope.
+    #[arg(
+        long = "tool-scope",
+        env = "MCP_LAMBDA_TOOL_SCOPE",
+        value_delimiter = ','
+    )]
+    pub(crate) tool_scope: Vec<String>,
 
     /// oauth: scopes every request needs (comma- or space-separated).
     #[arg(long = "oauth-scopes", env = "MCP_LAMBDA_OAUTH_SCOPES", value_parser = Checked(scope_list))]
@@ -131,6 +140,8 @@ pub(crate) struct Access {
     pub(crate) oauth: Option<OAuth>,
     /// Which tools are visible.
     pub(crate) tools: ToolPolicy,
+    /// Scopes particular tools need.
+    pub(crate) tool_scopes: ToolScopes,
 }
 
 /// Combines the access options; `listen` is where `serve` listens.
@@ -145,6 +156,19 @@ pub(crate) fn access(
         .clone()
         .unwrap_or_default()
         .with_read_only(args.read_only);
+    let tool_scopes =
+        ToolScopes::parse(args.tool_scope.iter().map(String::as_str)).map_err(|e| {
+            err(
+                "--tool-scope (MCP_LAMBDA_TOOL_SCOPE)",
+                format!("{e}: rules are GLOB=SCOPE[ SCOPE…]"),
+            )
+        })?;
+    if !tool_scopes.is_empty() && args.auth != AuthMode::Oauth {
+        return Err(err(
+            "--tool-scope (MCP_LAMBDA_TOOL_SCOPE)",
+            "tool scopes are checked on OAuth tokens: use --auth oauth",
+        ));
+    }
     let oauth = match args.auth {
         AuthMode::None => {
             if !args.oauth_issuer.is_empty() || args.oauth_resource.is_some() {
@@ -176,5 +200,9 @@ pub(crate) fn access(
             })
         }
     };
-    Ok(Access { oauth, tools })
+    Ok(Access {
+        oauth,
+        tools,
+        tool_scopes,
+    })
 }
