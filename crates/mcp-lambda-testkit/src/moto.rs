@@ -108,6 +108,22 @@ impl Moto {
     pub fn env(&self) -> Vec<(&'static str, String)> {
         aws_env(&self.endpoint)
     }
+
+    /// Calls `target` (`AmazonSSM.PutParameter`, `secretsmanager.CreateSecret`, ...) of
+    /// `service` with `body` (moto checks no signature); panics unless it answers 200.
+    pub fn call(&self, service: &str, target: &str, body: &serde_json::Value) -> serde_json::Value {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        ureq::post(&self.endpoint)
+            .set("content-type", "application/x-amz-json-1.1")
+            .set("x-amz-target", target)
+            .set("authorization", &auth)
+            .send_string(&body.to_string())
+            .unwrap_or_else(|e| panic!("moto {target}: {e}"))
+            .into_json()
+            .unwrap_or_else(|e| panic!("moto {target}: {e}"))
+    }
 }
 
 /// Whether `GET {endpoint}/moto-api/data.json` answers 200, as moto's dashboard API does.
@@ -120,11 +136,13 @@ fn answers_as_moto(endpoint: &str) -> bool {
         .is_ok_and(|r| r.status() == 200)
 }
 
-/// The environment that points the AWS SDK's DynamoDB client at `endpoint` (a URL) with dummy
-/// credentials.
+/// The environment that points the AWS SDK's DynamoDB client, and our SSM and Secrets Manager
+/// calls, at `endpoint` (a URL) with dummy credentials.
 pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.to_owned()),
+        ("AWS_ENDPOINT_URL_SSM", endpoint.to_owned()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint.to_owned()),
         ("AWS_ACCESS_KEY_ID", "test".into()),
         ("AWS_SECRET_ACCESS_KEY", "test".into()),
         ("AWS_REGION", "us-east-1".into()),

@@ -9,6 +9,7 @@
 
 mod config;
 mod dynamo;
+mod secrets;
 mod serve;
 
 use std::fmt::Display;
@@ -260,7 +261,7 @@ async fn build_gateway(
     // Children's notifications that belong to no request, for the sessions' GET streams.
     let (unrelated_tx, unrelated_rx) = tokio::sync::mpsc::unbounded_channel();
     let child = ChildConfig {
-        command: config.server.clone(),
+        command: secrets::resolved(&config.server, &config.secrets).await?,
         max_message: config.max_message_bytes,
         kill_grace: config.kill_grace,
         verify_process: host.verify_process(),
