@@ -5,6 +5,8 @@
 //! JWT access tokens for) and `scopes`, returns once it printed its addresses, and kills it
 //! when dropped (it also exits when our end of its stdin closes).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
