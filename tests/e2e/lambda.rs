@@ -344,6 +344,35 @@ fn every_event_fixture_through_cargo_lambda_invoke() {
 
 // -------------------------------------------------- what only Lambda's own Runtime API does
 
+/// A Runtime API request that fails (the API closes the connection of a poll) does not end the
+/// runtime: it polls again, and the next invocation is served by the same warm child.
+#[test]
+fn a_failed_runtime_api_request_is_survived() {
+    let (api, f) = mini_function(&[]);
+    let ping = |id: u64| Invocation {
+        payload: json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "pid", "arguments": {}}}),
+        client_context: None,
+        deadline_in: Duration::from_secs(60),
+    };
+    let first = api.invoke(ping(1), INVOKE_TIMEOUT).unwrap();
+    api.drop_next_polls(1);
+    // Served by the poll already waiting; the runtime's next poll is the one that fails.
+    let second = api.invoke(ping(2), INVOKE_TIMEOUT).unwrap();
+    let third = api
+        .invoke(ping(3), INVOKE_TIMEOUT)
+        .unwrap_or_else(|e| panic!("the runtime did not poll again: {e}\n{}", f.log()));
+    let pid = |v: &Value| v["result"]["content"][0]["text"].clone();
+    assert_eq!(pid(&first), pid(&second));
+    assert_eq!(pid(&first), pid(&third), "the same warm child");
+    assert!(
+        f.log()
+            .contains("Lambda Runtime API request failed; polling again"),
+        "{}",
+        f.log()
+    );
+}
+
 /// `MiniRuntimeApi` and a runtime serving the example server from it.
 fn mini_function(env: &[(&str, &str)]) -> (MiniRuntimeApi, LambdaRuntime) {
     let api = MiniRuntimeApi::start();
@@ -651,6 +680,21 @@ fn a_streaming_function_carries_progress_logs_and_server_requests() {
         "{}",
         f.log()
     );
+    // On failure, show what the function and the emulator logged (a hang leaves no other trace).
+    struct Dump<'a>(&'a LambdaRuntime, &'a Emulator);
+    impl Drop for Dump<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                eprintln!(
+                    "function (alive: {}):\n{}\nemulator:\n{}",
+                    alive(self.0.pid()),
+                    self.0.log(),
+                    self.1.log()
+                );
+            }
+        }
+    }
+    let _dump = Dump(&f, &emu);
     let url = emu.function_url("/mcp");
     let out =
         mcp_lambda_tests::py_stream(&py, &url, "legacy", "test_tool_with_progress", &json!({}));

@@ -100,6 +100,8 @@ struct Shared {
     seen: Mutex<Seen>,
     changed: Condvar,
     stop: AtomicBool,
+    /// Polls of `/next` still to be answered by closing the connection (a fault).
+    drop_polls: AtomicUsize,
     /// Acceptor threads started, and how many of them are waiting in `accept`.
     threads: AtomicUsize,
     idle: AtomicUsize,
@@ -139,6 +141,7 @@ impl RuntimeApi {
             seen: Mutex::default(),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
+            drop_polls: AtomicUsize::new(0),
             threads: AtomicUsize::new(0),
             idle: AtomicUsize::new(0),
         });
@@ -274,6 +277,14 @@ fn serve_connection(stream: TcpStream, s: &Shared) {
                 s.record(|seen| {
                     seen.polled.get_or_insert(arrived);
                 });
+                let drop_it = s
+                    .drop_polls
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                if drop_it {
+                    // The fault: the connection closes with the poll unanswered.
+                    return;
+                }
                 let Some((id, event)) = next_event(s) else {
                     return;
                 };
@@ -395,6 +406,12 @@ impl MiniRuntimeApi {
             api,
             next: AtomicU64::new(0),
         }
+    }
+
+    /// The next `n` new polls of `/next` are answered by closing their connection (a Runtime
+    /// API fault; a poll already waiting is not affected).
+    pub fn drop_next_polls(&self, n: usize) {
+        self.api.shared.drop_polls.store(n, Ordering::SeqCst);
     }
 
     /// Delivers `inv` to the runtime and waits for its answer: `Ok(response)` or `Err(body)` of
