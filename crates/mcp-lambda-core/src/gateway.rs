@@ -381,6 +381,7 @@ impl Gateway {
             let headers = (!self.cfg.tool_scopes.is_empty()).then(|| req.headers().clone());
             let step = match self.classify(req) {
                 Ok(call) => {
+                    let call = if ctx.buffered { call.buffered() } else { call };
                     if let Some(refused) = self.check_tool_scopes(&call, headers.as_ref(), &ctx) {
                         let mut refused = refused.into_response();
                         if let Some(o) = origin {

@@ -94,6 +94,20 @@ pub(crate) struct ModernPost {
     pub(crate) stream: bool,
 }
 
+impl Call {
+    /// The same call, answered without SSE (a host that buffers this answer).
+    pub(crate) fn buffered(mut self) -> Self {
+        if let Call::Post(post) = &mut self {
+            match post.as_mut() {
+                Post::Legacy(p) => p.stream = false,
+                Post::Modern(p) => p.stream = false,
+                Post::Dropped => {}
+            }
+        }
+        self
+    }
+}
+
 /// The tool names a POST calls (`tools/call` members; a name that is not a string is left to
 /// the tool policy and the child).
 pub(crate) fn called_tools(call: &Call) -> Vec<String> {

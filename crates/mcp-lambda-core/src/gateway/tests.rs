@@ -47,6 +47,8 @@ struct Call {
     client_capabilities: Option<String>,
     /// `Exchange.modern`'s client info (raw JSON), when the client sent it.
     client_info: Option<String>,
+    /// Whether the exchange had a stream for the child's messages (an SSE answer).
+    streamed: bool,
 }
 
 /// How the fake answers `initialize`.
@@ -94,6 +96,7 @@ impl Fake {
                 .as_ref()
                 .and_then(|m| m.client_info.as_ref())
                 .map(|i| i.get().to_owned()),
+            streamed: ex.sink.is_some(),
         });
     }
 
@@ -177,6 +180,7 @@ impl Upstream for Fake {
             modern_version: None,
             client_capabilities: None,
             client_info: None,
+            streamed: false,
         });
     }
 
@@ -2698,3 +2702,33 @@ async fn subscriptions_over_the_limits_never_reach_the_upstream() {
 }
 
 const TOOLS_LIST_ID_11: &str = r#"{"jsonrpc":"2.0","id":11,"method":"tools/list"}"#;
+
+/// A front door that buffers (API Gateway REST, ALB) on a streaming host gets plain JSON: an SSE
+/// answer would carry server requests no one could answer before it ends.
+#[tokio::test]
+async fn a_buffered_front_door_never_gets_an_sse_answer() {
+    let h = Harness::with(
+        GatewayConfig {
+            stream_responses: true,
+            ..Default::default()
+        },
+        false,
+    );
+    for buffered in [false, true] {
+        let r = h
+            .send_as(
+                post(
+                    &[("mcp-protocol-version", "2025-06-18")],
+                    &req_body(2, "tools/call"),
+                ),
+                RequestContext {
+                    buffered,
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        let last = h.calls_of(Op::Request).pop().unwrap();
+        assert_eq!(last.streamed, !buffered, "buffered: {buffered}");
+    }
+}
