@@ -3,10 +3,16 @@
 //   npx cdk deploy -c serverCommand='npx -y @modelcontextprotocol/server-memory' \
 //     -c sessions=dynamodb -c invokeMode=RESPONSE_STREAM
 //   npx cdk deploy -c jwtIssuer=https://issuer.example.com -c jwtAudience=client-id-1,client-id-2
+//   npx cdk deploy -c authMode=oauth -c oauthIssuer=https://YOUR-TENANT.eu.auth0.com/ \
+//     -c corsAllowOrigins=http://localhost:6274
+//   npx cdk deploy -c serverEnv=GITHUB_TOKEN=secretsmanager:prod/github#token \
+//     -c secretArns=arn:aws:secretsmanager:REGION:ACCOUNT:secret:prod/github-AbCdEf
 //
-// Context keys: stackName, serverCommand, serverConfig, serverName, lifecycle, sessions,
-// sessionTtl, sessionKeys, invokeMode, authType, architecture, memorySize, timeout (seconds),
-// logRetentionDays, jwtIssuer, jwtAudience (comma-separated). See docs/DEPLOY.md.
+// Context keys: stackName, serverCommand, serverConfig, serverName, serverEnv (MCP_LAMBDA_ENV),
+// lifecycle, sessions, sessionTtl, sessionKeys, invokeMode, authType, architecture, memorySize,
+// timeout (seconds), logRetentionDays, jwtIssuer, jwtAudience, authMode (none or oauth),
+// oauthIssuer, oauthResource, oauthScopes, toolScopes, corsAllowOrigins, secretParameterArns,
+// secretArns, secretKmsKeyArns (lists comma-separated). See docs/DEPLOY.md.
 
 import { App, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -25,6 +31,7 @@ const num = (key: string): number | undefined => {
   if (!Number.isFinite(n)) throw new Error(`context ${key}=${v} is not a number`);
   return n;
 };
+const list = (key: string): string[] | undefined => ctx(key)?.split(',').map((s) => s.trim());
 
 const stack = new Stack(app, ctx('stackName') ?? 'McpLambda', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
@@ -34,6 +41,13 @@ const stack = new Stack(app, ctx('stackName') ?? 'McpLambda', {
 const timeout = num('timeout');
 const retention = num('logRetentionDays');
 const issuer = ctx('jwtIssuer');
+const authMode = ctx('authMode') ?? 'none';
+if (authMode !== 'none' && authMode !== 'oauth') throw new Error(`context authMode=${authMode}: none or oauth`);
+for (const key of ['oauthIssuer', 'oauthResource', 'oauthScopes', 'toolScopes']) {
+  if (authMode !== 'oauth' && ctx(key) !== undefined) throw new Error(`context ${key} needs authMode=oauth`);
+}
+const corsAllowOrigins = list('corsAllowOrigins');
+const serverEnv = ctx('serverEnv');
 const props: McpLambdaProps = {
   serverCommand: ctx('serverCommand'),
   serverConfig: ctx('serverConfig'),
@@ -49,6 +63,23 @@ const props: McpLambdaProps = {
   timeout: timeout === undefined ? undefined : Duration.seconds(timeout),
   logRetention: retention as logs.RetentionDays | undefined,
   httpApi: issuer ? { issuer, audience: (ctx('jwtAudience') ?? '').split(',').map((a) => a.trim()) } : undefined,
+  oauth:
+    authMode === 'oauth'
+      ? {
+          issuers: list('oauthIssuer') ?? [],
+          resource: ctx('oauthResource'),
+          scopes: ctx('oauthScopes')?.split(/[\s,]+/).filter(Boolean),
+          toolScopes: list('toolScopes'),
+        }
+      : undefined,
+  cors: corsAllowOrigins ? { allowOrigins: corsAllowOrigins } : undefined,
+  secrets: {
+    parameterArns: list('secretParameterArns'),
+    secretArns: list('secretArns'),
+    kmsKeyArns: list('secretKmsKeyArns'),
+  },
+  // The server's variables; ssm: and secretsmanager: values are read at INIT (list their ARNs).
+  environment: serverEnv ? { MCP_LAMBDA_ENV: serverEnv } : undefined,
 };
 const mcp = new McpLambda(stack, 'Mcp', props);
 
@@ -56,6 +87,12 @@ new CfnOutput(stack, 'McpEndpoint', {
   description: 'The MCP endpoint on the Function URL (point MCP clients here).',
   value: mcp.endpoint,
 });
+if (mcp.oauthResource) {
+  new CfnOutput(stack, 'OAuthResource', {
+    description: "The resource URI tokens' aud must contain (register it at the authorization server).",
+    value: mcp.oauthResource,
+  });
+}
 new CfnOutput(stack, 'FunctionName', { description: 'The Lambda function.', value: mcp.function.functionName });
 new CfnOutput(stack, 'LogGroupName', { description: "The function's log group.", value: mcp.logGroup.logGroupName });
 if (mcp.httpApiEndpoint) {

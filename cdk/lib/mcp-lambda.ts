@@ -1,9 +1,11 @@
 // McpLambda: a stdio MCP server behind MCP Streamable HTTP on AWS Lambda (the `mcp-lambda`
 // binary as the `bootstrap` of a provided.al2023 function), with the same choices as the SAM
 // template at the repository root (template.yaml, docs/DEPLOY.md): a Function URL (AWS_IAM by
-// default) whose invoke mode is mirrored into MCP_LAMBDA_INVOKE_MODE, an optional API Gateway
-// HTTP API with a JWT authorizer, an optional DynamoDB session table with TTL, least-privilege
-// IAM and a log group with a retention.
+// default) whose invoke mode is mirrored into MCP_LAMBDA_INVOKE_MODE, optionally with CORS for
+// browser clients, an optional OAuth resource server (the binary checks bearer tokens; the URL
+// is then open), an optional API Gateway HTTP API with a JWT authorizer, an optional DynamoDB
+// session table with TTL, grants on the secrets the server's environment references,
+// least-privilege IAM and a log group with a retention.
 //
 // The function is built by cargo-lambda-cdk's RustFunction, which runs the local `cargo lambda
 // build` (no Docker). `codeAsset` (or MCP_LAMBDA_CDK_ASSET) points at a directory that already
@@ -11,7 +13,7 @@
 
 import * as path from 'node:path';
 
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -41,6 +43,62 @@ export const SESSION_STORE_ACTIONS = [
   'dynamodb:DeleteItem',
 ] as const;
 
+/** The actions the secret resolver calls (crates/mcp-lambda-secrets), one per service. */
+export const SECRET_ACTIONS = {
+  parameter: 'ssm:GetParameter',
+  secret: 'secretsmanager:GetSecretValue',
+  key: 'kms:Decrypt',
+} as const;
+
+/** The Function URL's CORS for browser clients: the methods and headers of Streamable HTTP. */
+export const CORS_ALLOW_HEADERS = [
+  'authorization',
+  'content-type',
+  'accept',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'last-event-id',
+  'mcp-method',
+  'mcp-name',
+] as const;
+export const CORS_EXPOSE_HEADERS = ['mcp-session-id', 'mcp-protocol-version', 'www-authenticate'] as const;
+
+/** The endpoint as an OAuth 2.1 resource server (MCP_LAMBDA_AUTH=oauth): the binary checks
+ * bearer JWT access tokens itself and answers 401 with a WWW-Authenticate challenge, so the
+ * Function URL is open (authType 'NONE', the default with oauth; 'AWS_IAM' is refused). */
+export interface McpOAuthProps {
+  /** The trusted authorization servers' issuer URLs, https; at least one (MCP_LAMBDA_OAUTH_ISSUER). */
+  readonly issuers: string[];
+  /** This endpoint's canonical URI, which tokens' aud must contain (MCP_LAMBDA_OAUTH_RESOURCE).
+   * Default: derived by the binary from the Function URL (`endpoint`); set it behind CloudFront
+   * or a custom domain. */
+  readonly resource?: string;
+  /** Scopes every request needs (MCP_LAMBDA_OAUTH_SCOPES). */
+  readonly scopes?: string[];
+  /** Scopes particular tools need, GLOB=SCOPE[ SCOPE...] rules (MCP_LAMBDA_TOOL_SCOPE), e.g.
+   * 'write_*=files:write'. */
+  readonly toolScopes?: string[];
+}
+
+/** CORS on the Function URL for browser MCP clients (the MCP Inspector). */
+export interface McpCorsProps {
+  /** Allowed origins, e.g. 'http://localhost:6274'; '*' allows any. Also MCP_LAMBDA_ALLOW_ORIGIN
+   * (the binary answers other Origins 403). */
+  readonly allowOrigins: string[];
+}
+
+/** What the server's environment references as `ssm:/name` or `secretsmanager:ID[#key]`
+ * (resolved at INIT with the function's role): the role may read exactly these. */
+export interface McpSecretsProps {
+  /** SSM parameter ARNs: ssm:GetParameter on these. */
+  readonly parameterArns?: string[];
+  /** Secrets Manager secret ARNs: secretsmanager:GetSecretValue on these. */
+  readonly secretArns?: string[];
+  /** Customer-managed KMS keys of those parameters and secrets: kms:Decrypt on these, through
+   * SSM and Secrets Manager only. */
+  readonly kmsKeyArns?: string[];
+}
+
 /** An API Gateway HTTP API in front of the function, ANY /mcp behind a JWT authorizer. */
 export interface McpHttpApiProps {
   /** The JWT issuer URL, e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID. */
@@ -68,8 +126,14 @@ export interface McpLambdaProps {
   readonly sessionKeys?: string;
   /** Default 'BUFFERED'. 'RESPONSE_STREAM' streams SSE (progress, logs, server requests). */
   readonly invokeMode?: InvokeMode;
-  /** Default 'AWS_IAM' (SigV4); 'NONE' makes the URL public. */
+  /** Default 'AWS_IAM' (SigV4), 'NONE' with `oauth`; 'NONE' makes the URL public. */
   readonly authType?: AuthType;
+  /** Makes the endpoint an OAuth 2.1 resource server (MCP_LAMBDA_AUTH=oauth). */
+  readonly oauth?: McpOAuthProps;
+  /** CORS on the Function URL for browser clients. Default: none. */
+  readonly cors?: McpCorsProps;
+  /** The parameters, secrets and keys the server's environment references. */
+  readonly secrets?: McpSecretsProps;
   /** Default 'arm64'. */
   readonly architecture?: Architecture;
   /** MB, 128..10240. Default 512. */
@@ -82,7 +146,8 @@ export interface McpLambdaProps {
   readonly logLevel?: lambda.ApplicationLogLevel;
   /** Adds an API Gateway HTTP API with a JWT authorizer. */
   readonly httpApi?: McpHttpApiProps;
-  /** More environment variables for the function (MCP_LAMBDA_* tuning, the server's own). */
+  /** More environment variables for the function (MCP_LAMBDA_* tuning, MCP_LAMBDA_ENV for the
+   * server's own, e.g. 'GITHUB_TOKEN=secretsmanager:prod/github#token' with its ARN in `secrets`). */
   readonly environment?: Record<string, string>;
   /** A directory holding a built `bootstrap`: used as is instead of building with cargo lambda.
    * Default: the MCP_LAMBDA_CDK_ASSET environment variable, else build. */
@@ -100,6 +165,8 @@ export class McpLambda extends Construct {
   public readonly url: string;
   /** The MCP endpoint on the Function URL (its /mcp path). */
   public readonly endpoint: string;
+  /** With `oauth`: the resource URI tokens' aud must contain (oauth.resource, else `endpoint`). */
+  public readonly oauthResource?: string;
   /** The function's log group. */
   public readonly logGroup: logs.LogGroup;
   /** The session table, with sessions 'dynamodb'. */
@@ -114,6 +181,9 @@ export class McpLambda extends Construct {
     check(props);
     const sessions = props.sessions ?? 'none';
     const invokeMode = props.invokeMode ?? 'BUFFERED';
+    // oauth: the binary is the gate, the Function URL is open (check() refuses AWS_IAM).
+    const authType = props.authType ?? (props.oauth ? 'NONE' : 'AWS_IAM');
+    const secrets = props.secrets ?? {};
     const architecture =
       (props.architecture ?? 'arm64') === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
 
@@ -126,7 +196,7 @@ export class McpLambda extends Construct {
     // own log group only.
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'mcp-lambda function: its log group and, with dynamodb sessions, the session table.',
+      description: "mcp-lambda function: its log group, with dynamodb sessions the session table, the server's secrets.",
     });
     role.addToPolicy(
       new iam.PolicyStatement({
@@ -151,12 +221,40 @@ export class McpLambda extends Construct {
       );
     }
 
+    // Read at INIT, before the server starts: the one read action of each service on the ARNs
+    // listed only; kms:Decrypt only as SSM or Secrets Manager decrypts for the function.
+    if (secrets.parameterArns?.length) {
+      role.addToPolicy(new iam.PolicyStatement({ actions: [SECRET_ACTIONS.parameter], resources: [...secrets.parameterArns] }));
+    }
+    if (secrets.secretArns?.length) {
+      role.addToPolicy(new iam.PolicyStatement({ actions: [SECRET_ACTIONS.secret], resources: [...secrets.secretArns] }));
+    }
+    if (secrets.kmsKeyArns?.length) {
+      const region = Stack.of(this).region;
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: [SECRET_ACTIONS.key],
+          resources: [...secrets.kmsKeyArns],
+          conditions: {
+            StringEquals: { 'kms:ViaService': [`ssm.${region}.amazonaws.com`, `secretsmanager.${region}.amazonaws.com`] },
+          },
+        }),
+      );
+    }
+
     const environment: Record<string, string> = {
       MCP_LAMBDA_LIFECYCLE: props.lifecycle ?? 'reuse',
       MCP_LAMBDA_SESSIONS: sessions,
       MCP_LAMBDA_SESSION_TTL: props.sessionTtl ?? '1h',
       // Must match the Function URL's InvokeMode: the binary answers in that shape.
       MCP_LAMBDA_INVOKE_MODE: invokeMode,
+      MCP_LAMBDA_AUTH: props.oauth ? 'oauth' : 'none',
+      ...(props.oauth ? { MCP_LAMBDA_OAUTH_ISSUER: props.oauth.issuers.join(',') } : {}),
+      ...(props.oauth?.resource ? { MCP_LAMBDA_OAUTH_RESOURCE: props.oauth.resource } : {}),
+      ...(props.oauth?.scopes?.length ? { MCP_LAMBDA_OAUTH_SCOPES: props.oauth.scopes.join(',') } : {}),
+      ...(props.oauth?.toolScopes?.length ? { MCP_LAMBDA_TOOL_SCOPE: props.oauth.toolScopes.join(',') } : {}),
+      // Must match the Function URL's CORS origins: the binary answers other Origins 403.
+      ...(props.cors ? { MCP_LAMBDA_ALLOW_ORIGIN: props.cors.allowOrigins.join(',') } : {}),
       ...(props.serverCommand ? { MCP_LAMBDA_COMMAND: props.serverCommand } : {}),
       ...(props.serverConfig ? { MCP_LAMBDA_CONFIG: props.serverConfig } : {}),
       ...(props.serverName ? { MCP_LAMBDA_SERVER: props.serverName } : {}),
@@ -194,11 +292,22 @@ export class McpLambda extends Construct {
 
     // addFunctionUrl with NONE also adds the resource policy a public URL needs.
     this.functionUrl = this.function.addFunctionUrl({
-      authType: (props.authType ?? 'AWS_IAM') === 'AWS_IAM' ? lambda.FunctionUrlAuthType.AWS_IAM : lambda.FunctionUrlAuthType.NONE,
+      authType: authType === 'AWS_IAM' ? lambda.FunctionUrlAuthType.AWS_IAM : lambda.FunctionUrlAuthType.NONE,
       invokeMode: invokeMode === 'RESPONSE_STREAM' ? lambda.InvokeMode.RESPONSE_STREAM : lambda.InvokeMode.BUFFERED,
+      // Browser MCP clients (the MCP Inspector): the methods and headers of Streamable HTTP.
+      cors: props.cors
+        ? {
+            allowedOrigins: [...props.cors.allowOrigins],
+            allowedMethods: [lambda.HttpMethod.GET, lambda.HttpMethod.POST, lambda.HttpMethod.DELETE],
+            allowedHeaders: [...CORS_ALLOW_HEADERS],
+            exposedHeaders: [...CORS_EXPOSE_HEADERS],
+            maxAge: Duration.seconds(600),
+          }
+        : undefined,
     });
     this.url = this.functionUrl.url;
     this.endpoint = `${this.functionUrl.url}mcp`;
+    if (props.oauth) this.oauthResource = props.oauth.resource ?? this.endpoint;
 
     if (props.httpApi) {
       // ANY /mcp behind a JWT authorizer, payload 2.0; sessions bind to the token's sub.
@@ -233,6 +342,42 @@ function check(props: McpLambdaProps): void {
     fail('token sessions need sessionKeys (openssl rand -hex 32)');
   if (props.sessionTtl !== undefined && !/^[0-9]+(ms|s|m|h|d)$/.test(props.sessionTtl))
     fail(`sessionTtl ${JSON.stringify(props.sessionTtl)} is not a number with ms, s, m, h or d`);
+  const https = (v: string) => Token.isUnresolved(v) || /^https:\/\/[^,?#\s]+$/.test(v);
+  if (props.oauth) {
+    const o = props.oauth;
+    if (props.authType === 'AWS_IAM')
+      fail("oauth needs authType 'NONE': the binary checks the bearer token itself, and an AWS_IAM Function URL would refuse every OAuth client before it");
+    if (o.issuers.length === 0) fail('oauth needs at least one issuer URL');
+    for (const i of o.issuers) if (!https(i)) fail(`oauth issuer ${JSON.stringify(i)} is not an https URL without query or fragment`);
+    if (o.resource !== undefined && !https(o.resource))
+      fail(`oauth resource ${JSON.stringify(o.resource)} is not an https URL without query or fragment`);
+    for (const s of o.scopes ?? []) if (!/^[!#-[\]-~]+$/.test(s)) fail(`oauth scope ${JSON.stringify(s)} is not a scope token`);
+    for (const r of o.toolScopes ?? []) if (!/^[^=,]+=[^=,]+$/.test(r)) fail(`oauth toolScopes rule ${JSON.stringify(r)} is not GLOB=SCOPE`);
+  }
+  if (props.cors) {
+    if (props.cors.allowOrigins.length === 0) fail('cors needs at least one origin');
+    for (const o of props.cors.allowOrigins)
+      if (!Token.isUnresolved(o) && o !== '*' && !/^https?:\/\/[^/,\s]+$/.test(o))
+        fail(`cors origin ${JSON.stringify(o)} is not '*' or scheme://host[:port]`);
+  }
+  const arns: [string[] | undefined, RegExp, string][] = [
+    [props.secrets?.parameterArns, /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter\/.+$/, 'an SSM parameter ARN'],
+    [props.secrets?.secretArns, /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$/, 'a Secrets Manager secret ARN'],
+    [props.secrets?.kmsKeyArns, /^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[A-Za-z0-9-]+$/, 'a KMS key ARN'],
+  ];
+  for (const [list, pattern, what] of arns)
+    for (const a of list ?? []) if (!Token.isUnresolved(a) && !pattern.test(a)) fail(`secrets: ${JSON.stringify(a)} is not ${what}`);
+  // The environment cannot turn OAuth on behind an AWS_IAM URL, nor open Origins without CORS.
+  const owned = [
+    'MCP_LAMBDA_AUTH',
+    'MCP_LAMBDA_OAUTH_ISSUER',
+    'MCP_LAMBDA_OAUTH_RESOURCE',
+    'MCP_LAMBDA_OAUTH_SCOPES',
+    'MCP_LAMBDA_TOOL_SCOPE',
+    'MCP_LAMBDA_ALLOW_ORIGIN',
+  ];
+  for (const k of Object.keys(props.environment ?? {}))
+    if (owned.includes(k)) fail(`environment: ${k} comes from the oauth and cors props`);
   if (props.httpApi) {
     if (!props.httpApi.issuer) fail("the HTTP API's JWT authorizer needs an issuer");
     if (props.httpApi.audience.length === 0 || props.httpApi.audience.some((a) => !a))

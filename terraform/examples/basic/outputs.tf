@@ -3,6 +3,11 @@ output "mcp_endpoint" {
   value       = module.mcp.mcp_endpoint
 }
 
+output "oauth_resource" {
+  description = "auth_mode = \"oauth\": the resource URI tokens must be issued for (register it at the authorization server)."
+  value       = module.mcp.oauth_resource
+}
+
 output "function_name" {
   description = "Name of the Lambda function."
   value       = module.mcp.function_name

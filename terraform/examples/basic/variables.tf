@@ -39,3 +39,63 @@ variable "sessions" {
   type        = string
   default     = "dynamodb"
 }
+
+variable "environment" {
+  description = "Extra environment variables for the function, e.g. { MCP_LAMBDA_ENV = \"GITHUB_TOKEN=secretsmanager:prod/github#token\" }."
+  type        = map(string)
+  default     = {}
+}
+
+variable "cors_allow_origins" {
+  description = "Origins browser MCP clients call from (e.g. http://localhost:6274 for the MCP Inspector); empty: no CORS."
+  type        = list(string)
+  default     = []
+}
+
+variable "auth_mode" {
+  description = "none, or oauth (the binary checks bearer tokens; needs auth_type = \"NONE\" and oauth_issuers)."
+  type        = string
+  default     = "none"
+}
+
+variable "oauth_issuers" {
+  description = "oauth: the authorization servers' issuer URLs."
+  type        = list(string)
+  default     = []
+}
+
+variable "oauth_resource" {
+  description = "oauth: the endpoint's canonical URI (null: the Function URL + mcp)."
+  type        = string
+  default     = null
+}
+
+variable "oauth_scopes" {
+  description = "oauth: scopes every request needs."
+  type        = list(string)
+  default     = []
+}
+
+variable "tool_scopes" {
+  description = "oauth: GLOB=SCOPE rules, scopes particular tools need."
+  type        = list(string)
+  default     = []
+}
+
+variable "secret_parameter_arns" {
+  description = "ARNs of the SSM parameters the server's environment references (ssm:GetParameter on these)."
+  type        = list(string)
+  default     = []
+}
+
+variable "secret_arns" {
+  description = "ARNs of the Secrets Manager secrets the server's environment references (secretsmanager:GetSecretValue on these)."
+  type        = list(string)
+  default     = []
+}
+
+variable "secret_kms_key_arns" {
+  description = "Customer-managed KMS keys of those parameters and secrets (kms:Decrypt through SSM and Secrets Manager)."
+  type        = list(string)
+  default     = []
+}

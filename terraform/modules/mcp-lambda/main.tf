@@ -1,10 +1,14 @@
 # mcp-lambda: a stdio MCP server behind MCP Streamable HTTP on AWS Lambda.
-# A provided.al2023 function running the `bootstrap` binary, its Function URL, a log group with
-# retention, a role allowed only what the function does, and (sessions = "dynamodb") the session
-# table with TTL. Configuration reaches the binary only through MCP_LAMBDA_* variables.
+# A provided.al2023 function running the `bootstrap` binary, its Function URL (optionally with
+# CORS for browser clients), a log group with retention, a role allowed only what the function
+# does, (sessions = "dynamodb") the session table with TTL, and (auth_mode = "oauth") the binary
+# as an OAuth resource server. Configuration reaches the binary only through MCP_LAMBDA_* variables.
 
 locals {
   use_dynamodb = var.sessions == "dynamodb"
+  use_oauth    = var.auth_mode == "oauth"
+  use_cors     = length(var.cors_allow_origins) > 0
+  use_secrets  = length(concat(var.secret_parameter_arns, var.secret_arns, var.secret_kms_key_arns)) > 0
 
   # Unset settings are left out: the binary rejects an empty MCP_LAMBDA_COMMAND.
   settings = {
@@ -18,6 +22,14 @@ locals {
     MCP_LAMBDA_SESSION_KEYS  = var.sessions == "token" ? var.session_keys : null
     # Must match the Function URL's invoke mode: the binary answers in that shape.
     MCP_LAMBDA_INVOKE_MODE = var.invoke_mode
+    # oauth: the binary is the gate, the Function URL is open (auth_mode's validation).
+    MCP_LAMBDA_AUTH           = var.auth_mode
+    MCP_LAMBDA_OAUTH_ISSUER   = local.use_oauth ? join(",", var.oauth_issuers) : null
+    MCP_LAMBDA_OAUTH_RESOURCE = local.use_oauth ? var.oauth_resource : null
+    MCP_LAMBDA_OAUTH_SCOPES   = local.use_oauth && length(var.oauth_scopes) > 0 ? join(",", var.oauth_scopes) : null
+    MCP_LAMBDA_TOOL_SCOPE     = local.use_oauth && length(var.tool_scopes) > 0 ? join(",", var.tool_scopes) : null
+    # Must match the Function URL's CORS origins: the binary answers other Origins 403.
+    MCP_LAMBDA_ALLOW_ORIGIN = local.use_cors ? join(",", var.cors_allow_origins) : null
   }
 
   environment = merge(var.environment, { for k, v in local.settings : k => v if v != null })
@@ -117,6 +129,56 @@ resource "aws_iam_role_policy" "sessions" {
   policy = data.aws_iam_policy_document.sessions[0].json
 }
 
+# The ssm: and secretsmanager: references of the server's environment, read at INIT
+# (crates/mcp-lambda-secrets): the one read action of each service on the ARNs listed only, and
+# kms:Decrypt on the keys listed only as SSM or Secrets Manager decrypts for the function.
+data "aws_region" "current" {}
+
+data "aws_iam_policy_document" "secrets" {
+  count = local.use_secrets ? 1 : 0
+
+  dynamic "statement" {
+    for_each = length(var.secret_parameter_arns) > 0 ? [1] : []
+    content {
+      actions   = ["ssm:GetParameter"]
+      resources = var.secret_parameter_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.secret_arns) > 0 ? [1] : []
+    content {
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = var.secret_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.secret_kms_key_arns) > 0 ? [1] : []
+    content {
+      actions   = ["kms:Decrypt"]
+      resources = var.secret_kms_key_arns
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values = [
+          "ssm.${data.aws_region.current.region}.amazonaws.com",
+          "secretsmanager.${data.aws_region.current.region}.amazonaws.com",
+        ]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "secrets" {
+  count = local.use_secrets ? 1 : 0
+
+  name   = "secrets"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.secrets[0].json
+}
+
 # ---- function ----------------------------------------------------------------------------------
 
 resource "aws_lambda_function" "this" {
@@ -146,14 +208,26 @@ resource "aws_lambda_function" "this" {
 
   tags = var.tags
 
-  # The role's policies exist before the first invocation.
-  depends_on = [aws_iam_role_policy.logs, aws_iam_role_policy.sessions]
+  # The role's policies exist before the first invocation (secrets are read at INIT).
+  depends_on = [aws_iam_role_policy.logs, aws_iam_role_policy.sessions, aws_iam_role_policy.secrets]
 }
 
 resource "aws_lambda_function_url" "this" {
   function_name      = aws_lambda_function.this.function_name
   authorization_type = var.auth_type
   invoke_mode        = var.invoke_mode
+
+  # Browser MCP clients (the MCP Inspector): the methods and headers of Streamable HTTP.
+  dynamic "cors" {
+    for_each = local.use_cors ? [1] : []
+    content {
+      allow_origins  = var.cors_allow_origins
+      allow_methods  = ["GET", "POST", "DELETE"]
+      allow_headers  = ["authorization", "content-type", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id", "mcp-method", "mcp-name"]
+      expose_headers = ["mcp-session-id", "mcp-protocol-version", "www-authenticate"]
+      max_age        = 600
+    }
+  }
 }
 
 # A public URL (auth_type = "NONE") needs both statements of Lambda's resource policy.

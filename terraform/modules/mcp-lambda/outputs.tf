@@ -8,6 +8,11 @@ output "function_url" {
   value       = aws_lambda_function_url.this.function_url
 }
 
+output "oauth_resource" {
+  description = "auth_mode = \"oauth\": the resource URI tokens' aud must contain (register it at the authorization server as the API's audience): oauth_resource, else the Function URL + mcp. null without OAuth."
+  value       = local.use_oauth ? coalesce(var.oauth_resource, "${aws_lambda_function_url.this.function_url}mcp") : null
+}
+
 output "function_name" {
   description = "Name of the Lambda function."
   value       = aws_lambda_function.this.function_name

@@ -158,6 +158,46 @@ variable "environment" {
     condition     = length(setintersection(keys(var.environment), ["MCP_LAMBDA_INVOKE_MODE", "MCP_LAMBDA_SESSIONS", "MCP_LAMBDA_SESSION_TABLE", "MCP_LAMBDA_SESSION_KEYS"])) == 0
     error_message = "environment: MCP_LAMBDA_INVOKE_MODE and the session variables come from invoke_mode, sessions and session_keys."
   }
+
+  validation {
+    condition     = length(setintersection(keys(var.environment), ["MCP_LAMBDA_AUTH", "MCP_LAMBDA_OAUTH_ISSUER", "MCP_LAMBDA_OAUTH_RESOURCE", "MCP_LAMBDA_OAUTH_SCOPES", "MCP_LAMBDA_TOOL_SCOPE", "MCP_LAMBDA_ALLOW_ORIGIN"])) == 0
+    error_message = "environment: the OAuth and Origin variables come from auth_mode, oauth_issuers, oauth_resource, oauth_scopes, tool_scopes and cors_allow_origins."
+  }
+}
+
+# ---- secrets the server's environment references -----------------------------------------------
+
+variable "secret_parameter_arns" {
+  description = "ARNs of the SSM parameters the server's environment references (a value ssm:/name in environment's MCP_LAMBDA_ENV or the mcpServers file's env); the role gets ssm:GetParameter on exactly these."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.secret_parameter_arns : can(regex("^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+$", a))])
+    error_message = "secret_parameter_arns: SSM parameter ARNs (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)."
+  }
+}
+
+variable "secret_arns" {
+  description = "ARNs of the Secrets Manager secrets the server's environment references (secretsmanager:ID[#key]); the role gets secretsmanager:GetSecretValue on exactly these."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.secret_arns : can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", a))])
+    error_message = "secret_arns: Secrets Manager secret ARNs (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX)."
+  }
+}
+
+variable "secret_kms_key_arns" {
+  description = "ARNs of the customer-managed KMS keys those parameters and secrets are encrypted with; the role gets kms:Decrypt on these, through SSM and Secrets Manager only. Empty for AWS-managed keys."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.secret_kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", a))])
+    error_message = "secret_kms_key_arns: KMS key ARNs (arn:aws:kms:REGION:ACCOUNT:key/ID)."
+  }
 }
 
 # ---- Function URL ------------------------------------------------------------------------------
@@ -181,6 +221,84 @@ variable "invoke_mode" {
   validation {
     condition     = contains(["BUFFERED", "RESPONSE_STREAM"], var.invoke_mode)
     error_message = "invoke_mode: BUFFERED or RESPONSE_STREAM."
+  }
+}
+
+variable "cors_allow_origins" {
+  description = "Origins browser MCP clients call from (e.g. the MCP Inspector, http://localhost:6274); [\"*\"] allows any. Sets the Function URL's CORS (GET, POST, DELETE, the MCP headers, max age 600 s) and MCP_LAMBDA_ALLOW_ORIGIN (the binary answers other Origins 403). Empty: no CORS."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.cors_allow_origins : o == "*" || can(regex("^https?://[^/,\\s]+$", o))])
+    error_message = "cors_allow_origins: \"*\" or origins such as https://app.example.com (scheme and host, no path)."
+  }
+}
+
+# ---- OAuth resource server ---------------------------------------------------------------------
+
+variable "auth_mode" {
+  description = "MCP_LAMBDA_AUTH: none (auth_type is the gate) or oauth (the binary is an OAuth 2.1 resource server: it checks bearer JWT access tokens of oauth_issuers issued for this endpoint and answers 401 with a WWW-Authenticate challenge). oauth needs auth_type = \"NONE\"."
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "oauth"], var.auth_mode)
+    error_message = "auth_mode: none or oauth."
+  }
+
+  validation {
+    condition     = var.auth_mode != "oauth" || var.auth_type == "NONE"
+    error_message = "auth_mode: oauth needs auth_type = \"NONE\": the binary checks the bearer token itself, and an AWS_IAM Function URL would refuse every OAuth client before it."
+  }
+}
+
+variable "oauth_issuers" {
+  description = "oauth: the trusted authorization servers' issuer URLs, https (MCP_LAMBDA_OAUTH_ISSUER). Their access tokens must be JWTs whose aud holds the resource URI (output oauth_resource)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for i in var.oauth_issuers : can(regex("^https://[^,?#\\s]+$", i))])
+    error_message = "oauth_issuers: https URLs without query or fragment."
+  }
+
+  validation {
+    condition     = (var.auth_mode == "oauth") == (length(var.oauth_issuers) > 0)
+    error_message = "oauth_issuers: auth_mode = \"oauth\" needs at least one issuer, and issuers need auth_mode = \"oauth\"."
+  }
+}
+
+variable "oauth_resource" {
+  description = "oauth: this endpoint's canonical URI, which tokens' aud must contain (MCP_LAMBDA_OAUTH_RESOURCE). null: the binary derives it from the Function URL (https://ID.lambda-url.REGION.on.aws/mcp); set it behind CloudFront or a custom domain."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.oauth_resource == null || (var.auth_mode == "oauth" && can(regex("^https://[^,?#\\s]+$", coalesce(var.oauth_resource, "-"))))
+    error_message = "oauth_resource: null, or with auth_mode = \"oauth\" an https URL without query or fragment."
+  }
+}
+
+variable "oauth_scopes" {
+  description = "oauth: scopes every request needs (MCP_LAMBDA_OAUTH_SCOPES)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.oauth_scopes : can(regex("^[!#-\\[\\]-~]+$", s))]) && (length(var.oauth_scopes) == 0 || var.auth_mode == "oauth")
+    error_message = "oauth_scopes: scope tokens (no spaces, quotes or backslashes), with auth_mode = \"oauth\"."
+  }
+}
+
+variable "tool_scopes" {
+  description = "oauth: scopes particular tools need, GLOB=SCOPE[ SCOPE...] rules (MCP_LAMBDA_TOOL_SCOPE), e.g. [\"write_*=files:write\"]; a call without them gets 403 insufficient_scope."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.tool_scopes : can(regex("^[^=,]+=[^=,]+$", r))]) && (length(var.tool_scopes) == 0 || var.auth_mode == "oauth")
+    error_message = "tool_scopes: GLOB=SCOPE rules, with auth_mode = \"oauth\"."
   }
 }
 
