@@ -18,7 +18,10 @@
 //!   valid token without a required scope → 403 `error="insufficient_scope"` naming them; the
 //!   issuer's keys unreachable with none cached → 503 (fail closed).
 //! - **Grant**: principal `oauth:ISSUER|SUBJECT`, the token's scopes. The token goes nowhere.
+//! - A token validated once is remembered (by hash) until its `exp`, at most five minutes
+//!   ([`cache`]): the signature is checked once per token, not once per request.
 
+pub mod cache;
 pub mod fetch;
 pub mod keys;
 pub mod token;
@@ -70,6 +73,7 @@ pub enum SetupError {
 pub struct ResourceServer {
     settings: Settings,
     keys: Keys,
+    validated: cache::Validated,
 }
 
 impl ResourceServer {
@@ -81,7 +85,11 @@ impl ResourceServer {
         }
         let allow_http = settings.issuers.iter().any(|i| i.starts_with("http://"));
         let keys = Keys::new(&settings.issuers, Fetcher::new(allow_http)?);
-        Ok(Self { settings, keys })
+        Ok(Self {
+            settings,
+            keys,
+            validated: cache::Validated::default(),
+        })
     }
 
     /// Fetches every issuer's metadata and keys now (start-up; Lambda INIT). Returns what
@@ -193,7 +201,14 @@ impl Authorizer for ResourceServer {
         let Some(token) = token.filter(|t| !t.is_empty()) else {
             return Err(self.refuse(StatusCode::UNAUTHORIZED, &metadata_url, None));
         };
-        let claims = match validate(token, &resource, &self.keys).await {
+        let cached = self.validated.get(&resource, token);
+        let claims = match cached {
+            Some(c) => Ok(c),
+            None => validate(token, &resource, &self.keys).await.inspect(|c| {
+                self.validated.put(&resource, token, c);
+            }),
+        };
+        let claims = match claims {
             Ok(c) => c,
             Err(TokenError::Key(KeyError::Unavailable(why))) => {
                 tracing::warn!(error = %why, "token not checked: no keys");

@@ -65,6 +65,8 @@ pub struct Claims {
     pub subject: String,
     /// The scopes it grants.
     pub scopes: Vec<String>,
+    /// `exp`, seconds since the epoch.
+    pub expires: u64,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +78,7 @@ struct Unverified {
 struct Verified {
     iss: String,
     sub: String,
+    exp: u64,
     #[serde(default)]
     scope: Option<Value>,
     #[serde(default)]
@@ -128,6 +131,7 @@ pub async fn validate(token: &str, resource: &str, keys: &Keys) -> Result<Claims
         issuer: c.iss,
         subject: c.sub,
         scopes: scopes(c.scope.or(c.scp)),
+        expires: c.exp,
     })
 }
 
