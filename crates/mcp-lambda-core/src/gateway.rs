@@ -332,7 +332,7 @@ impl Gateway {
                 Ok(())
             }
             Err(refusal) => {
-                tracing::info!(status = refusal.status.as_u16(), reason = %refusal.message, "request not authorized");
+                tracing::debug!(status = refusal.status.as_u16(), reason = %refusal.message, "request not authorized");
                 Err(refusal.into_response())
             }
         }
