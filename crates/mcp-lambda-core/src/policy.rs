@@ -102,22 +102,44 @@ impl ToolPolicy {
         self.allows_name(name) && (!self.read_only || is_read_only(tool))
     }
 
-    /// `tools/list` page `response` (a JSON-RPC response) with hidden tools removed, or `None`
-    /// when it is not a result with a `tools` array or hides nothing (send it as it is).
-    pub fn filter_list(&self, response: &[u8]) -> Option<Vec<u8>> {
-        let mut v: Map<String, Value> = serde_json::from_slice(response).ok()?;
-        let tools = v
-            .get_mut("result")?
-            .as_object_mut()?
-            .get_mut("tools")?
-            .as_array_mut()?;
+    /// `tools/list` page `response` (a JSON-RPC response) with hidden tools removed.
+    pub fn filter_list(&self, response: &[u8]) -> Filtered {
+        let Ok(mut v) = serde_json::from_slice::<Map<String, Value>>(response) else {
+            return Filtered::Unreadable;
+        };
+        if v.contains_key("error") {
+            return Filtered::Unchanged;
+        }
+        let Some(tools) = v
+            .get_mut("result")
+            .and_then(Value::as_object_mut)
+            .and_then(|r| r.get_mut("tools"))
+            .and_then(Value::as_array_mut)
+        else {
+            return Filtered::Unreadable;
+        };
         let before = tools.len();
         tools.retain(|t| t.as_object().is_some_and(|t| self.shows(t)));
         if tools.len() == before {
-            return None;
+            return Filtered::Unchanged;
         }
-        serde_json::to_vec(&v).ok()
+        match serde_json::to_vec(&v) {
+            Ok(b) => Filtered::Changed(b),
+            Err(_) => Filtered::Unreadable,
+        }
     }
+}
+
+/// What [`ToolPolicy::filter_list`] made of a page.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Filtered {
+    /// Nothing hidden (or an error answer): send it as it is.
+    Unchanged,
+    /// The page without its hidden tools.
+    Changed(Vec<u8>),
+    /// Not a `tools/list` result this policy can read: it must not reach the client as it is
+    /// (it could list hidden tools).
+    Unreadable,
 }
 
 /// Per-tool OAuth scopes (`--tool-scope 'write_*=files:write'`): a tool whose name matches a
@@ -319,14 +341,29 @@ mod tests {
         let p = ToolPolicy::parse("!env", false).unwrap();
         let page = json!({"jsonrpc": "2.0", "id": 3, "result": {
             "tools": [{"name": "echo"}, {"name": "env"}], "nextCursor": "c"}});
-        let out: Value =
-            serde_json::from_slice(&p.filter_list(page.to_string().as_bytes()).unwrap()).unwrap();
+        let Filtered::Changed(out) = p.filter_list(page.to_string().as_bytes()) else {
+            panic!("not filtered")
+        };
+        let out: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(out["result"]["tools"], json!([{"name": "echo"}]));
         assert_eq!(out["result"]["nextCursor"], "c");
         assert_eq!(out["id"], 3);
         let clean = json!({"jsonrpc": "2.0", "id": 3, "result": {"tools": [{"name": "echo"}]}});
-        assert_eq!(p.filter_list(clean.to_string().as_bytes()), None);
+        assert_eq!(
+            p.filter_list(clean.to_string().as_bytes()),
+            Filtered::Unchanged
+        );
         let err = json!({"jsonrpc": "2.0", "id": 3, "error": {"code": 1, "message": "m"}});
-        assert_eq!(p.filter_list(err.to_string().as_bytes()), None);
+        assert_eq!(
+            p.filter_list(err.to_string().as_bytes()),
+            Filtered::Unchanged
+        );
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(p.filter_list(deep.as_bytes()), Filtered::Unreadable);
+        let odd = json!({"jsonrpc": "2.0", "id": 3, "result": {"tools": "all"}});
+        assert_eq!(
+            p.filter_list(odd.to_string().as_bytes()),
+            Filtered::Unreadable
+        );
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Contract: [`Fetcher::json`] follows no redirect, gives up after [`TIMEOUT`], reads at most
 //! [`MAX_BYTES`], and accepts only a 200 whose body is a JSON object; `https` everywhere, plain
-//! `http` only when the fetcher was built to allow it (loopback issuers for local work).
+//! `http` only to a loopback host and only when the fetcher was built to allow it (loopback
+//! issuers for local work).
 
 use std::time::Duration;
 
@@ -93,6 +94,14 @@ impl Fetcher {
         let uri: http::Uri = url
             .parse()
             .map_err(|_| FetchError::BadUrl(url.to_owned()))?;
+        // Plain http only to a loopback host, whatever issuer named the URL.
+        let loopback = matches!(
+            uri.host(),
+            Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+        );
+        if uri.scheme_str() != Some("https") && !(uri.scheme_str() == Some("http") && loopback) {
+            return Err(FetchError::BadUrl(url.to_owned()));
+        }
         let req = http::Request::get(uri)
             .header(http::header::ACCEPT, "application/json")
             .header(

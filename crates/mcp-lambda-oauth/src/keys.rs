@@ -3,14 +3,15 @@
 //! Contract: for each configured issuer, [`Keys::key`] finds the public key a token names
 //! (`kid`, or the only key fit for its algorithm when it names none). Keys come from the issuer's
 //! metadata — RFC 8414 `/.well-known/oauth-authorization-server` (path inserted), else OpenID
-//! `/.well-known/openid-configuration` — whose `issuer` must be the configured one exactly, and
-//! its `jwks_uri`. They are kept [`MAX_AGE`]; an unknown `kid` or an old set is fetched again,
+//! `/.well-known/openid-configuration` (tried when the first fails in any way) — whose `issuer`
+//! must be the configured one exactly, and its `jwks_uri`. They are kept [`MAX_AGE`]; an unknown `kid` or an old set is fetched again,
 //! at most once per [`MIN_REFETCH`] per issuer (so forged `kid`s cannot make us hammer the
-//! issuer), or per [`RETRY_FAILED`] after a failed fetch. A set that cannot be fetched again keeps serving the keys already known; with none
+//! issuer), or per [`RETRY_FAILED`] after a failed fetch; a set past its age keeps answering
+//! while it is fetched again in the background. A set that cannot be fetched again keeps serving the keys already known; with none
 //! known the answer is [`KeyError::Unavailable`] (fail closed). Symmetric (`oct`) keys are
 //! never used: a public key is never an HMAC secret.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
@@ -18,7 +19,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::fetch::{FetchError, Fetcher};
+use crate::fetch::Fetcher;
 
 /// How long a fetched key set is used before it is fetched again.
 pub const MAX_AGE: Duration = Duration::from_secs(3600);
@@ -96,7 +97,7 @@ struct IssuerKeys {
 
 /// The keys of every configured issuer.
 pub struct Keys {
-    issuers: Vec<IssuerKeys>,
+    issuers: Vec<Arc<IssuerKeys>>,
     fetcher: Fetcher,
 }
 
@@ -106,10 +107,12 @@ impl Keys {
         Self {
             issuers: issuers
                 .iter()
-                .map(|i| IssuerKeys {
-                    issuer: i.clone(),
-                    state: Mutex::new(State::default()),
-                    fetching: tokio::sync::Mutex::new(()),
+                .map(|i| {
+                    Arc::new(IssuerKeys {
+                        issuer: i.clone(),
+                        state: Mutex::new(State::default()),
+                        fetching: tokio::sync::Mutex::new(()),
+                    })
                 })
                 .collect(),
             fetcher,
@@ -126,7 +129,7 @@ impl Keys {
         let mut failed = Vec::new();
         for ik in &self.issuers {
             let _one = ik.fetching.lock().await;
-            if let Err(e) = self.refresh(ik).await {
+            if let Err(e) = refresh(&self.fetcher, ik).await {
                 failed.push(e);
             }
         }
@@ -146,12 +149,27 @@ impl Keys {
         if let Some(k) = ik.find(kid, alg, true) {
             return Ok(k);
         }
+        // Known, but the set is old: answer with it now and refresh it in the background, so
+        // a slow or hanging issuer never holds requests up.
+        if let Some(k) = ik.find(kid, alg, false) {
+            if ik.may_fetch() {
+                let (ik, fetcher) = (ik.clone(), self.fetcher.clone());
+                tokio::spawn(async move {
+                    if let Ok(_one) = ik.fetching.try_lock()
+                        && ik.may_fetch()
+                    {
+                        let _ = refresh(&fetcher, &ik).await;
+                    }
+                });
+            }
+            return Ok(k);
+        }
         let _one = ik.fetching.lock().await;
         if let Some(k) = ik.find(kid, alg, true) {
             return Ok(k);
         }
         if ik.may_fetch() {
-            let _ = self.refresh(ik).await;
+            let _ = refresh(&self.fetcher, ik).await;
         }
         if let Some(k) = ik.find(kid, alg, false) {
             return Ok(k);
@@ -164,68 +182,6 @@ impl Keys {
             )),
             _ => Err(KeyError::Unknown(kid.map(str::to_owned))),
         }
-    }
-
-    /// Fetches `ik`'s metadata and key set and stores them (or the error).
-    async fn refresh(&self, ik: &IssuerKeys) -> Result<(), String> {
-        let result = self.fetch(&ik.issuer).await;
-        let mut s = ik
-            .state
-            .lock()
-            .map_err(|_| "key cache poisoned".to_owned())?;
-        s.attempted = Some(Instant::now());
-        match result {
-            Ok(keys) => {
-                tracing::info!(issuer = %ik.issuer, keys = keys.len(), "authorization server keys fetched");
-                s.keys = keys;
-                s.fetched = Some(Instant::now());
-                s.last_error = None;
-                Ok(())
-            }
-            Err(e) => {
-                tracing::warn!(issuer = %ik.issuer, error = %e, "authorization server keys could not be fetched");
-                s.last_error = Some(e.clone());
-                Err(e)
-            }
-        }
-    }
-
-    /// The issuer's metadata, then its keys.
-    async fn fetch(&self, issuer: &str) -> Result<Vec<Key>, String> {
-        let mut last = None;
-        let mut jwks_uri = None;
-        for url in metadata_urls(issuer) {
-            match self.fetcher.json(&url).await {
-                Ok(meta) => {
-                    if meta.get("issuer").and_then(Value::as_str) != Some(issuer) {
-                        return Err(format!(
-                            "{url}: its \"issuer\" is {:?}, not {issuer:?}",
-                            meta.get("issuer")
-                        ));
-                    }
-                    match meta.get("jwks_uri").and_then(Value::as_str) {
-                        Some(j) => jwks_uri = Some(j.to_owned()),
-                        None => return Err(format!("{url}: no \"jwks_uri\"")),
-                    }
-                    break;
-                }
-                Err(e @ FetchError::Status { status: 404, .. }) => last = Some(e.to_string()),
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-        let Some(jwks_uri) = jwks_uri else {
-            return Err(last.unwrap_or_else(|| "no metadata".into()));
-        };
-        let set = self
-            .fetcher
-            .json(&jwks_uri)
-            .await
-            .map_err(|e| e.to_string())?;
-        let keys = parse_set(&set);
-        if keys.is_empty() {
-            return Err(format!("{jwks_uri}: no usable signing key"));
-        }
-        Ok(keys)
     }
 }
 
@@ -272,6 +228,66 @@ impl IssuerKeys {
             })
             .unwrap_or(false)
     }
+}
+
+/// Fetches `ik`'s metadata and key set with `fetcher` and stores them (or the error).
+async fn refresh(fetcher: &Fetcher, ik: &IssuerKeys) -> Result<(), String> {
+    let result = fetch(fetcher, &ik.issuer).await;
+    let mut s = ik
+        .state
+        .lock()
+        .map_err(|_| "key cache poisoned".to_owned())?;
+    s.attempted = Some(Instant::now());
+    match result {
+        Ok(keys) => {
+            tracing::info!(issuer = %ik.issuer, keys = keys.len(), "authorization server keys fetched");
+            s.keys = keys;
+            s.fetched = Some(Instant::now());
+            s.last_error = None;
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(issuer = %ik.issuer, error = %e, "authorization server keys could not be fetched");
+            s.last_error = Some(e.clone());
+            Err(e)
+        }
+    }
+}
+
+/// The issuer's metadata (the first of [`metadata_urls`] that answers with it), then its keys.
+async fn fetch(fetcher: &Fetcher, issuer: &str) -> Result<Vec<Key>, String> {
+    let mut errors = Vec::new();
+    let mut jwks_uri = None;
+    for url in metadata_urls(issuer) {
+        match fetcher.json(&url).await {
+            Ok(meta) => {
+                if meta.get("issuer").and_then(Value::as_str) != Some(issuer) {
+                    errors.push(format!(
+                        "{url}: its \"issuer\" is {:?}, not {issuer:?}",
+                        meta.get("issuer")
+                    ));
+                    continue;
+                }
+                match meta.get("jwks_uri").and_then(Value::as_str) {
+                    Some(j) => {
+                        jwks_uri = Some(j.to_owned());
+                        break;
+                    }
+                    None => errors.push(format!("{url}: no \"jwks_uri\"")),
+                }
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let Some(jwks_uri) = jwks_uri else {
+        return Err(errors.join("; "));
+    };
+    let set = fetcher.json(&jwks_uri).await.map_err(|e| e.to_string())?;
+    let keys = parse_set(&set);
+    if keys.is_empty() {
+        return Err(format!("{jwks_uri}: no usable signing key"));
+    }
+    Ok(keys)
 }
 
 /// Where an issuer's metadata may be: RFC 8414 (well-known path inserted before the issuer's

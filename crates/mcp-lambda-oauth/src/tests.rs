@@ -369,3 +369,35 @@ fn the_resource_is_never_taken_from_a_forgeable_host() {
         assert_eq!(metadata_url_for(resource, "/mcp"), url);
     }
 }
+
+#[test]
+fn a_loopback_host_without_a_port_is_port_80() {
+    let rs = ResourceServer::new(Settings {
+        issuers: vec!["https://as.example.com".into()],
+        endpoint_path: "/mcp".into(),
+        loopback_port: Some(80),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut h = HeaderMap::new();
+    h.insert(header::HOST, "localhost".parse().unwrap());
+    let (resource, _) = rs.locate(&h, &RequestContext::default()).unwrap();
+    assert_eq!(resource, "http://localhost/mcp");
+    h.insert(header::HOST, "[::1]".parse().unwrap());
+    assert!(rs.locate(&h, &RequestContext::default()).is_some());
+}
+
+#[tokio::test]
+async fn plain_http_is_fetched_only_from_loopback() {
+    let f = Fetcher::new(true).unwrap();
+    for url in [
+        "http://as.example.com/jwks",
+        "ftp://127.0.0.1/x",
+        "http://10.0.0.1/jwks",
+    ] {
+        assert!(
+            matches!(f.json(url).await, Err(FetchError::BadUrl(_))),
+            "{url}"
+        );
+    }
+}

@@ -155,7 +155,12 @@ fn unverified_issuer(token: &str) -> Result<String, TokenError> {
 /// Scopes from a `scope` string or a `scp` string / array.
 fn scopes(v: Option<Value>) -> Vec<String> {
     match v {
-        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        // RFC 6749 §3.3: separated by spaces (U+0020) only.
+        Some(Value::String(s)) => s
+            .split(' ')
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect(),
         Some(Value::Array(a)) => a
             .into_iter()
             .filter_map(|x| x.as_str().map(str::to_owned))
@@ -188,6 +193,10 @@ mod tests {
     #[test]
     fn scopes_come_from_scope_or_scp() {
         assert_eq!(scopes(Some(json!("a  b"))), ["a", "b"]);
+        assert_eq!(
+            scopes(Some(json!("x\u{a0}files:write"))),
+            ["x\u{a0}files:write"]
+        );
         assert_eq!(scopes(Some(json!(["a", 1, "c"]))), ["a", "c"]);
         assert!(scopes(None).is_empty());
     }

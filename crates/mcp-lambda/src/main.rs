@@ -346,8 +346,16 @@ async fn resource_server(
     };
     let rs = mcp_lambda_oauth::ResourceServer::new(settings)
         .map_err(|e| anyhow::anyhow!("--auth oauth: {e}"))?;
-    for failure in rs.warm().await {
-        tracing::warn!(error = %failure, "OAuth issuer keys not fetched at start-up; requests get 503 until they are");
+    // Bounded: Lambda's INIT has 10 s, and requests fetch what is missing (rate-limited).
+    match tokio::time::timeout(Duration::from_secs(5), rs.warm()).await {
+        Ok(failures) => {
+            for failure in failures {
+                tracing::warn!(error = %failure, "OAuth issuer keys not fetched at start-up; requests get 503 until they are");
+            }
+        }
+        Err(_) => tracing::warn!(
+            "OAuth issuer keys not fetched at start-up within 5 s; requests get 503 until they are"
+        ),
     }
     tracing::info!(issuers = ?oauth.issuers, resource = ?oauth.resource, "OAuth resource server on");
     Ok(Arc::new(rs))
@@ -403,6 +411,13 @@ async fn serve_main(config: Config) -> anyhow::Result<()> {
     let host = Host::Serve {
         loopback: local.ip().is_loopback(),
     };
+    // `--listen 127.0.0.1:0`: the port a loopback Host must name is the one bound.
+    let mut config = config;
+    if let Some(o) = config.access.oauth.as_mut()
+        && o.loopback_port.is_some()
+    {
+        o.loopback_port = Some(local.port());
+    }
     let (gateway, reuse) = build_gateway(&config, host).await?;
     if let (true, Some(r)) = (config.prewarm, &reuse) {
         prewarm(r, &config.prewarm_versions, config.request_timeout).await;

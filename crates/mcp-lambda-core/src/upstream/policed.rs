@@ -5,14 +5,17 @@
 //! policy is enforced:
 //! - `tools/list`: hidden tools are removed from the page (other members, `nextCursor` and the
 //!   id are kept; an error or an unreadable answer passes as it is).
-//! - `tools/call` of a hidden tool, or one without a string `name`: answered -32602 (`Unknown
-//!   tool: NAME`, as the spec answers an unknown tool) without reaching the child.
-//! - Under `--read-only`, a call's tool must be annotated `readOnlyHint: true` in the child's
-//!   `tools/list` as this upstream last read it (all pages, through the caller's exchange, at
-//!   most [`CATALOG_FRESH`] old, at most [`CATALOG_MAX`] names); a list that cannot be read
-//!   refuses the call (-32603), never lets it through.
+//!   A page that cannot be read is replaced by a -32603 error (it could list hidden tools).
+//! - `tools/call`: its exact name must be one the policy shows in the child's `tools/list` as
+//!   this upstream last read it (all pages, through the caller's exchange, at most
+//!   [`CATALOG_FRESH`] old, at most [`CATALOG_MAX`] names) — so a child that also answers to
+//!   other spellings of a name (case, aliases) cannot be reached through them. A hidden or
+//!   unlisted tool, or a call without a string `name`, is answered -32602 (`Unknown tool:
+//!   NAME`, as the spec answers an unknown tool) without reaching the child; a list that cannot
+//!   be read refuses the call (-32603), never lets it through.
+//! - A `tools/call` sent as a notification (no id) is dropped: nothing may run a tool unchecked.
 //!
-//! Everything else (initialize, notifications, responses, sessions) passes untouched.
+//! Everything else (initialize, other notifications, responses, sessions) passes untouched.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -25,20 +28,20 @@ use tokio::time::Instant;
 
 use super::{Exchange, InitOk, Outcome, Reply, Upstream, UpstreamError};
 use crate::jsonrpc::{self, Message};
-use crate::policy::{ToolPolicy, is_read_only};
+use crate::policy::{Filtered, ToolPolicy};
 use crate::tools;
 
-/// How long a read `tools/list` decides `--read-only` calls before it is read again.
+/// How long a read `tools/list` decides calls before it is read again.
 pub const CATALOG_FRESH: Duration = Duration::from_secs(60);
 
-/// Most read-only tool names kept (a child listing more has the rest refused).
+/// Most tool names kept (a child listing more has the rest refused).
 pub const CATALOG_MAX: usize = 10_000;
 
-/// The read-only tools as last read.
+/// The tools the policy shows, as last read.
 #[derive(Default)]
 struct Catalog {
     at: Option<Instant>,
-    read_only: HashSet<String>,
+    shown: HashSet<String>,
 }
 
 /// An upstream with a tool policy in front (see the module docs).
@@ -61,16 +64,16 @@ impl Policed {
         }
     }
 
-    /// Whether the fresh catalog lists `name` as read-only; `None` when there is no fresh one.
+    /// Whether the fresh catalog shows `name`; `None` when there is no fresh one.
     fn catalog_says(&self, name: &str) -> Option<bool> {
         let c = self.catalog.lock().ok()?;
         let fresh = c.at.is_some_and(|at| at.elapsed() <= CATALOG_FRESH);
-        fresh.then(|| c.read_only.contains(name))
+        fresh.then(|| c.shown.contains(name))
     }
 
-    /// Whether `name` may be called under `--read-only`, reading the child's list when the
-    /// catalog is missing or stale.
-    async fn read_only_tool(&self, ex: &Exchange, name: &str) -> Result<bool, String> {
+    /// Whether `name` may be called, reading the child's list when the catalog is missing or
+    /// stale.
+    async fn callable(&self, ex: &Exchange, name: &str) -> Result<bool, String> {
         if let Some(known) = self.catalog_says(name) {
             return Ok(known);
         }
@@ -83,14 +86,14 @@ impl Policed {
         if let Ok(mut c) = self.catalog.lock() {
             *c = Catalog {
                 at: Some(Instant::now()),
-                read_only: names,
+                shown: names,
             };
         }
         Ok(known)
     }
 
-    /// Every read-only tool of the child's `tools/list`, all pages, through `ex` (its child and
-    /// envelope, none of its stream).
+    /// Every tool of the child's `tools/list` the policy shows, all pages, through `ex` (its
+    /// child and envelope, none of its stream).
     async fn read_catalog(&self, ex: &Exchange) -> Result<HashSet<String>, String> {
         let mut ex = ex.clone();
         ex.sink = None;
@@ -111,7 +114,7 @@ impl Policed {
             },
             |page| match read_page(page) {
                 Ok(Page { tools, next }) => {
-                    for t in tools.iter().filter(|t| is_read_only(t)) {
+                    for t in tools.iter().filter(|t| self.policy.shows(t)) {
                         if let Some(n) = t.get("name").and_then(Value::as_str)
                             && names.len() < CATALOG_MAX
                         {
@@ -163,20 +166,18 @@ impl Policed {
         if !self.policy.allows_name(&name) {
             return unknown();
         }
-        if self.policy.read_only() {
-            match self.read_only_tool(ex, &name).await {
-                Ok(true) => {}
-                Ok(false) => return unknown(),
-                Err(why) => {
-                    tracing::warn!(tool = %name, error = %why, "tools/list for --read-only failed");
-                    return Some(Reply::error(
-                        msg.id(),
-                        jsonrpc::INTERNAL_ERROR,
-                        &format!(
-                            "the tool list needed to check --read-only could not be read: {why}"
-                        ),
-                    ));
-                }
+        match self.callable(ex, &name).await {
+            Ok(true) => {}
+            Ok(false) => return unknown(),
+            Err(why) => {
+                tracing::warn!(tool = %name, error = %why, "tools/list for the tool policy failed");
+                return Some(Reply::error(
+                    msg.id(),
+                    jsonrpc::INTERNAL_ERROR,
+                    &format!(
+                        "the tool list needed to apply the tool policy could not be read: {why}"
+                    ),
+                ));
             }
         }
         None
@@ -234,11 +235,16 @@ impl Upstream for Policed {
             Some("tools/list") => {
                 let reply = self.inner.request(ex, msg).await?;
                 Ok(match self.policy.filter_list(&reply.body) {
-                    Some(body) => Reply {
+                    Filtered::Changed(body) => Reply {
                         body: Bytes::from(body),
                         error: reply.error,
                     },
-                    None => reply,
+                    Filtered::Unchanged => reply,
+                    Filtered::Unreadable => Reply::error(
+                        msg.id(),
+                        jsonrpc::INTERNAL_ERROR,
+                        "the server's tools/list answer could not be read to apply the tool policy",
+                    ),
                 })
             }
             _ => self.inner.request(ex, msg).await,
@@ -246,6 +252,10 @@ impl Upstream for Policed {
     }
 
     async fn notify(&self, ex: &Exchange, msg: &Message) {
+        if msg.method() == Some("tools/call") {
+            tracing::debug!("a tools/call without an id dropped (the tool policy answers calls)");
+            return;
+        }
         self.inner.notify(ex, msg).await
     }
 
@@ -310,7 +320,11 @@ mod tests {
             let r = serde_json::value::to_raw_value(&page).unwrap();
             Ok(Reply::result(id, &r))
         }
-        async fn notify(&self, _: &Exchange, _: &Message) {}
+        async fn notify(&self, _: &Exchange, m: &Message) {
+            if m.method() == Some("tools/call") {
+                self.calls.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         async fn end_session(&self, _: &str) {}
         async fn shutdown(&self) {}
     }
@@ -353,6 +367,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_call_without_an_id_never_reaches_the_child() {
+        let child = Arc::new(Child::default());
+        let p = Policed::new(child.clone(), ToolPolicy::parse("a", false).unwrap());
+        let n = jsonrpc::parse(br#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"b"}}"#)
+            .unwrap();
+        let jsonrpc::Payload::Single(n) = n else {
+            unreachable!()
+        };
+        p.notify(&ex(), &n).await;
+        assert_eq!(child.calls.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
     async fn an_unreadable_list_refuses_the_call() {
         let child = Arc::new(Child {
             broken: true,
@@ -365,7 +392,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn lists_are_filtered_and_globs_refuse_without_listing() {
+    async fn lists_are_filtered_and_calls_need_a_shown_name() {
         let child = Arc::new(Child::default());
         let p = Policed::new(child.clone(), ToolPolicy::parse("!b", false).unwrap());
         let list = jsonrpc::parse(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
@@ -376,9 +403,15 @@ mod tests {
         let v: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["result"]["tools"].as_array().unwrap().len(), 1, "{v}");
         assert_eq!(v["result"]["nextCursor"], "2");
+        // A denied name is refused without reading anything.
         assert_eq!(answer(&p, "b").await["error"]["code"], -32602);
-        assert!(answer(&p, "a").await.get("result").is_some());
         assert_eq!(child.lists.load(Ordering::Relaxed), 1);
-        assert_eq!(child.calls.load(Ordering::Relaxed), 1);
+        // An allowed name must be one the child lists, exactly (both pages read once).
+        assert!(answer(&p, "a").await.get("result").is_some());
+        assert!(answer(&p, "c").await.get("result").is_some());
+        assert_eq!(answer(&p, "A").await["error"]["message"], "Unknown tool: A");
+        assert_eq!(answer(&p, "unlisted").await["error"]["code"], -32602);
+        assert_eq!(child.lists.load(Ordering::Relaxed), 3);
+        assert_eq!(child.calls.load(Ordering::Relaxed), 2);
     }
 }
