@@ -437,3 +437,33 @@ fn a_tool_with_its_own_scope_asks_for_it() {
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.json()["result"].is_object(), "{r:?}");
 }
+
+/// A stranger's body is never read: the head alone is refused (here the body never comes, and
+/// the 401 still does, at once).
+#[test]
+fn a_request_without_credentials_is_refused_before_its_body() {
+    use std::io::{Read, Write};
+    let Some((_auth, s, _)) = secured(&[]) else {
+        return;
+    };
+    let mut sock = std::net::TcpStream::connect(s.addr()).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        sock,
+        "POST /mcp HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: 1000000\r\n\r\n",
+        s.addr()
+    )
+    .unwrap();
+    let mut buf = [0u8; 512];
+    let n = sock
+        .read(&mut buf)
+        .expect("answered without waiting for the body");
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("www-authenticate: bearer resource_metadata="),
+        "{head}"
+    );
+}

@@ -308,6 +308,28 @@ impl Gateway {
         missing.then(|| auth.insufficient_scope(headers, ctx, &needed))
     }
 
+    /// For a host that reads the body itself: the answer to a request whose head already fails
+    /// authorization, so its body need not be read (a stranger then costs nothing); `None` when
+    /// authorization is off or the head passes ([`handle`](Self::handle) checks the whole
+    /// request again; a validated token is remembered, so that is cheap).
+    pub async fn refuse_head(
+        &self,
+        parts: &http::request::Parts,
+        ctx: &RequestContext,
+    ) -> Option<Response<Body>> {
+        self.auth.as_ref()?;
+        let mut req = Request::new(Bytes::new());
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = parts.uri.clone();
+        *req.headers_mut() = parts.headers.clone();
+        let mut ctx = ctx.clone();
+        let mut refused = self.authorize(&req, &mut ctx).await.err()?;
+        if let Some(o) = parts.headers.get(header::ORIGIN) {
+            cors(refused.headers_mut(), o.clone());
+        }
+        Some(refused)
+    }
+
     /// Runs the authorizer on a request that is not a preflight and whose `Origin` (if any) is
     /// allowed: `Err` is the refusal's answer.
     async fn authorize(

@@ -4,7 +4,8 @@
 //! Contract: `POST|GET|DELETE|OPTIONS <path>` go to the gateway unchanged and its answer is
 //! copied out as it is (status, headers, body or stream); `GET /healthz` answers 200 while the
 //! server runs; the OAuth protected resource metadata paths go to the gateway's document;
-//! anything else is the core's 404. Bodies over the limit are refused with the
+//! anything else is the core's 404. With authorization on, a request whose head fails it is
+//! answered before its body is read. Bodies over the limit are refused with the
 //! core's 413 before they are read whole. What a connection may take is bounded
 //! ([`ConnectionLimits`]): a request head must arrive whole within the header timeout, counted
 //! from when the server starts waiting for it (so idle keep-alive connections end too), a body
@@ -151,6 +152,18 @@ async fn not_found(State(app): State<App>) -> Response {
 
 async fn mcp(State(app): State<App>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    // No credentials, no body read: refused on the head alone.
+    if let Some(refused) = app
+        .gateway
+        .refuse_head(&parts, &RequestContext::default())
+        .await
+    {
+        let mut r = copy_out(refused);
+        // The body is not read: the connection cannot be reused.
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return r;
+    }
     if let Some(len) = parts
         .headers
         .get(header::CONTENT_LENGTH)
