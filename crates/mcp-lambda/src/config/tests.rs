@@ -381,3 +381,24 @@ fn oauth_settings_combine() {
     assert_eq!(o.loopback_port, None);
     assert!(serve(&[]).access.oauth.is_none());
 }
+
+/// The flags and variables are a contract with users: every one is in README's options table
+/// (or the Lambda table), flag and variable on the same row.
+#[test]
+fn every_option_is_in_the_readme() {
+    use clap::CommandFactory;
+    let readme = include_str!("../../../../README.md");
+    let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `--")).collect();
+    let mut missing = Vec::new();
+    for arg in T::command().get_arguments() {
+        let (Some(flag), Some(env)) = (arg.get_long(), arg.get_env()) else {
+            continue;
+        };
+        let env = env.to_string_lossy();
+        let flag = format!("`--{flag}");
+        if !rows.iter().any(|r| r.contains(&flag) && r.contains(env.as_ref())) {
+            missing.push(format!("{flag}` / {env}"));
+        }
+    }
+    assert!(missing.is_empty(), "not in README's tables: {missing:?}");
+}
