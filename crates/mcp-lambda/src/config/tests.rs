@@ -396,7 +396,10 @@ fn every_option_is_in_the_readme() {
         };
         let env = env.to_string_lossy();
         let flag = format!("`--{flag}");
-        if !rows.iter().any(|r| r.contains(&flag) && r.contains(env.as_ref())) {
+        if !rows
+            .iter()
+            .any(|r| r.contains(&flag) && r.contains(env.as_ref()))
+        {
             missing.push(format!("{flag}` / {env}"));
         }
     }
