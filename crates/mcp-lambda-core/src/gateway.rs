@@ -173,6 +173,9 @@ pub struct RequestContext {
     /// The scopes the caller's credentials carry, once an [`Authorizer`](crate::auth::Authorizer)
     /// granted the request (`None` without one).
     pub scopes: Option<Arc<[String]>>,
+    /// The authorizer already granted this request (set by
+    /// [`Gateway::authorize_head`], never by a host itself): `handle` does not check it again.
+    pub authorized: bool,
 }
 
 /// The Streamable HTTP endpoint. Cheap to share (`Arc`).
@@ -308,51 +311,54 @@ impl Gateway {
         missing.then(|| auth.insufficient_scope(headers, ctx, &needed))
     }
 
-    /// For a host that reads the body itself: the answer to a request whose head already fails
-    /// authorization, so its body need not be read (a stranger then costs nothing); `None` when
-    /// authorization is off or the head passes ([`handle`](Self::handle) checks the whole
-    /// request again; a validated token is remembered, so that is cheap).
-    pub async fn refuse_head(
+    /// For a host that reads the body itself: authorizes a request on its head alone, before
+    /// the body is read (a stranger then costs nothing). `Err` is the refusal to send; `Ok`
+    /// records the grant in `ctx`, and [`handle`](Self::handle) with that context does not
+    /// authorize the request again.
+    pub async fn authorize_head(
         &self,
         parts: &http::request::Parts,
-        ctx: &RequestContext,
-    ) -> Option<Response<Body>> {
-        self.auth.as_ref()?;
-        let mut req = Request::new(Bytes::new());
-        *req.method_mut() = parts.method.clone();
-        *req.uri_mut() = parts.uri.clone();
-        *req.headers_mut() = parts.headers.clone();
-        let mut ctx = ctx.clone();
-        let mut refused = self.authorize(&req, &mut ctx).await.err()?;
+        ctx: &mut RequestContext,
+    ) -> Result<(), Response<Body>> {
+        let mut refused = match self
+            .authorize(&parts.method, &parts.headers, &parts.uri, ctx)
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(r) => r,
+        };
         if let Some(o) = parts.headers.get(header::ORIGIN) {
             cors(refused.headers_mut(), o.clone());
         }
-        Some(refused)
+        Err(refused)
     }
 
     /// Runs the authorizer on a request that is not a preflight and whose `Origin` (if any) is
-    /// allowed: `Err` is the refusal's answer.
+    /// allowed, unless `ctx` already carries its grant: `Err` is the refusal's answer.
     async fn authorize(
         &self,
-        req: &Request<Bytes>,
+        method: &http::Method,
+        headers: &HeaderMap,
+        uri: &http::Uri,
         ctx: &mut RequestContext,
     ) -> Result<(), Response<Body>> {
         let Some(auth) = &self.auth else {
             return Ok(());
         };
-        if req.method() == http::Method::OPTIONS {
+        if ctx.authorized || method == http::Method::OPTIONS {
             return Ok(());
         }
-        if let Some(o) = req.headers().get(header::ORIGIN)
+        if let Some(o) = headers.get(header::ORIGIN)
             && !self.origin_allowed(o)
         {
             // Refused with 403 by the rules, before any credential is looked at.
             return Ok(());
         }
-        match auth.authorize(req.headers(), req.uri(), ctx).await {
+        match auth.authorize(headers, uri, ctx).await {
             Ok(grant) => {
                 ctx.principal = Some(grant.principal);
                 ctx.scopes = Some(grant.scopes);
+                ctx.authorized = true;
                 Ok(())
             }
             Err(refusal) => {
@@ -396,7 +402,10 @@ impl Gateway {
         let span = self.span(&ctx);
         async move {
             let origin = req.headers().get(header::ORIGIN).cloned();
-            if let Err(mut refused) = self.authorize(&req, &mut ctx).await {
+            if let Err(mut refused) = self
+                .authorize(req.method(), req.headers(), req.uri(), &mut ctx)
+                .await
+            {
                 if let Some(o) = origin {
                     cors(refused.headers_mut(), o);
                 }

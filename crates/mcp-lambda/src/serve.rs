@@ -152,12 +152,9 @@ async fn not_found(State(app): State<App>) -> Response {
 
 async fn mcp(State(app): State<App>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    // No credentials, no body read: refused on the head alone.
-    if let Some(refused) = app
-        .gateway
-        .refuse_head(&parts, &RequestContext::default())
-        .await
-    {
+    // No credentials, no body read: authorized on the head alone, once.
+    let mut ctx = RequestContext::default();
+    if let Err(refused) = app.gateway.authorize_head(&parts, &mut ctx).await {
         let mut r = copy_out(refused);
         // The body is not read: the connection cannot be reused.
         r.headers_mut()
@@ -207,10 +204,7 @@ async fn mcp(State(app): State<App>, req: Request) -> Response {
     let bytes = Bytes::from(buf);
     let answer = app
         .gateway
-        .handle(
-            http::Request::from_parts(parts, bytes),
-            RequestContext::default(),
-        )
+        .handle(http::Request::from_parts(parts, bytes), ctx)
         .await;
     copy_out(answer)
 }
