@@ -11,42 +11,79 @@ pub mod event;
 #[cfg(test)]
 mod fixtures;
 pub mod handler;
+pub mod inflight;
 pub mod metrics;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 pub use handler::{Handler, HandlerConfig, Reply};
-use lambda_runtime::{FunctionResponse, LambdaEvent, StreamResponse, service_fn};
+use inflight::InFlight;
+use lambda_runtime::tower::{Layer, Service};
+use lambda_runtime::{
+    FunctionResponse, LambdaEvent, LambdaInvocation, StreamResponse, layers::TracingLayer,
+    service_fn,
+};
 use serde_json::Value;
 
-/// Serves invocations with `handler` until the runtime stops; a failed Runtime API request
-/// starts polling again (more than [`RUNTIME_API_RETRIES`] within [`RUNTIME_API_WINDOW`] end it
-/// with the error). On Lambda's SIGTERM (delivered
-/// through a registered no-op extension) every child's process group is terminated within
-/// `shutdown_budget`.
+/// Invocations Lambda hands this sandbox at once: `AWS_LAMBDA_MAX_CONCURRENCY` (set on Lambda
+/// Managed Instances), else 1.
+pub fn max_concurrency() -> u32 {
+    std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1)
+}
+
+/// Serves invocations with `handler` until the runtime stops.
+///
+/// - With [`max_concurrency`] above 1 (Lambda Managed Instances) that many invocations are
+///   polled and served at once, each with its own deadline and its request id on its log
+///   lines; they share the gateway's children. Call it on a multi-threaded Tokio runtime then.
+/// - An answer the Runtime API does not take is logged and the next invocation is served; a
+///   failed poll starts polling again (more than [`RUNTIME_API_RETRIES`] within
+///   [`RUNTIME_API_WINDOW`] end it with the error).
+/// - On Lambda's SIGTERM (delivered through a registered no-op extension) the invocations in
+///   flight get two thirds of `shutdown_budget` to finish, then every child's process group is
+///   terminated within what is left.
 pub async fn run(
     handler: Arc<Handler>,
     shutdown_budget: Duration,
 ) -> Result<(), lambda_runtime::Error> {
+    let in_flight = Arc::new(InFlight::default());
     let on_shutdown = handler.clone();
+    let draining = in_flight.clone();
     lambda_runtime::spawn_graceful_shutdown_handler(move || async move {
-        tracing::info!("Lambda is shutting down; stopping MCP server processes");
+        let started = tokio::time::Instant::now();
+        let left = draining.count();
+        if left > 0 && !draining.drained(shutdown_budget * 2 / 3).await {
+            tracing::warn!(
+                in_flight = draining.count(),
+                "Lambda is shutting down with invocations still in flight"
+            );
+        }
+        tracing::info!(drained = left, "Lambda is shutting down; stopping MCP server processes");
+        let rest = shutdown_budget.saturating_sub(started.elapsed());
         let stop = on_shutdown.gateway().upstream().shutdown();
-        if tokio::time::timeout(shutdown_budget, stop).await.is_err() {
+        if tokio::time::timeout(rest, stop).await.is_err() {
             tracing::warn!(?shutdown_budget, "children did not stop in time");
         }
     })
     .await;
-    // A failed request to the Runtime API (a connection the API closed under us, say) ends
-    // `lambda_runtime::run`; the children and their warm state are still good, so poll again
-    // rather than exit (which would lose every later invocation of this sandbox). Give up only
-    // when the API keeps failing.
+    let concurrent = max_concurrency() > 1;
+    // A failed poll of the Runtime API (a connection the API closed under us, say) ends the
+    // sequential runner (and, concurrently, a worker whose event cannot be read); the children
+    // and their warm state are still good, so poll again rather than exit (which would lose
+    // every later invocation of this sandbox). Give up only when the API keeps failing.
     let mut failures: Vec<tokio::time::Instant> = Vec::new();
     loop {
         let handler = handler.clone();
-        let served = lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let service = service_fn(move |event: LambdaEvent<Value>| {
             let handler = handler.clone();
             async move {
                 let reply = match handler.invoke(event.payload, &event.context).await {
@@ -60,8 +97,15 @@ pub async fn run(
                 };
                 Ok::<_, lambda_runtime::Error>(reply)
             }
-        }))
-        .await;
+        });
+        let runtime = lambda_runtime::Runtime::new(service)
+            .layer(TracingLayer::new())
+            .layer(KeepServing(in_flight.clone()));
+        let served = if concurrent {
+            runtime.run_concurrent().await
+        } else {
+            runtime.run().await
+        };
         let e = match served {
             Ok(()) => return Ok(()),
             Err(e) => e,
@@ -82,6 +126,59 @@ pub const RUNTIME_API_RETRIES: usize = 5;
 
 /// See [`RUNTIME_API_RETRIES`].
 pub const RUNTIME_API_WINDOW: Duration = Duration::from_secs(10);
+
+/// The outermost layer:
+/// - an invocation counts as in flight from its hand-out until its answer has been posted
+///   (a streamed one: its last chunk);
+/// - an invocation whose answer the Runtime API did not take (the connection failed while it
+///   was posted) is logged, and the runner goes on to the next one. Without this, that error
+///   ends the sequential runner and, on a Managed Instance, one of the concurrent workers for
+///   good (lambda_runtime starts no new worker until all have ended).
+#[derive(Clone)]
+struct KeepServing(Arc<InFlight>);
+
+impl<S> Layer<S> for KeepServing {
+    type Service = KeepServingService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        KeepServingService(inner, self.0.clone())
+    }
+}
+
+/// See [`KeepServing`].
+#[derive(Clone)]
+struct KeepServingService<S>(S, Arc<InFlight>);
+
+impl<S> Service<LambdaInvocation> for KeepServingService<S>
+where
+    S: Service<LambdaInvocation, Response = (), Error = lambda_runtime::Error>,
+    S::Future: Send + 'static,
+{
+    type Response = ();
+    type Error = lambda_runtime::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<(), lambda_runtime::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        let request_id = invocation.context.request_id.clone();
+        let guard = self.1.enter();
+        let answered = self.0.call(invocation);
+        Box::pin(async move {
+            let _in_flight = guard;
+            if let Err(e) = answered.await {
+                tracing::warn!(
+                    request_id,
+                    error = %e,
+                    "the Runtime API did not take this invocation's answer; serving the next one"
+                );
+            }
+            Ok(())
+        })
+    }
+}
 
 /// A streamed response body: the gateway's chunks as they come.
 struct BodyStream(tokio::sync::mpsc::Receiver<Bytes>);

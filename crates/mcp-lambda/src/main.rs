@@ -137,10 +137,13 @@ fn main() -> ExitCode {
     }
     // Lambda delivers one invocation at a time per sandbox, and lambda_runtime runs the handler
     // on the thread that polls: a single-threaded runtime avoids a thread hop per step (measured:
-    // ~365 → ~225 µs of CPU per warm invocation). The local server serves many clients at once.
+    // ~365 → ~225 µs of CPU per warm invocation). A Managed Instance (`AWS_LAMBDA_MAX_CONCURRENCY`
+    // above 1) hands out many at once, on several vCPUs; so does the local server.
     let builder = match mode {
-        Mode::Serve => tokio::runtime::Builder::new_multi_thread(),
-        Mode::Lambda => tokio::runtime::Builder::new_current_thread(),
+        Mode::Lambda if mcp_lambda_runtime::max_concurrency() == 1 => {
+            tokio::runtime::Builder::new_current_thread()
+        }
+        Mode::Serve | Mode::Lambda => tokio::runtime::Builder::new_multi_thread(),
     };
     let Some(runtime) = async_runtime(builder) else {
         return ExitCode::FAILURE;
@@ -462,6 +465,7 @@ async fn lambda_main(config: Config) -> anyhow::Result<()> {
         lifecycle = ?config.lifecycle,
         sessions = ?config.sessions,
         invoke_mode = ?config.invoke_mode,
+        concurrency = mcp_lambda_runtime::max_concurrency(),
         "serving the Lambda Runtime API"
     );
     let handler = Arc::new(Handler::new(

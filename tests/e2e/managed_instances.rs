@@ -1,0 +1,212 @@
+//! Lambda Managed Instances: one execution environment takes `AWS_LAMBDA_MAX_CONCURRENCY`
+//! invocations at once. The real binary runs against the stand-in Runtime API
+//! ([`MiniRuntimeApi`], which hands out as many invocations as are polled for; `cargo lambda
+//! watch` hands out one at a time) with the bundled example server as its child.
+//!
+//! What is shown: 64 Function URL invocations in flight at once over one reused child, with the
+//! same JSON-RPC id in every one, each answered with its own result; deadlines per invocation;
+//! one EMF line per invocation with its own request id; SIGTERM lets the invocations in flight
+//! finish before the child is stopped.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mcp_lambda_tests::{
+    Invocation, LambdaRuntime, MiniRuntimeApi, bin, child_pids, function_url_event, signal,
+};
+use serde_json::{Value, json};
+
+/// The version the `reuse` child is prewarmed with (requests with it need no new child).
+const VERSION: &str = "2025-11-25";
+
+/// Invocations in flight at once.
+const CONCURRENCY: usize = 64;
+
+fn example() -> String {
+    bin("mcp-lambda-example-server").display().to_string()
+}
+
+/// A runtime with `AWS_LAMBDA_MAX_CONCURRENCY=concurrency` over the example server.
+fn managed_instance(concurrency: usize, env: &[(&str, &str)]) -> (Arc<MiniRuntimeApi>, LambdaRuntime) {
+    let api = Arc::new(MiniRuntimeApi::start());
+    let concurrency = concurrency.to_string();
+    let mut all = vec![
+        ("MCP_LAMBDA_COMMAND", example()),
+        ("AWS_LAMBDA_MAX_CONCURRENCY", concurrency),
+        ("MCP_LAMBDA_LOG_FORMAT", "json".to_owned()),
+    ];
+    all.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
+    let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let f = LambdaRuntime::start(&api.addr, &all);
+    (api, f)
+}
+
+/// A Function URL invocation of `tools/call name(arguments)` with JSON-RPC id 7.
+fn tool_call(name: &str, arguments: Value, deadline_in: Duration) -> Invocation {
+    let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": name, "arguments": arguments}})
+    .to_string();
+    let event = function_url_event(&body, VERSION, "rq");
+    Invocation {
+        payload: serde_json::from_slice(&event).unwrap(),
+        client_context: None,
+        deadline_in,
+    }
+}
+
+/// The JSON-RPC answer in a Function URL response envelope.
+fn answer(envelope: &Value) -> Value {
+    assert_eq!(envelope["statusCode"], 200, "{envelope}");
+    serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap()
+}
+
+fn text(answer: &Value) -> String {
+    assert_eq!(answer["id"], 7, "{answer}");
+    answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text result: {answer}"))
+        .to_owned()
+}
+
+/// Runs `make(i)` for `i` in `0..n`, each invocation on a thread of its own, all released at
+/// once; returns each answer with when it was sent and answered.
+fn invoke_all(
+    api: &Arc<MiniRuntimeApi>,
+    f: &LambdaRuntime,
+    n: usize,
+    make: impl Fn(usize) -> Invocation,
+) -> Vec<(Value, Instant, Instant)> {
+    let gate = Arc::new(std::sync::Barrier::new(n));
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let (api, gate, inv) = (api.clone(), gate.clone(), make(i));
+            std::thread::spawn(move || {
+                gate.wait();
+                let sent = Instant::now();
+                let r = api.invoke(inv, Duration::from_secs(60));
+                (r, sent, Instant::now())
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| {
+            let (r, sent, done) = t.join().unwrap();
+            let r = r.unwrap_or_else(|e| panic!("invocation error: {e}\n{}", f.log()));
+            (r, sent, done)
+        })
+        .collect()
+}
+
+/// The most intervals that contain one instant.
+fn max_overlap(spans: &[(Instant, Instant)]) -> usize {
+    spans
+        .iter()
+        .map(|(start, _)| spans.iter().filter(|(s, e)| s <= start && start < e).count())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn sixty_four_invocations_at_once_share_one_child_and_none_is_crossed() {
+    let (api, f) = managed_instance(CONCURRENCY, &[]);
+    let children = child_pids(f.pid()).unwrap();
+    // The prewarmed children (2026-07-28 and 2025-11-25).
+    assert!(!children.is_empty(), "{}", f.log());
+
+    // A tool that waits, as most real tools do (an API call): served side by side.
+    let slow = invoke_all(&api, &f, CONCURRENCY, |_| {
+        tool_call("slow", json!({"ms": 1000}), Duration::from_secs(60))
+    });
+    for (r, _, _) in &slow {
+        assert_eq!(text(&answer(r)), "slept 1000 ms");
+    }
+    let spans: Vec<_> = slow.iter().map(|(_, s, d)| (*s, *d)).collect();
+    let overlap = max_overlap(&spans);
+    assert!(
+        overlap >= CONCURRENCY / 2,
+        "at most {overlap} of {CONCURRENCY} invocations were in flight at once\n{}",
+        f.log()
+    );
+
+    // Every invocation gets its own answer although every one has JSON-RPC id 7.
+    let echoes = invoke_all(&api, &f, CONCURRENCY, |i| {
+        tool_call("echo", json!({"message": format!("message {i}")}), Duration::from_secs(60))
+    });
+    for (i, (r, _, _)) in echoes.iter().enumerate() {
+        assert_eq!(text(&answer(r)), format!("message {i}"));
+    }
+
+    // All through one child: the prewarmed one, still the only ones there.
+    let pids = invoke_all(&api, &f, CONCURRENCY, |_| {
+        tool_call("pid", json!({}), Duration::from_secs(60))
+    });
+    let first = text(&answer(&pids[0].0));
+    for (r, _, _) in &pids {
+        assert_eq!(text(&answer(r)), first, "one child serves every invocation");
+    }
+    let first: u32 = first.parse().unwrap();
+    assert!(children.contains(&first), "{first} not in {children:?}");
+    assert_eq!(child_pids(f.pid()).unwrap(), children, "no child was started");
+
+    // One EMF line per invocation, each with its own request id.
+    let emf = f.emf();
+    let ids: std::collections::HashSet<_> =
+        emf.iter().map(|e| e["requestId"].to_string()).collect();
+    assert_eq!((emf.len(), ids.len()), (3 * CONCURRENCY, 3 * CONCURRENCY));
+}
+
+/// Each invocation keeps its own deadline: a slow call whose invocation ends soon times out
+/// while a longer invocation beside it completes, and its log lines carry its own request id.
+#[test]
+fn deadlines_stay_per_invocation() {
+    let (api, f) = managed_instance(8, &[("MCP_LAMBDA_REQUEST_TIMEOUT", "60s")]);
+    let answers = invoke_all(&api, &f, 2, |i| {
+        if i == 0 {
+            tool_call("slow", json!({"ms": 5000}), Duration::from_millis(1500))
+        } else {
+            tool_call("slow", json!({"ms": 2500}), Duration::from_secs(60))
+        }
+    });
+    let (short, sent, done) = &answers[0];
+    let short = answer(short);
+    assert_eq!(short["error"]["code"], -32001, "{short}");
+    let took = *done - *sent;
+    assert!(
+        took < Duration::from_millis(1500),
+        "answered before its own deadline: {took:?}"
+    );
+    assert_eq!(text(&answer(&answers[1].0)), "slept 2500 ms");
+}
+
+/// SIGTERM with invocations in flight: they finish and are answered, then the child stops.
+#[test]
+fn sigterm_lets_invocations_in_flight_finish() {
+    let (api, mut f) = managed_instance(8, &[]);
+    let children = child_pids(f.pid()).unwrap();
+    let runtime = f.pid();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(signal(runtime, "TERM"));
+    });
+    let answers = invoke_all(&api, &f, 4, |_| {
+        tool_call("slow", json!({"ms": 250}), Duration::from_secs(60))
+    });
+    killer.join().unwrap();
+    for (r, _, _) in &answers {
+        assert_eq!(text(&answer(r)), "slept 250 ms", "{}", f.log());
+    }
+    let status = f
+        .wait_exit(Duration::from_secs(3))
+        .unwrap_or_else(|| panic!("still running after SIGTERM:\n{}", f.log()));
+    assert!(status.success(), "{status:?}\n{}", f.log());
+    for child in children {
+        assert!(
+            mcp_lambda_tests::wait_gone(child, Duration::from_secs(2)),
+            "child {child} outlived the runtime"
+        );
+    }
+    assert!(f.log().contains("\"drained\":4"), "{}", f.log());
+}
