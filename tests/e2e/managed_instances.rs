@@ -29,7 +29,10 @@ fn example() -> String {
 }
 
 /// A runtime with `AWS_LAMBDA_MAX_CONCURRENCY=concurrency` over the example server.
-fn managed_instance(concurrency: usize, env: &[(&str, &str)]) -> (Arc<MiniRuntimeApi>, LambdaRuntime) {
+fn managed_instance(
+    concurrency: usize,
+    env: &[(&str, &str)],
+) -> (Arc<MiniRuntimeApi>, LambdaRuntime) {
     let api = Arc::new(MiniRuntimeApi::start());
     let concurrency = concurrency.to_string();
     let mut all = vec![
@@ -104,7 +107,12 @@ fn invoke_all(
 fn max_overlap(spans: &[(Instant, Instant)]) -> usize {
     spans
         .iter()
-        .map(|(start, _)| spans.iter().filter(|(s, e)| s <= start && start < e).count())
+        .map(|(start, _)| {
+            spans
+                .iter()
+                .filter(|(s, e)| s <= start && start < e)
+                .count()
+        })
         .max()
         .unwrap_or(0)
 }
@@ -133,7 +141,11 @@ fn sixty_four_invocations_at_once_share_one_child_and_none_is_crossed() {
 
     // Every invocation gets its own answer although every one has JSON-RPC id 7.
     let echoes = invoke_all(&api, &f, CONCURRENCY, |i| {
-        tool_call("echo", json!({"message": format!("message {i}")}), Duration::from_secs(60))
+        tool_call(
+            "echo",
+            json!({"message": format!("message {i}")}),
+            Duration::from_secs(60),
+        )
     });
     for (i, (r, _, _)) in echoes.iter().enumerate() {
         assert_eq!(text(&answer(r)), format!("message {i}"));
@@ -149,7 +161,11 @@ fn sixty_four_invocations_at_once_share_one_child_and_none_is_crossed() {
     }
     let first: u32 = first.parse().unwrap();
     assert!(children.contains(&first), "{first} not in {children:?}");
-    assert_eq!(child_pids(f.pid()).unwrap(), children, "no child was started");
+    assert_eq!(
+        child_pids(f.pid()).unwrap(),
+        children,
+        "no child was started"
+    );
 
     // One EMF line per invocation, each with its own request id.
     let emf = f.emf();

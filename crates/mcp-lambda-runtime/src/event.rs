@@ -7,19 +7,35 @@
 //!   multi-value headers), bare JSON-RPC messages (direct Invoke) and Bedrock AgentCore Gateway
 //!   tool calls (tool name in the client context). Anything else is [`Inbound::Unknown`] with a
 //!   message naming the shapes we accept.
-//! - HTTP events become an `http::Request<Bytes>`: method, path (REST stage prefix removed),
-//!   query, every header value (multi-value headers preferred when present), and the body,
-//!   base64-decoded when `isBase64Encoded`.
-//! - [`envelope`] renders a response in the shape of the event's front door (multi-value headers
-//!   for REST, and for ALB exactly when the request used them).
+//! - HTTP events are read by `lambda_http`: its event types (`aws_lambda_events`) and its
+//!   conversion to an `http::Request` (method, headers with multi-value headers merged, cookies,
+//!   query). Around it, small adapters for what it does not do or does not do safely:
+//!   - the caller's principal and the public base URL, read from the event's request context
+//!     (API Gateway REST puts Lambda and Cognito authorizer results where its types keep none);
+//!   - the path: REST stage prefix removed (`lambda_http` adds it), percent-encoded as a URI
+//!     needs (API Gateway delivers it decoded), and it must start with `/`;
+//!   - the query of an HTTP API / Function URL event percent-encoded where a URI needs it;
+//!   - the body, base64-decoded here (a bad one is a 400, where `lambda_http` would panic);
+//!   - the `Host` header kept out of its URI building (which panics on a host it cannot parse)
+//!     and put back on the request as sent.
+//! - [`envelope`] renders a response in `aws_lambda_events`' response types for the event's
+//!   front door: repeated header values joined with `, ` where a front door takes one value per
+//!   name (HTTP API, ALB single-value), multi-value headers for REST (only there: API Gateway
+//!   would repeat a header given in both), and for ALB exactly when the request used them.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
-use std::collections::HashMap;
+use http::header::{HOST, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use lambda_http::aws_lambda_events::alb::{AlbTargetGroupRequest, AlbTargetGroupResponse};
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayV2httpRequest,
+    ApiGatewayV2httpResponse,
+};
+use lambda_http::aws_lambda_events::encodings::Body as EventBody;
+use lambda_http::request::LambdaRequest;
+use serde_json::Value;
 
 /// The front door an HTTP event came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,19 +116,22 @@ pub fn classify(event: Value, agentcore_tool: Option<&str>) -> Inbound {
         return Inbound::Unknown(format!("the event is not a JSON object; {ACCEPTED_SHAPES}"));
     };
     let rc = obj.get("requestContext").and_then(Value::as_object);
-    let (origin, shape) = if rc.is_some_and(|rc| rc.contains_key("http"))
+    let origin = if rc.is_some_and(|rc| rc.contains_key("http"))
         && obj.get("version").and_then(Value::as_str) == Some("2.0")
     {
-        (Origin::HttpV2, parse_v2(event))
+        Origin::HttpV2
     } else if rc.is_some_and(|rc| rc.contains_key("elb")) {
-        let multi_value = obj.contains_key("multiValueHeaders");
-        (Origin::Alb { multi_value }, parse_v1_or_alb(event, true))
+        let multi_value = obj
+            .get("multiValueHeaders")
+            .and_then(Value::as_object)
+            .is_some_and(|m| !m.is_empty());
+        Origin::Alb { multi_value }
     } else if obj.contains_key("httpMethod") && rc.is_some() {
-        (Origin::RestV1, parse_v1_or_alb(event, false))
+        Origin::RestV1
     } else {
         return Inbound::Unknown(format!("unrecognised event; {ACCEPTED_SHAPES}"));
     };
-    match shape {
+    match http_event(origin, event) {
         Ok(h) => Inbound::Http(Box::new(h)),
         Err(e) => Inbound::BadHttp {
             origin,
@@ -132,189 +151,153 @@ fn is_jsonrpc(v: &Value) -> bool {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct V2 {
-    #[serde(default)]
-    raw_path: Option<String>,
-    #[serde(default)]
-    raw_query_string: Option<String>,
-    #[serde(default)]
-    cookies: Vec<String>,
-    #[serde(default)]
-    headers: HashMap<String, String>,
-    #[serde(default)]
-    body: Option<String>,
-    #[serde(default)]
-    is_base64_encoded: bool,
-    request_context: V2Context,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct V2Context {
-    http: V2Http,
-    #[serde(default)]
-    authorizer: Option<Value>,
-    #[serde(default)]
-    domain_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct V2Http {
-    method: String,
-    #[serde(default)]
-    path: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct V1 {
-    http_method: String,
-    #[serde(default)]
-    path: Option<String>,
-    #[serde(default)]
-    headers: Option<HashMap<String, Option<String>>>,
-    #[serde(default)]
-    multi_value_headers: Option<HashMap<String, Option<Vec<String>>>>,
-    #[serde(default)]
-    query_string_parameters: Option<HashMap<String, Option<String>>>,
-    #[serde(default)]
-    multi_value_query_string_parameters: Option<HashMap<String, Option<Vec<String>>>>,
-    #[serde(default)]
-    body: Option<String>,
-    #[serde(default)]
-    is_base64_encoded: Option<bool>,
-    #[serde(default)]
-    request_context: Option<Value>,
-}
-
-fn parse_v2(event: Value) -> Result<HttpEvent, String> {
-    let e: V2 = serde_json::from_value(event).map_err(|e| e.to_string())?;
-    let path = e
-        .raw_path
-        .or(e.request_context.http.path)
-        .unwrap_or_else(|| "/".into());
-    let query = e.raw_query_string.unwrap_or_default();
-    let mut headers: Vec<(String, String)> = e.headers.into_iter().collect();
-    if !e.cookies.is_empty() {
-        headers.push(("cookie".into(), e.cookies.join("; ")));
+/// Reads an HTTP event of `origin`: the adapters around `lambda_http` (see the module docs).
+fn http_event(origin: Origin, event: Value) -> Result<HttpEvent, String> {
+    let principal = principal(origin, &event);
+    let typed = |e: serde_json::Error| e.to_string();
+    let (lambda_request, path, body) = match origin {
+        Origin::HttpV2 => {
+            let mut e: ApiGatewayV2httpRequest = serde_json::from_value(event).map_err(typed)?;
+            let body = decode_body(e.body.take(), e.is_base64_encoded)?;
+            let path = e
+                .raw_path
+                .take()
+                .or_else(|| e.request_context.http.path.take())
+                .unwrap_or_else(|| "/".into());
+            e.raw_query_string = e.raw_query_string.take().map(|q| encode_query(&q));
+            (LambdaRequest::ApiGatewayV2(e), path, body)
+        }
+        Origin::RestV1 => {
+            let mut e: ApiGatewayProxyRequest = serde_json::from_value(event).map_err(typed)?;
+            let body = decode_body(e.body.take(), e.is_base64_encoded)?;
+            let stage = e.request_context.stage.take();
+            let path = strip_stage(e.path.take().unwrap_or_else(|| "/".into()), stage);
+            (LambdaRequest::ApiGatewayV1(e), path, body)
+        }
+        Origin::Alb { .. } => {
+            let mut e: AlbTargetGroupRequest = serde_json::from_value(event).map_err(typed)?;
+            let body = decode_body(e.body.take(), e.is_base64_encoded)?;
+            let path = e.path.take().unwrap_or_else(|| "/".into());
+            (LambdaRequest::Alb(e), path, body)
+        }
+    };
+    if !path.starts_with('/') {
+        return Err(format!("the path must start with '/': {path:?}"));
     }
-    let principal = e.request_context.authorizer.as_ref().and_then(|a| {
-        str_at(a, &["iam", "userArn"])
-            .map(|arn| format!("iam:{arn}"))
-            .or_else(|| str_at(a, &["jwt", "claims", "sub"]).map(|s| format!("jwt:{s}")))
-            .or_else(|| str_at(a, &["lambda", "principalId"]).map(|s| format!("authorizer:{s}")))
-    });
-    let body = decode_body(e.body, e.is_base64_encoded)?;
-    let public_base = e
-        .request_context
-        .domain_name
-        .as_deref()
-        .and_then(|d| public_base(d, ""));
+    // After the stage is stripped: the public path is `requestContext.path`, and what it has
+    // before ours is the prefix (stage, custom domain base path).
+    let public_base = public_base_of(origin, &lambda_request, &path);
+    let (lambda_request, host) = without_host(lambda_request, origin, &path);
+    let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        http::Request::<lambda_http::Body>::from(lambda_request)
+    }))
+    .map_err(|_| "the event's URI cannot be read".to_owned())?;
+    let (mut parts, _) = converted.into_parts();
+    // Only what a request needs travels on: not lambda_http's context extensions.
+    parts.extensions = http::Extensions::new();
+    if let Some(host) = host {
+        parts.headers.insert(HOST, host);
+    }
     Ok(HttpEvent {
-        origin: Origin::HttpV2,
+        origin,
         public_base,
-        request: build(
-            &e.request_context.http.method,
-            &encode_path(&path, false),
-            &query,
-            headers,
-            body,
-        )?,
+        request: Request::from_parts(parts, body),
         principal,
     })
 }
 
-fn parse_v1_or_alb(event: Value, alb: bool) -> Result<HttpEvent, String> {
-    let e: V1 = serde_json::from_value(event).map_err(|e| e.to_string())?;
-    let multi_value = e
-        .multi_value_headers
-        .as_ref()
-        .is_some_and(|m| !m.is_empty());
-    let headers: Vec<(String, String)> = match (&e.multi_value_headers, &e.headers) {
-        (Some(m), _) if !m.is_empty() => m
-            .iter()
-            .flat_map(|(k, vs)| vs.iter().flatten().map(move |v| (k.clone(), v.clone())))
-            .collect(),
-        (_, Some(h)) => h
-            .iter()
-            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let query = match (
-        &e.multi_value_query_string_parameters,
-        &e.query_string_parameters,
-    ) {
-        (Some(m), _) if !m.is_empty() => m
-            .iter()
-            .flat_map(|(k, vs)| vs.iter().flatten().map(move |v| query_pair(k, v, alb)))
-            .collect::<Vec<_>>()
-            .join("&"),
-        (_, Some(q)) => q
-            .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| query_pair(k, v, alb)))
-            .collect::<Vec<_>>()
-            .join("&"),
-        _ => String::new(),
-    };
-    let rc = e.request_context.unwrap_or(Value::Null);
-    let mut path = e.path.unwrap_or_else(|| "/".into());
-    if !alb {
-        // REST: `path` normally excludes the stage, but custom domains and some proxies keep it.
-        if let Some(stage) = str_at(&rc, &["stage"]) {
-            let prefix = format!("/{stage}");
-            if let Some(rest) = path.strip_prefix(&prefix)
-                && (rest.is_empty() || rest.starts_with('/'))
-            {
-                path = if rest.is_empty() {
-                    "/".into()
-                } else {
-                    rest.to_owned()
-                };
-            }
+/// The path set on `request` (already without a REST stage), percent-encoded, and the `Host`
+/// header taken out of its headers, so that `lambda_http` builds a relative URI from a path
+/// that is valid in one and has no host to parse.
+fn without_host(
+    request: LambdaRequest,
+    origin: Origin,
+    path: &str,
+) -> (LambdaRequest, Option<HeaderValue>) {
+    let encoded = encode_path(path, matches!(origin, Origin::Alb { .. }));
+    match request {
+        LambdaRequest::ApiGatewayV2(mut e) => {
+            let host = e.headers.remove(HOST);
+            e.request_context.domain_name = None;
+            e.raw_path = Some(encoded);
+            (LambdaRequest::ApiGatewayV2(e), host)
         }
+        LambdaRequest::ApiGatewayV1(mut e) => {
+            let host = e.multi_value_headers.remove(HOST);
+            let host = e.headers.remove(HOST).or(host);
+            e.request_context.domain_name = None;
+            e.path = Some(encoded);
+            (LambdaRequest::ApiGatewayV1(e), host)
+        }
+        LambdaRequest::Alb(mut e) => {
+            let host = e.multi_value_headers.remove(HOST);
+            let host = e.headers.remove(HOST).or(host);
+            e.path = Some(encoded);
+            (LambdaRequest::Alb(e), host)
+        }
+        other => (other, None),
     }
-    // After the stage is stripped: the public path is `requestContext.path`, and what it has
-    // before ours is the prefix (stage, custom domain base path).
-    let public_base = match (alb, str_at(&rc, &["domainName"])) {
-        (false, Some(domain)) => {
-            let prefix = str_at(&rc, &["path"])
-                .and_then(|full| full.strip_suffix(path.as_str()))
+}
+
+/// REST: `path` normally excludes the stage, but custom domains and some proxies keep it.
+fn strip_stage(path: String, stage: Option<String>) -> String {
+    let Some(stage) = stage.filter(|s| !s.is_empty()) else {
+        return path;
+    };
+    let prefix = format!("/{stage}");
+    match path.strip_prefix(&prefix) {
+        Some("") => "/".into(),
+        Some(rest) if rest.starts_with('/') => rest.to_owned(),
+        _ => path,
+    }
+}
+
+/// The caller's identity from the event's request context, when the front door authenticated
+/// it: an IAM user ARN, a JWT authorizer's `sub`, or a Lambda authorizer's principal. Read
+/// from the event as sent: `aws_lambda_events`' REST context keeps no authorizer results.
+fn principal(origin: Origin, event: &Value) -> Option<String> {
+    let rc = event.get("requestContext")?;
+    match origin {
+        Origin::HttpV2 => {
+            let a = rc.get("authorizer")?;
+            str_at(a, &["iam", "userArn"])
+                .map(|arn| format!("iam:{arn}"))
+                .or_else(|| str_at(a, &["jwt", "claims", "sub"]).map(|s| format!("jwt:{s}")))
+                .or_else(|| {
+                    str_at(a, &["lambda", "principalId"]).map(|s| format!("authorizer:{s}"))
+                })
+        }
+        Origin::RestV1 => str_at(rc, &["identity", "userArn"])
+            .map(|arn| format!("iam:{arn}"))
+            .or_else(|| str_at(rc, &["authorizer", "claims", "sub"]).map(|s| format!("jwt:{s}")))
+            .or_else(|| {
+                str_at(rc, &["authorizer", "principalId"]).map(|s| format!("authorizer:{s}"))
+            }),
+        Origin::Alb { .. } => None,
+    }
+}
+
+/// Where the client reached the endpoint (see [`HttpEvent::public_base`]); `path` is ours,
+/// without a REST stage.
+fn public_base_of(origin: Origin, request: &LambdaRequest, path: &str) -> Option<String> {
+    match (origin, request) {
+        (Origin::HttpV2, LambdaRequest::ApiGatewayV2(e)) => e
+            .request_context
+            .domain_name
+            .as_deref()
+            .and_then(|d| public_base(d, "")),
+        (Origin::RestV1, LambdaRequest::ApiGatewayV1(e)) => {
+            let domain = e.request_context.domain_name.as_deref()?;
+            let prefix = e
+                .request_context
+                .path
+                .as_deref()
+                .and_then(|full| full.strip_suffix(path))
                 .unwrap_or("");
             public_base(domain, prefix)
         }
         _ => None,
-    };
-    let principal = if alb {
-        None
-    } else {
-        str_at(&rc, &["identity", "userArn"])
-            .map(|arn| format!("iam:{arn}"))
-            .or_else(|| str_at(&rc, &["authorizer", "claims", "sub"]).map(|s| format!("jwt:{s}")))
-            .or_else(|| {
-                str_at(&rc, &["authorizer", "principalId"]).map(|s| format!("authorizer:{s}"))
-            })
-    };
-    let body = decode_body(e.body, e.is_base64_encoded.unwrap_or(false))?;
-    let origin = if alb {
-        Origin::Alb { multi_value }
-    } else {
-        Origin::RestV1
-    };
-    Ok(HttpEvent {
-        origin,
-        public_base,
-        request: build(
-            &e.http_method,
-            &encode_path(&path, alb),
-            &query,
-            headers,
-            body,
-        )?,
-        principal,
-    })
+    }
 }
 
 /// `https://DOMAIN` + `prefix` (`/prod`), when the domain is a plain host name (letters, digits,
@@ -340,16 +323,6 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-/// A `k=v` query pair. REST delivers parameters decoded (encode them); ALB passes them as the
-/// client sent them, still encoded (keep them).
-fn query_pair(k: &str, v: &str, already_encoded: bool) -> String {
-    if already_encoded {
-        format!("{k}={v}")
-    } else {
-        format!("{}={}", pct(k), pct(v))
-    }
-}
-
 /// Makes a path valid in a URI. API Gateway (1.0 and 2.0) delivers paths decoded (a space, `?`
 /// or `%` may appear literally): everything outside the path character set is percent-encoded,
 /// `%` included. ALB delivers the path as sent (`already_encoded`): existing `%XX` escapes are
@@ -371,10 +344,16 @@ fn encode_path(path: &str, already_encoded: bool) -> String {
     out
 }
 
-fn pct(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+/// Makes an HTTP API query valid in a URI: it is delivered as the client sent it, so `%XX`
+/// escapes are kept and anything a URI cannot carry is percent-encoded.
+fn encode_query(query: &str) -> String {
+    let bytes = query.as_bytes();
+    let mut out = String::with_capacity(query.len());
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = b == b'%'
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?".contains(&b) || escape {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -394,89 +373,83 @@ fn decode_body(body: Option<String>, base64: bool) -> Result<Bytes, String> {
     }
 }
 
-fn build(
-    method: &str,
-    path: &str,
-    query: &str,
-    headers: Vec<(String, String)>,
-    body: Bytes,
-) -> Result<Request<Bytes>, String> {
-    let method = Method::from_bytes(method.as_bytes()).map_err(|e| format!("method: {e}"))?;
-    let uri = if query.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{query}")
-    };
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(body)
-        .map_err(|e| format!("request: {e}"))?;
-    for (k, v) in headers {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(&v),
-        ) else {
-            continue;
-        };
-        req.headers_mut().append(name, value);
-    }
-    Ok(req)
-}
-
 /// Renders `response` (with a complete body) as `origin`'s response envelope.
 pub fn envelope(origin: Origin, response: Response<Bytes>) -> Value {
     let (parts, body) = response.into_parts();
-    let status = parts.status;
-    let (body, is_base64) = match std::str::from_utf8(&body) {
-        Ok(s) => (s.to_owned(), false),
-        Err(_) => (B64.encode(&body), true),
+    let status_code = i64::from(parts.status.as_u16());
+    let (body, is_base64_encoded) = match std::str::from_utf8(&body) {
+        Ok(s) => (EventBody::Text(s.to_owned()), false),
+        Err(_) => (EventBody::Text(B64.encode(&body)), true),
     };
-    let mut single = Map::new();
-    let mut multi: Map<String, Value> = Map::new();
-    for name in parts.headers.keys() {
-        let values: Vec<String> = parts
-            .headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .collect();
-        single.insert(name.as_str().to_owned(), Value::String(values.join(", ")));
-        multi.insert(name.as_str().to_owned(), json!(values));
-    }
-    match origin {
-        // `cookies` is optional for Lambda itself but required by some emulators' decoders.
-        Origin::HttpV2 => json!({
-            "statusCode": status.as_u16(),
-            "headers": single,
-            "body": body,
-            "isBase64Encoded": is_base64,
-            "cookies": [],
-        }),
-        Origin::RestV1 => json!({
-            "statusCode": status.as_u16(),
-            "headers": single,
-            "multiValueHeaders": multi,
-            "body": body,
-            "isBase64Encoded": is_base64,
-        }),
+    let body = Some(body);
+    let rendered = match origin {
+        Origin::HttpV2 => {
+            let mut headers = parts.headers;
+            let cookies = headers
+                .get_all(SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                .collect();
+            headers.remove(SET_COOKIE);
+            let mut r = ApiGatewayV2httpResponse::default();
+            (r.status_code, r.body, r.is_base64_encoded) = (status_code, body, is_base64_encoded);
+            r.headers = joined(&headers);
+            r.cookies = cookies;
+            serde_json::to_value(r)
+        }
+        Origin::RestV1 => {
+            let mut r = ApiGatewayProxyResponse::default();
+            (r.status_code, r.body, r.is_base64_encoded) = (status_code, body, is_base64_encoded);
+            r.multi_value_headers = parts.headers;
+            serde_json::to_value(r)
+        }
         Origin::Alb { multi_value } => {
-            let mut v = json!({
-                "statusCode": status.as_u16(),
-                "statusDescription": status_description(status),
-                "body": body,
-                "isBase64Encoded": is_base64,
-            });
-            if let Some(o) = v.as_object_mut() {
-                if multi_value {
-                    o.insert("multiValueHeaders".into(), Value::Object(multi));
-                } else {
-                    o.insert("headers".into(), Value::Object(single));
-                }
+            let mut r = AlbTargetGroupResponse::default();
+            (r.status_code, r.body, r.is_base64_encoded) = (status_code, body, is_base64_encoded);
+            r.status_description = Some(status_description(parts.status));
+            if multi_value {
+                r.multi_value_headers = parts.headers;
+            } else {
+                r.headers = joined(&parts.headers);
             }
-            v
+            serde_json::to_value(r)
+        }
+    };
+    // The response types always carry both header maps; send only the one the front door reads.
+    let unused = match origin {
+        Origin::HttpV2 | Origin::Alb { multi_value: false } => "multiValueHeaders",
+        Origin::RestV1 | Origin::Alb { multi_value: true } => "headers",
+    };
+    match rendered {
+        Ok(Value::Object(mut o)) => {
+            o.remove(unused);
+            Value::Object(o)
+        }
+        Ok(other) => other,
+        Err(e) => {
+            tracing::error!("response envelope: {e}");
+            serde_json::json!({"statusCode": 500, "body": ""})
         }
     }
+}
+
+/// One value per header name, repeated values joined with `, ` (the response types of the
+/// single-value front doors keep only the first).
+fn joined(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(headers.keys_len());
+    for name in headers.keys() {
+        let mut values = headers.get_all(name).iter();
+        let Some(first) = values.next() else { continue };
+        let mut value = first.as_bytes().to_vec();
+        for v in values {
+            value.extend_from_slice(b", ");
+            value.extend_from_slice(v.as_bytes());
+        }
+        if let Ok(v) = HeaderValue::from_bytes(&value) {
+            out.insert(name.clone(), v);
+        }
+    }
+    out
 }
 
 fn status_description(s: StatusCode) -> String {

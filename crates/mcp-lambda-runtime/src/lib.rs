@@ -67,7 +67,10 @@ pub async fn run(
                 "Lambda is shutting down with invocations still in flight"
             );
         }
-        tracing::info!(drained = left, "Lambda is shutting down; stopping MCP server processes");
+        tracing::info!(
+            drained = left,
+            "Lambda is shutting down; stopping MCP server processes"
+        );
         let rest = shutdown_budget.saturating_sub(started.elapsed());
         let stop = on_shutdown.gateway().upstream().shutdown();
         if tokio::time::timeout(rest, stop).await.is_err() {

@@ -302,7 +302,7 @@ async fn rest_api_ping() {
         v["multiValueHeaders"]["content-type"],
         json!(["application/json"])
     );
-    assert_eq!(v["headers"]["content-type"], "application/json");
+    assert!(v.get("headers").is_none(), "only multiValueHeaders: {v}");
     assert!(v.get("cookies").is_none());
     let b = body(&v);
     assert_eq!(b["id"], "p-1");
