@@ -1,6 +1,8 @@
 //! The deploy paths validate offline (`tests/iac/validate.py`, docs/DEPLOY.md): the SAM template
 //! through the real SAM transform and cfn-lint, the Terraform module and example through
-//! `terraform fmt -check`, an HCL parse with structural assertions, and checkov.
+//! `terraform fmt -check`, an HCL parse with structural assertions, and checkov, the CDK app
+//! through tsc, `cdk synth` and the same checks; each with its optional Lambda Managed
+//! Instances settings.
 //!
 //! Each validation is also shown to fail: a copy of the real file gets one planted mistake and
 //! the validator must fail naming it. A plant whose original text is gone fails the test, so an
@@ -183,12 +185,12 @@ const SAM_PLANTS: &[(&str, &str, &str, &[&str])] = &[
         "bad AuthType",
         "AuthType: !Ref AuthType",
         "AuthType: IAM",
-        &["sam-translator: Resource with id [McpFunction] is invalid. AuthType"],
+        &["cfn-lint: E3030 'IAM'"],
     ),
     (
         "bad InvokeMode",
-        "        InvokeMode: !Ref InvokeMode",
-        "        InvokeMode: STREAMING",
+        "      InvokeMode: !Ref InvokeMode",
+        "      InvokeMode: STREAMING",
         &["cfn-lint: E3030 'STREAMING'"],
     ),
     (
@@ -250,6 +252,42 @@ const SAM_PLANTS: &[(&str, &str, &str, &[&str])] = &[
         "MCP_LAMBDA_ALLOW_ORIGIN: !If [HasCors, !Join [\",\", !Ref CorsAllowOrigins], !Ref AWS::NoValue]",
         "MCP_LAMBDA_ALLOW_ORIGIN: !Ref AWS::NoValue",
         &["MCP_LAMBDA_ALLOW_ORIGIN is not set"],
+    ),
+    (
+        "AWS_LAMBDA_MAX_CONCURRENCY set by hand",
+        "          MCP_LAMBDA_LIFECYCLE: !Ref Lifecycle\n",
+        "          MCP_LAMBDA_LIFECYCLE: !Ref Lifecycle\n          AWS_LAMBDA_MAX_CONCURRENCY: !Ref ManagedInstancesMaxConcurrency\n",
+        &["AWS_LAMBDA_MAX_CONCURRENCY is set in Environment"],
+    ),
+    (
+        "Managed Instances concurrency unbounded",
+        "    Default: 64\n    MinValue: 1\n    MaxValue: 1600\n",
+        "    Default: 64\n    MinValue: 1\n",
+        &["parameter ManagedInstancesMaxConcurrency, not bounded to 1..1600"],
+    ),
+    (
+        "Managed Instances on the ordinary memory (below 2 GB)",
+        "MemorySize: !If [UseManagedInstances, !Ref ManagedInstancesMemorySize, !Ref MemorySize]",
+        "MemorySize: !Ref MemorySize",
+        &["MemorySize on Lambda Managed Instances is parameter MemorySize, not bounded"],
+    ),
+    (
+        "capacity provider subnets without security groups",
+        "      - Assert: !Not [!Contains [!Ref CapacityProviderSecurityGroupIds, \"\"]]\n",
+        "      - Assert: !Not [!Contains [!Ref CapacityProviderSubnetIds, \"\"]]\n",
+        &["no rule requires CapacityProviderSecurityGroupIds (security groups)"],
+    ),
+    (
+        "Managed Instances on by default",
+        "  UseManagedInstances: !Or [!Condition HasCapacityProviderArn, !Condition CreateCapacityProvider]",
+        "  UseManagedInstances: !Not [!Or [!Condition HasCapacityProviderArn, !Condition CreateCapacityProvider]]",
+        &["Lambda Managed Instances are not off by default"],
+    ),
+    (
+        "the function's role as the capacity provider's operator",
+        "CapacityProviderOperatorRoleArn: !GetAtt CapacityProviderOperatorRole.Arn",
+        "CapacityProviderOperatorRoleArn: !GetAtt FunctionRole.Arn",
+        &["the operator role is the function McpFunction's own role"],
     ),
 ];
 
@@ -389,6 +427,34 @@ const TF_PLANTS: &[(&str, &str, &str, &str, &[&str])] = &[
         "MCP_LAMBDA_ALLOW_ORIGIN = local.use_cors ? \"*\" : null",
         &["does not mirror aws_lambda_function_url.this cors allow_origins"],
     ),
+    (
+        "AWS_LAMBDA_MAX_CONCURRENCY set by hand",
+        MODULE_MAIN,
+        "    MCP_LAMBDA_LIFECYCLE     = var.child_lifecycle\n",
+        "    MCP_LAMBDA_LIFECYCLE     = var.child_lifecycle\n    AWS_LAMBDA_MAX_CONCURRENCY = tostring(var.managed_instances_max_concurrency)\n",
+        &["AWS_LAMBDA_MAX_CONCURRENCY is set in the function's environment"],
+    ),
+    (
+        "Managed Instances concurrency unbounded",
+        MODULE_VARS,
+        "var.managed_instances_max_concurrency >= 1 && var.managed_instances_max_concurrency <= 1600 && ",
+        "var.managed_instances_max_concurrency >= 1 && ",
+        &["var.managed_instances_max_concurrency accepts [1601]"],
+    ),
+    (
+        "Managed Instances below 2 GB",
+        MODULE_VARS,
+        "&& var.memory_size >= 2048)",
+        "&& var.memory_size >= 128)",
+        &["memory_size = 1024 is not refused on Lambda Managed Instances"],
+    ),
+    (
+        "capacity provider subnets without security groups",
+        MODULE_VARS,
+        "(length(var.capacity_provider_subnet_ids) > 0) == (length(var.capacity_provider_security_group_ids) > 0)",
+        "length(var.capacity_provider_security_group_ids) == 0 || length(var.capacity_provider_subnet_ids) > 0",
+        &["capacity_provider_subnet_ids without capacity_provider_security_group_ids"],
+    ),
 ];
 
 #[test]
@@ -502,6 +568,20 @@ const CDK_PLANTS: &[(&str, &str, &str, &str, &[&str])] = &[
         "export const CORS_EXPOSE_HEADERS = ['mcp-protocol-version', 'www-authenticate'] as const;",
         &["Cors.ExposeHeaders lacks ['mcp-session-id']"],
     ),
+    (
+        "AWS_LAMBDA_MAX_CONCURRENCY set by hand",
+        CONSTRUCT,
+        "      MCP_LAMBDA_LIFECYCLE: props.lifecycle ?? 'reuse',\n",
+        "      MCP_LAMBDA_LIFECYCLE: props.lifecycle ?? 'reuse',\n      AWS_LAMBDA_MAX_CONCURRENCY: '64',\n",
+        &["AWS_LAMBDA_MAX_CONCURRENCY is set in Environment"],
+    ),
+    (
+        "Managed Instances on the ordinary memory (below 2 GB)",
+        CONSTRUCT,
+        "memorySize: props.memorySize ?? (managed ? 2048 : 512),",
+        "memorySize: props.memorySize ?? 512,",
+        &["MemorySize on Lambda Managed Instances is 512, not within 2048..32768"],
+    ),
 ];
 
 #[test]
@@ -510,7 +590,8 @@ fn cdk_validation_catches_planted_mistakes() {
         return;
     }
     let scratch = Scratch::new("cdk");
-    // The configuration with the table and RESPONSE_STREAM shows every plant (one synth each).
+    // The configuration with the table, RESPONSE_STREAM and Lambda Managed Instances shows every
+    // plant (one synth each).
     let mut targets = vec!["--config".to_string(), "full".to_string()];
     for (i, (_, file, old, new, _)) in CDK_PLANTS.iter().enumerate() {
         let copy = scratch.0.join(format!("cdk-{i}"));

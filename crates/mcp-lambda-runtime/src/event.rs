@@ -16,6 +16,8 @@
 //!     needs (API Gateway delivers it decoded), and it must start with `/`;
 //!   - the query of an HTTP API / Function URL event percent-encoded where a URI needs it;
 //!   - the body, base64-decoded here (a bad one is a 400, where `lambda_http` would panic);
+//!   - query parameters without a value dropped (`query_map` panics on them), and a URI longer
+//!     than [`MAX_URI_BYTES`] refused (`http` would not build it);
 //!   - the `Host` header kept out of its URI building (which panics on a host it cannot parse)
 //!     and put back on the request as sent.
 //! - [`envelope`] renders a response in `aws_lambda_events`' response types for the event's
@@ -152,8 +154,11 @@ fn is_jsonrpc(v: &Value) -> bool {
 }
 
 /// Reads an HTTP event of `origin`: the adapters around `lambda_http` (see the module docs).
-fn http_event(origin: Origin, event: Value) -> Result<HttpEvent, String> {
+fn http_event(origin: Origin, mut event: Value) -> Result<HttpEvent, String> {
     let principal = principal(origin, &event);
+    without_empty_query_values(&mut event);
+    // lambda_http form-encodes REST and ALB parameters: at most three bytes for each.
+    let query_bound = 3 * query_bytes(&event);
     let typed = |e: serde_json::Error| e.to_string();
     let (lambda_request, path, body) = match origin {
         Origin::HttpV2 => {
@@ -187,7 +192,15 @@ fn http_event(origin: Origin, event: Value) -> Result<HttpEvent, String> {
     // After the stage is stripped: the public path is `requestContext.path`, and what it has
     // before ours is the prefix (stage, custom domain base path).
     let public_base = public_base_of(origin, &lambda_request, &path);
-    let (lambda_request, host) = without_host(lambda_request, origin, &path);
+    let encoded = encode_path(&path, matches!(origin, Origin::Alb { .. }));
+    let raw_query = match &lambda_request {
+        LambdaRequest::ApiGatewayV2(e) => e.raw_query_string.as_deref().map_or(0, str::len),
+        _ => 0,
+    };
+    if encoded.len() + raw_query + query_bound > MAX_URI_BYTES {
+        return Err(format!("the URI is longer than {MAX_URI_BYTES} bytes"));
+    }
+    let (lambda_request, host) = without_host(lambda_request, encoded);
     let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         http::Request::<lambda_http::Body>::from(lambda_request)
     }))
@@ -206,19 +219,56 @@ fn http_event(origin: Origin, event: Value) -> Result<HttpEvent, String> {
     })
 }
 
-/// The path set on `request` (already without a REST stage), percent-encoded, and the `Host`
+/// Removes query parameters with no value (`null`, `[]`) from a REST or ALB event: a
+/// parameter without values makes `query_map` (under `lambda_http`) index an empty list.
+fn without_empty_query_values(event: &mut Value) {
+    for key in ["queryStringParameters", "multiValueQueryStringParameters"] {
+        if let Some(params) = event.get_mut(key).and_then(Value::as_object_mut) {
+            params.retain(|_, v| match v {
+                Value::Null => false,
+                Value::Array(values) => !values.is_empty(),
+                _ => true,
+            });
+        }
+    }
+}
+
+/// The longest URI (path and query, encoded) an HTTP event may carry: API Gateway takes at
+/// most 10,240 bytes, and `http` refuses URIs of 64 KiB (where `lambda_http` panics).
+pub const MAX_URI_BYTES: usize = 16 * 1024;
+
+/// The bytes of the REST / ALB query as `name=value&` pairs, before encoding.
+fn query_bytes(event: &Value) -> usize {
+    let mut n = 0;
+    for key in ["queryStringParameters", "multiValueQueryStringParameters"] {
+        let Some(params) = event.get(key).and_then(Value::as_object) else {
+            continue;
+        };
+        for (name, values) in params {
+            // `name=value&` for each value.
+            n += match values {
+                Value::Array(vs) => vs
+                    .iter()
+                    .map(|v| name.len() + v.as_str().map_or(0, str::len) + 2)
+                    .sum(),
+                Value::String(v) => name.len() + v.len() + 2,
+                _ => name.len() + 2,
+            };
+        }
+    }
+    n
+}
+
+/// `encoded` (the path without a REST stage, percent-encoded) set on `request`, and the `Host`
 /// header taken out of its headers, so that `lambda_http` builds a relative URI from a path
 /// that is valid in one and has no host to parse.
-fn without_host(
-    request: LambdaRequest,
-    origin: Origin,
-    path: &str,
-) -> (LambdaRequest, Option<HeaderValue>) {
-    let encoded = encode_path(path, matches!(origin, Origin::Alb { .. }));
+fn without_host(request: LambdaRequest, encoded: String) -> (LambdaRequest, Option<HeaderValue>) {
     match request {
         LambdaRequest::ApiGatewayV2(mut e) => {
             let host = e.headers.remove(HOST);
             e.request_context.domain_name = None;
+            // `rawPath` is the path as the client sent it (a named stage's prefix included).
+            e.request_context.stage = None;
             e.raw_path = Some(encoded);
             (LambdaRequest::ApiGatewayV2(e), host)
         }

@@ -677,3 +677,52 @@ fn a_hostile_path_becomes_a_valid_uri() {
     let h = http(e);
     assert_eq!(h.request.uri().path(), "/a%20b/%25/%5C/%C3%BC/%3F%23");
 }
+
+#[test]
+fn query_parameters_without_values_are_dropped() {
+    for (text, key) in [
+        (REST_API, "multiValueQueryStringParameters"),
+        (ALB_MULTI_VALUE, "multiValueQueryStringParameters"),
+        (ALB, "queryStringParameters"),
+    ] {
+        let mut e = fixture(text);
+        e[key] = json!({"x": [], "y": null, "z": ["1"]});
+        if key == "queryStringParameters" {
+            e[key] = json!({"y": null, "z": "1"});
+        }
+        assert_eq!(http(e).request.uri().query(), Some("z=1"), "{key}");
+    }
+}
+
+#[test]
+fn a_uri_longer_than_the_limit_is_malformed() {
+    let long = "a".repeat(super::MAX_URI_BYTES);
+    let mut e = fixture(ALB);
+    e["path"] = json!(format!("/{long}"));
+    assert!(unknown(e).contains("URI is longer"));
+    let mut e = fixture(REST_API);
+    e["multiValueQueryStringParameters"] = json!({"q": [long]});
+    assert!(unknown(e).contains("URI is longer"));
+    // A long name counts once for each of its values.
+    let mut e = fixture(ALB_MULTI_VALUE);
+    let name = "n".repeat(super::MAX_URI_BYTES / 8);
+    e["multiValueQueryStringParameters"] = json!({name: ["1", "2", "3"]});
+    assert!(unknown(e).contains("URI is longer"));
+    let mut e = fixture(FUNCTION_URL_IAM);
+    e["rawQueryString"] = json!(long);
+    assert!(unknown(e).contains("URI is longer"));
+    // Just under it is fine.
+    let mut e = fixture(FUNCTION_URL_IAM);
+    e["rawQueryString"] = json!("a".repeat(super::MAX_URI_BYTES - 10));
+    assert_eq!(http(e).request.uri().path(), "/mcp");
+}
+
+#[test]
+fn an_http_api_path_is_the_raw_path_whatever_the_stage() {
+    let mut e = fixture(FUNCTION_URL_IAM);
+    e["requestContext"]["stage"] = json!("a".repeat(super::MAX_URI_BYTES));
+    assert_eq!(http(e.clone()).request.uri().path(), "/mcp");
+    e["requestContext"]["stage"] = json!("prod");
+    e["rawPath"] = json!("/prod/mcp");
+    assert_eq!(http(e).request.uri().path(), "/prod/mcp");
+}
