@@ -7,12 +7,17 @@
 //     -c corsAllowOrigins=http://localhost:6274
 //   npx cdk deploy -c serverEnv=GITHUB_TOKEN=secretsmanager:prod/github#token \
 //     -c secretArns=arn:aws:secretsmanager:REGION:ACCOUNT:secret:prod/github-AbCdEf
+//   npx cdk deploy -c capacityProviderSubnetIds=subnet-aaa,subnet-bbb \
+//     -c capacityProviderSecurityGroupIds=sg-ccc -c managedInstancesMaxConcurrency=64
 //
 // Context keys: stackName, serverCommand, serverConfig, serverName, serverEnv (MCP_LAMBDA_ENV),
 // lifecycle, sessions, sessionTtl, sessionKeys, invokeMode, authType, architecture, memorySize,
 // timeout (seconds), logRetentionDays, jwtIssuer, jwtAudience, authMode (none or oauth),
 // oauthIssuer, oauthResource, oauthScopes, toolScopes, corsAllowOrigins, secretParameterArns,
-// secretArns, secretKmsKeyArns (lists comma-separated). See docs/DEPLOY.md.
+// secretArns, secretKmsKeyArns, capacityProviderArn or capacityProviderSubnetIds with
+// capacityProviderSecurityGroupIds and capacityProviderMaxVCpuCount (Lambda Managed Instances),
+// managedInstancesMaxConcurrency, managedInstancesMemoryGiBPerVCpu (lists comma-separated). See
+// docs/DEPLOY.md.
 
 import { App, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -47,6 +52,13 @@ for (const key of ['oauthIssuer', 'oauthResource', 'oauthScopes', 'toolScopes'])
   if (authMode !== 'oauth' && ctx(key) !== undefined) throw new Error(`context ${key} needs authMode=oauth`);
 }
 const corsAllowOrigins = list('corsAllowOrigins');
+const capacityProviderArn = ctx('capacityProviderArn');
+const capacityProviderSubnetIds = list('capacityProviderSubnetIds');
+const managedInstances = capacityProviderArn !== undefined || capacityProviderSubnetIds !== undefined;
+for (const key of ['capacityProviderSecurityGroupIds', 'capacityProviderMaxVCpuCount', 'managedInstancesMaxConcurrency', 'managedInstancesMemoryGiBPerVCpu']) {
+  if (!managedInstances && ctx(key) !== undefined)
+    throw new Error(`context ${key} needs capacityProviderArn or capacityProviderSubnetIds (Lambda Managed Instances)`);
+}
 const serverEnv = ctx('serverEnv');
 const props: McpLambdaProps = {
   serverCommand: ctx('serverCommand'),
@@ -78,6 +90,16 @@ const props: McpLambdaProps = {
     secretArns: list('secretArns'),
     kmsKeyArns: list('secretKmsKeyArns'),
   },
+  managedInstances: managedInstances
+    ? {
+        capacityProviderArn,
+        subnetIds: capacityProviderSubnetIds,
+        securityGroupIds: list('capacityProviderSecurityGroupIds'),
+        maxVCpuCount: num('capacityProviderMaxVCpuCount'),
+        maxConcurrency: num('managedInstancesMaxConcurrency'),
+        memoryGiBPerVCpu: num('managedInstancesMemoryGiBPerVCpu'),
+      }
+    : undefined,
   // The server's variables; ssm: and secretsmanager: values are read at INIT (list their ARNs).
   environment: serverEnv ? { MCP_LAMBDA_ENV: serverEnv } : undefined,
 };
@@ -105,5 +127,11 @@ if (mcp.table) {
   new CfnOutput(stack, 'SessionTableName', {
     description: 'The DynamoDB session table (MCP_LAMBDA_SESSION_TABLE).',
     value: mcp.table.tableName,
+  });
+}
+if (mcp.capacityProvider) {
+  new CfnOutput(stack, 'CapacityProviderArn', {
+    description: 'The capacity provider the function runs on (Lambda Managed Instances).',
+    value: mcp.capacityProvider.capacityProviderArn,
   });
 }

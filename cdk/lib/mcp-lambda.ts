@@ -5,7 +5,8 @@
 // browser clients, an optional OAuth resource server (the binary checks bearer tokens; the URL
 // is then open), an optional API Gateway HTTP API with a JWT authorizer, an optional DynamoDB
 // session table with TTL, grants on the secrets the server's environment references,
-// least-privilege IAM and a log group with a retention.
+// least-privilege IAM and a log group with a retention; optionally on Lambda Managed Instances
+// (a capacity provider: many invocations per execution environment, sharing the server process).
 //
 // The function is built by cargo-lambda-cdk's RustFunction, which runs the local `cargo lambda
 // build` (no Docker). `codeAsset` (or MCP_LAMBDA_CDK_ASSET) points at a directory that already
@@ -18,6 +19,7 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -99,6 +101,26 @@ export interface McpSecretsProps {
   readonly kmsKeyArns?: string[];
 }
 
+/** Lambda Managed Instances: the function on a capacity provider, an existing one
+ * (`capacityProviderArn`) or one the construct creates (`subnetIds` and `securityGroupIds`).
+ * Each execution environment serves `maxConcurrency` invocations at once (Lambda passes it as
+ * AWS_LAMBDA_MAX_CONCURRENCY); with lifecycle 'reuse' they share one server process. */
+export interface McpManagedInstancesProps {
+  /** An existing capacity provider's ARN (its architecture must be the function's). */
+  readonly capacityProviderArn?: string;
+  /** Subnets (1-16) of a capacity provider the construct creates; they need a route to the
+   * internet or VPC endpoints for CloudWatch Logs and what the server calls. */
+  readonly subnetIds?: string[];
+  /** Its security groups (1-5; outbound traffic allowed). */
+  readonly securityGroupIds?: string[];
+  /** Most vCPUs the created capacity provider scales to. Default: the service's limit. */
+  readonly maxVCpuCount?: number;
+  /** PerExecutionEnvironmentMaxConcurrency, 1..1600. Default 64 (an I/O-bound server). */
+  readonly maxConcurrency?: number;
+  /** ExecutionEnvironmentMemoryGiBPerVCpu, 2..8. Default 2. */
+  readonly memoryGiBPerVCpu?: number;
+}
+
 /** An API Gateway HTTP API in front of the function, ANY /mcp behind a JWT authorizer. */
 export interface McpHttpApiProps {
   /** The JWT issuer URL, e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID. */
@@ -136,7 +158,7 @@ export interface McpLambdaProps {
   readonly secrets?: McpSecretsProps;
   /** Default 'arm64'. */
   readonly architecture?: Architecture;
-  /** MB, 128..10240. Default 512. */
+  /** MB, 128..10240 (with `managedInstances` 2048..32768). Default 512 (2048). */
   readonly memorySize?: number;
   /** 3 s..900 s. Default 60 s. Through the HTTP API a request is cut at 30 s. */
   readonly timeout?: Duration;
@@ -146,6 +168,8 @@ export interface McpLambdaProps {
   readonly logLevel?: lambda.ApplicationLogLevel;
   /** Adds an API Gateway HTTP API with a JWT authorizer. */
   readonly httpApi?: McpHttpApiProps;
+  /** Runs the function on Lambda Managed Instances. Default: an ordinary Lambda function. */
+  readonly managedInstances?: McpManagedInstancesProps;
   /** More environment variables for the function (MCP_LAMBDA_* tuning, MCP_LAMBDA_ENV for the
    * server's own, e.g. 'GITHUB_TOKEN=secretsmanager:prod/github#token' with its ARN in `secrets`). */
   readonly environment?: Record<string, string>;
@@ -175,6 +199,8 @@ export class McpLambda extends Construct {
   public readonly httpApi?: apigwv2.HttpApi;
   /** The MCP endpoint on the HTTP API, with `httpApi`. */
   public readonly httpApiEndpoint?: string;
+  /** With `managedInstances`: the capacity provider the function runs on. */
+  public readonly capacityProvider?: lambda.ICapacityProvider;
 
   constructor(scope: Construct, id: string, props: McpLambdaProps = {}) {
     super(scope, id);
@@ -263,9 +289,11 @@ export class McpLambda extends Construct {
       ...props.environment,
     };
 
+    const managed = props.managedInstances;
     const common = {
       architecture,
-      memorySize: props.memorySize ?? 512,
+      // Lambda Managed Instances need at least 2 GB (1 vCPU), shared by the concurrent invocations.
+      memorySize: props.memorySize ?? (managed ? 2048 : 512),
       timeout: props.timeout ?? Duration.seconds(60),
       role,
       environment,
@@ -289,6 +317,45 @@ export class McpLambda extends Construct {
           manifestPath: props.manifestPath ?? path.join(__dirname, '..', '..', 'crates', 'mcp-lambda', 'Cargo.toml'),
           binaryName: 'mcp-lambda',
         });
+
+    if (managed) {
+      // Many invocations per execution environment: Lambda sets AWS_LAMBDA_MAX_CONCURRENCY from
+      // perExecutionEnvironmentMaxConcurrency (check() refuses it in `environment`). Every
+      // deployment is published to $LATEST.PUBLISHED, which an unqualified invoke (the Function
+      // URL's) runs.
+      this.capacityProvider = managed.capacityProviderArn
+        ? lambda.CapacityProvider.fromCapacityProviderArn(this, 'CapacityProvider', managed.capacityProviderArn)
+        : new lambda.CapacityProvider(this, 'CapacityProvider', {
+            subnets: (managed.subnetIds ?? []).map((id, i) => ec2.Subnet.fromSubnetId(this, `Subnet${i}`, id)),
+            securityGroups: (managed.securityGroupIds ?? []).map((id, i) =>
+              ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, id),
+            ),
+            // The instances run the function's binary: the same instruction set. The operator
+            // role it creates has AWSLambdaManagedEC2ResourceOperator only.
+            architectures: [architecture],
+            maxVCpuCount: managed.maxVCpuCount,
+          });
+      const maxConcurrency = managed.maxConcurrency ?? 64;
+      const memoryGiBPerVCpu = managed.memoryGiBPerVCpu ?? 2;
+      if (this.capacityProvider instanceof lambda.CapacityProvider) {
+        this.capacityProvider.addFunction(this.function, {
+          perExecutionEnvironmentMaxConcurrency: maxConcurrency,
+          executionEnvironmentMemoryGiBPerVCpu: memoryGiBPerVCpu,
+          publishToLatestPublished: true,
+        });
+      } else {
+        // An imported capacity provider has no addFunction: the same two properties on the L1.
+        const cfn = this.function.node.defaultChild as lambda.CfnFunction;
+        cfn.capacityProviderConfig = {
+          lambdaManagedInstancesCapacityProviderConfig: {
+            capacityProviderArn: this.capacityProvider.capacityProviderArn,
+            perExecutionEnvironmentMaxConcurrency: maxConcurrency,
+            executionEnvironmentMemoryGiBPerVCpu: memoryGiBPerVCpu,
+          },
+        };
+        cfn.publishToLatestPublished = true;
+      }
+    }
 
     // addFunctionUrl with NONE also adds the resource policy a public URL needs.
     this.functionUrl = this.function.addFunctionUrl({
@@ -383,9 +450,34 @@ function check(props: McpLambdaProps): void {
     if (props.httpApi.audience.length === 0 || props.httpApi.audience.some((a) => !a))
       fail("the HTTP API's JWT authorizer needs an audience (no empty entries)");
   }
+  const managed = props.managedInstances;
+  const [low, high] = managed ? [2048, 32768] : [128, 10240];
   const memory = props.memorySize;
-  if (memory !== undefined && !Token.isUnresolved(memory) && (memory < 128 || memory > 10240))
-    fail(`memorySize ${memory} is not within 128..10240 MB`);
+  if (memory !== undefined && !Token.isUnresolved(memory) && (memory < low || memory > high))
+    fail(`memorySize ${memory} is not within ${low}..${high} MB${managed ? ' (Lambda Managed Instances)' : ''}`);
+  // Lambda sets AWS_LAMBDA_MAX_CONCURRENCY on a Managed Instance (managedInstances.maxConcurrency).
+  if (Object.keys(props.environment ?? {}).includes('AWS_LAMBDA_MAX_CONCURRENCY'))
+    fail('environment: Lambda sets AWS_LAMBDA_MAX_CONCURRENCY on a Managed Instance (managedInstances.maxConcurrency)');
+  if (managed) {
+    const subnets = managed.subnetIds ?? [];
+    const groups = managed.securityGroupIds ?? [];
+    if (managed.capacityProviderArn !== undefined) {
+      if (subnets.length || groups.length || managed.maxVCpuCount !== undefined)
+        fail('managedInstances: give capacityProviderArn (an existing capacity provider) or subnetIds, securityGroupIds and maxVCpuCount (one the construct creates), not both');
+      if (!Token.isUnresolved(managed.capacityProviderArn) && !/^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:capacity-provider:[a-zA-Z0-9-_]+$/.test(managed.capacityProviderArn))
+        fail(`managedInstances: capacityProviderArn ${JSON.stringify(managed.capacityProviderArn)} is not a capacity provider ARN`);
+    } else {
+      if (subnets.length < 1 || subnets.length > 16) fail('managedInstances: a capacity provider needs 1 to 16 subnetIds (or give capacityProviderArn)');
+      if (groups.length < 1 || groups.length > 5) fail('managedInstances: a capacity provider needs 1 to 5 securityGroupIds');
+      for (const id of subnets) if (!Token.isUnresolved(id) && !/^subnet-[0-9a-z]+$/.test(id)) fail(`managedInstances: ${JSON.stringify(id)} is not a subnet ID`);
+      for (const id of groups) if (!Token.isUnresolved(id) && !/^sg-[0-9a-zA-Z]+$/.test(id)) fail(`managedInstances: ${JSON.stringify(id)} is not a security group ID`);
+    }
+    const c = managed.maxConcurrency;
+    if (c !== undefined && !Token.isUnresolved(c) && (!Number.isInteger(c) || c < 1 || c > 1600))
+      fail(`managedInstances: maxConcurrency ${c} is not a whole number within 1..1600`);
+    const r = managed.memoryGiBPerVCpu;
+    if (r !== undefined && !Token.isUnresolved(r) && (r < 2 || r > 8)) fail(`managedInstances: memoryGiBPerVCpu ${r} is not within 2..8`);
+  }
   const timeout = props.timeout?.toSeconds();
   if (timeout !== undefined && (timeout < 3 || timeout > 900)) fail(`timeout ${timeout} s is not within 3..900 s`);
 }

@@ -5,8 +5,9 @@
 //!
 //! What is shown: 64 Function URL invocations in flight at once over one reused child, with the
 //! same JSON-RPC id in every one, each answered with its own result; deadlines per invocation;
-//! one EMF line per invocation with its own request id; SIGTERM lets the invocations in flight
-//! finish before the child is stopped.
+//! one EMF line per invocation with its own request id; response streaming for many
+//! invocations at once, each stream carrying only its own progress; SIGTERM lets the
+//! invocations in flight finish before the child is stopped.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -225,4 +226,60 @@ fn sigterm_lets_invocations_in_flight_finish() {
         );
     }
     assert!(f.log().contains("\"drained\":4"), "{}", f.log());
+}
+
+/// A `RESPONSE_STREAM` function on a Managed Instance: eight invocations stream at once, each
+/// its own progress notifications and result.
+#[test]
+fn streamed_answers_flow_for_many_invocations_at_once() {
+    let (api, f) = managed_instance(8, &[("MCP_LAMBDA_INVOKE_MODE", "RESPONSE_STREAM")]);
+    let gate = Arc::new(std::sync::Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let (api, gate) = (api.clone(), gate.clone());
+            std::thread::spawn(move || {
+                let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                    "params": {"name": "slow", "arguments": {"ms": 600},
+                        "_meta": {"progressToken": format!("p{i}")}}})
+                .to_string();
+                let event = function_url_event(&body, VERSION, "rq");
+                gate.wait();
+                let sent = Instant::now();
+                let raw = api.invoke_raw(
+                    Invocation {
+                        payload: serde_json::from_slice(&event).unwrap(),
+                        client_context: None,
+                        deadline_in: Duration::from_secs(60),
+                    },
+                    Duration::from_secs(60),
+                );
+                (raw, sent, Instant::now())
+            })
+        })
+        .collect();
+    let mut spans = Vec::new();
+    for (i, t) in threads.into_iter().enumerate() {
+        let (raw, sent, done) = t.join().unwrap();
+        let raw = raw.unwrap_or_else(|e| panic!("invocation error: {e}\n{}", f.log()));
+        spans.push((sent, done));
+        let split = raw
+            .windows(8)
+            .position(|w| w == [0u8; 8])
+            .unwrap_or_else(|| panic!("no prelude: {}", String::from_utf8_lossy(&raw)));
+        let prelude: Value = serde_json::from_slice(&raw[..split]).unwrap();
+        assert_eq!(prelude["statusCode"], 200, "{prelude}");
+        let stream = String::from_utf8_lossy(&raw[split + 8..]).into_owned();
+        assert!(
+            stream.contains(&format!("\"progressToken\":\"p{i}\"")),
+            "{stream}"
+        );
+        for other in (0..8).filter(|&o| o != i) {
+            assert!(
+                !stream.contains(&format!("\"p{other}\"")),
+                "invocation {i} got p{other}'s progress: {stream}"
+            );
+        }
+        assert!(stream.contains("slept 600 ms"), "{stream}");
+    }
+    assert!(max_overlap(&spans) >= 4, "{spans:?}");
 }

@@ -417,6 +417,15 @@ impl MiniRuntimeApi {
     /// Delivers `inv` to the runtime and waits for its answer: `Ok(response)` or `Err(body)` of
     /// an invocation error. Panics after `within`.
     pub fn invoke(&self, inv: Invocation, within: Duration) -> Result<Value, String> {
+        let body = self.invoke_raw(inv, within)?;
+        let body = String::from_utf8_lossy(&body).into_owned();
+        Ok(serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("response is not JSON ({e}): {body}")))
+    }
+
+    /// Like [`invoke`](Self::invoke), but the answer's bytes as posted (a streamed answer:
+    /// the JSON prelude, eight NUL bytes, then the body).
+    pub fn invoke_raw(&self, inv: Invocation, within: Duration) -> Result<Vec<u8>, String> {
         let event = Event {
             payload: inv.payload.to_string().into_bytes(),
             client_context: inv.client_context.map(|c| c.to_string()),
@@ -427,12 +436,10 @@ impl MiniRuntimeApi {
         let Some(answer) = self.api.wait(within, |seen| seen.take_answer(&id)) else {
             panic!("invocation {id} not answered within {within:?}");
         };
-        let body = String::from_utf8_lossy(&answer.body).into_owned();
         if answer.error {
-            return Err(body);
+            return Err(String::from_utf8_lossy(&answer.body).into_owned());
         }
-        Ok(serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("response is not JSON ({e}): {body}")))
+        Ok(answer.body)
     }
 }
 

@@ -5,6 +5,11 @@
 # As an OAuth resource server (the Function URL open, the binary checking bearer tokens):
 #   terraform apply -var auth_mode=oauth -var auth_type=NONE \
 #     -var 'oauth_issuers=["https://YOUR-TENANT.eu.auth0.com/"]'
+# On Lambda Managed Instances (a capacity provider in your subnets, 64 invocations at once per
+# execution environment sharing one server process):
+#   terraform apply -var memory_size=2048 \
+#     -var 'capacity_provider_subnet_ids=["subnet-0123456789abcdef0","subnet-0fedcba9876543210"]' \
+#     -var 'capacity_provider_security_group_ids=["sg-0123456789abcdef0"]'
 
 provider "aws" {
   region = var.region
@@ -16,6 +21,7 @@ module "mcp" {
   function_name = var.function_name
   package       = var.package
   architecture  = "arm64"
+  memory_size   = var.memory_size
 
   # null: the example server bundled in the binary. A server of your own must be in the package
   # (or a layer), e.g. server_command = "/var/task/my-server --stdio".
@@ -39,6 +45,12 @@ module "mcp" {
   secret_parameter_arns = var.secret_parameter_arns
   secret_arns           = var.secret_arns
   secret_kms_key_arns   = var.secret_kms_key_arns
+
+  # Lambda Managed Instances (off unless a capacity provider is given).
+  capacity_provider_arn                = var.capacity_provider_arn
+  capacity_provider_subnet_ids         = var.capacity_provider_subnet_ids
+  capacity_provider_security_group_ids = var.capacity_provider_security_group_ids
+  managed_instances_max_concurrency    = var.managed_instances_max_concurrency
 
   log_retention_days = 30
 

@@ -17,3 +17,8 @@ output "session_table_name" {
   description = "The DynamoDB session table, if any."
   value       = module.mcp.session_table_name
 }
+
+output "capacity_provider_arn" {
+  description = "Lambda Managed Instances: the capacity provider the function runs on, if any."
+  value       = module.mcp.capacity_provider_arn
+}

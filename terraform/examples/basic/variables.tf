@@ -16,6 +16,12 @@ variable "package" {
   default     = "../../../target/lambda/mcp-lambda/bootstrap.zip"
 }
 
+variable "memory_size" {
+  description = "Memory of the function in MB (at least 2048 on Lambda Managed Instances)."
+  type        = number
+  default     = 512
+}
+
 variable "server_command" {
   description = "The stdio MCP server's command line (null: the example server bundled in the binary)."
   type        = string
@@ -98,4 +104,28 @@ variable "secret_kms_key_arns" {
   description = "Customer-managed KMS keys of those parameters and secrets (kms:Decrypt through SSM and Secrets Manager)."
   type        = list(string)
   default     = []
+}
+
+variable "capacity_provider_arn" {
+  description = "Lambda Managed Instances on an existing capacity provider (null: an ordinary Lambda function)."
+  type        = string
+  default     = null
+}
+
+variable "capacity_provider_subnet_ids" {
+  description = "Lambda Managed Instances on a capacity provider created in these subnets (with capacity_provider_security_group_ids)."
+  type        = list(string)
+  default     = []
+}
+
+variable "capacity_provider_security_group_ids" {
+  description = "Security groups of the created capacity provider."
+  type        = list(string)
+  default     = []
+}
+
+variable "managed_instances_max_concurrency" {
+  description = "Lambda Managed Instances: invocations one execution environment serves at once (1-1600)."
+  type        = number
+  default     = 64
 }

@@ -10,6 +10,11 @@ locals {
   use_cors     = length(var.cors_allow_origins) > 0
   use_secrets  = length(concat(var.secret_parameter_arns, var.secret_arns, var.secret_kms_key_arns)) > 0
 
+  # Lambda Managed Instances: on an existing capacity provider, or on one the module creates.
+  create_capacity_provider = length(var.capacity_provider_subnet_ids) > 0
+  use_managed_instances    = var.capacity_provider_arn != null || local.create_capacity_provider
+  capacity_provider_arn    = local.create_capacity_provider ? aws_lambda_capacity_provider.this[0].arn : var.capacity_provider_arn
+
   # Unset settings are left out: the binary rejects an empty MCP_LAMBDA_COMMAND.
   settings = {
     MCP_LAMBDA_COMMAND       = var.server_command
@@ -179,6 +184,59 @@ resource "aws_iam_role_policy" "secrets" {
   policy = data.aws_iam_policy_document.secrets[0].json
 }
 
+# ---- Lambda Managed Instances (capacity_provider_subnet_ids) -----------------------------------
+
+# The role Lambda assumes to launch and manage the capacity provider's EC2 instances: the AWS
+# managed operator policy, nothing else (the function's own role stays aws_iam_role.this).
+data "aws_partition" "current" {}
+
+resource "aws_iam_role" "capacity_provider_operator" {
+  count = local.create_capacity_provider ? 1 : 0
+
+  name               = "${var.function_name}-capacity-provider-operator"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "capacity_provider_operator" {
+  count = local.create_capacity_provider ? 1 : 0
+
+  role       = aws_iam_role.capacity_provider_operator[0].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AWSLambdaManagedEC2ResourceOperator"
+}
+
+resource "aws_lambda_capacity_provider" "this" {
+  count = local.create_capacity_provider ? 1 : 0
+
+  name = var.function_name
+
+  vpc_config {
+    subnet_ids         = var.capacity_provider_subnet_ids
+    security_group_ids = var.capacity_provider_security_group_ids
+  }
+
+  permissions_config {
+    capacity_provider_operator_role_arn = aws_iam_role.capacity_provider_operator[0].arn
+  }
+
+  # The instances run the function's binary: the same instruction set.
+  instance_requirements {
+    architectures = [var.architecture]
+  }
+
+  dynamic "capacity_provider_scaling_config" {
+    for_each = var.capacity_provider_max_vcpu_count == null ? [] : [1]
+    content {
+      scaling_mode   = "Auto"
+      max_vcpu_count = var.capacity_provider_max_vcpu_count
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy_attachment.capacity_provider_operator]
+}
+
 # ---- function ----------------------------------------------------------------------------------
 
 resource "aws_lambda_function" "this" {
@@ -194,6 +252,23 @@ resource "aws_lambda_function" "this" {
   kms_key_arn      = var.kms_key_arn
 
   reserved_concurrent_executions = var.reserved_concurrency
+
+  # Lambda Managed Instances: many invocations per execution environment; Lambda sets
+  # AWS_LAMBDA_MAX_CONCURRENCY from per_execution_environment_max_concurrency (environment may
+  # not). Every change is published to $LATEST.PUBLISHED, which an unqualified invoke (the
+  # Function URL's) runs.
+  dynamic "capacity_provider_config" {
+    for_each = local.use_managed_instances ? [1] : []
+    content {
+      lambda_managed_instances_capacity_provider_config {
+        capacity_provider_arn                     = local.capacity_provider_arn
+        per_execution_environment_max_concurrency = var.managed_instances_max_concurrency
+        execution_environment_memory_gib_per_vcpu = var.managed_instances_memory_gib_per_vcpu
+      }
+    }
+  }
+  publish    = local.use_managed_instances
+  publish_to = local.use_managed_instances ? "LATEST_PUBLISHED" : null
 
   environment {
     variables = local.environment

@@ -37,3 +37,8 @@ output "session_table_name" {
   description = "The DynamoDB session table (sessions = \"dynamodb\"), else null."
   value       = local.use_dynamodb ? aws_dynamodb_table.sessions[0].name : null
 }
+
+output "capacity_provider_arn" {
+  description = "Lambda Managed Instances: the capacity provider the function runs on (capacity_provider_arn, or the one the module created); null on Lambda."
+  value       = local.use_managed_instances ? local.capacity_provider_arn : null
+}

@@ -32,13 +32,18 @@ variable "architecture" {
 }
 
 variable "memory_size" {
-  description = "Memory of the function in MB (CPU grows with it); the wrapped server runs in the same sandbox."
+  description = "Memory of the function in MB (CPU grows with it); the wrapped server runs in the same sandbox. On Lambda Managed Instances (capacity_provider_arn or capacity_provider_subnet_ids) at least 2048, shared by the concurrent invocations and their server processes."
   type        = number
   default     = 512
 
   validation {
-    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
-    error_message = "memory_size: a whole number of MB from 128 to 10240."
+    condition     = var.memory_size >= 128 && var.memory_size <= 32768 && floor(var.memory_size) == var.memory_size
+    error_message = "memory_size: a whole number of MB from 128 to 10240 (Lambda Managed Instances: 2048 to 32768)."
+  }
+
+  validation {
+    condition     = (var.capacity_provider_arn == null && length(var.capacity_provider_subnet_ids) == 0 && var.memory_size <= 10240) || ((var.capacity_provider_arn != null || length(var.capacity_provider_subnet_ids) > 0) && var.memory_size >= 2048)
+    error_message = "memory_size: at most 10240 MB on Lambda, at least 2048 MB on Lambda Managed Instances."
   }
 }
 
@@ -157,6 +162,11 @@ variable "environment" {
   validation {
     condition     = length(setintersection(keys(var.environment), ["MCP_LAMBDA_INVOKE_MODE", "MCP_LAMBDA_SESSIONS", "MCP_LAMBDA_SESSION_TABLE", "MCP_LAMBDA_SESSION_KEYS"])) == 0
     error_message = "environment: MCP_LAMBDA_INVOKE_MODE and the session variables come from invoke_mode, sessions and session_keys."
+  }
+
+  validation {
+    condition     = !contains(keys(var.environment), "AWS_LAMBDA_MAX_CONCURRENCY")
+    error_message = "environment: Lambda sets AWS_LAMBDA_MAX_CONCURRENCY on a Managed Instance (managed_instances_max_concurrency); it cannot be set by hand."
   }
 
   validation {
@@ -346,5 +356,83 @@ variable "session_table_name" {
   validation {
     condition     = var.session_table_name == null || can(regex("^[A-Za-z0-9_.-]{3,255}$", coalesce(var.session_table_name, "xxx")))
     error_message = "session_table_name: 3-255 letters, digits, '_', '-' or '.'."
+  }
+}
+
+# ---- Lambda Managed Instances (optional) -------------------------------------------------------
+
+variable "capacity_provider_arn" {
+  description = "Lambda Managed Instances on an existing capacity provider (its ARN; its architecture must be architecture). null, with capacity_provider_subnet_ids empty: an ordinary Lambda function (the default). Give this or capacity_provider_subnet_ids, not both."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.capacity_provider_arn == null || can(regex("^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:capacity-provider:[a-zA-Z0-9-_]+$", coalesce(var.capacity_provider_arn, "-")))
+    error_message = "capacity_provider_arn: null or a capacity provider ARN (arn:aws:lambda:REGION:ACCOUNT:capacity-provider:NAME)."
+  }
+}
+
+variable "capacity_provider_subnet_ids" {
+  description = "Lambda Managed Instances on a capacity provider the module creates in these subnets (1-16, several Availability Zones; they need a route to the internet or VPC endpoints for CloudWatch Logs and what the server calls), with capacity_provider_security_group_ids. Empty: none."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.capacity_provider_subnet_ids : can(regex("^subnet-[0-9a-z]+$", s))]) && length(var.capacity_provider_subnet_ids) <= 16
+    error_message = "capacity_provider_subnet_ids: at most 16 subnet IDs (subnet-...)."
+  }
+
+  validation {
+    condition     = length(var.capacity_provider_subnet_ids) == 0 || var.capacity_provider_arn == null
+    error_message = "capacity_provider_subnet_ids: give capacity_provider_arn (an existing capacity provider) or capacity_provider_subnet_ids (the module creates one), not both."
+  }
+}
+
+variable "capacity_provider_security_group_ids" {
+  description = "Security groups (1-5; outbound traffic allowed) of the capacity provider the module creates; only with capacity_provider_subnet_ids."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for g in var.capacity_provider_security_group_ids : can(regex("^sg-[0-9a-zA-Z]+$", g))]) && length(var.capacity_provider_security_group_ids) <= 5
+    error_message = "capacity_provider_security_group_ids: at most 5 security group IDs (sg-...)."
+  }
+
+  validation {
+    condition     = (length(var.capacity_provider_subnet_ids) > 0) == (length(var.capacity_provider_security_group_ids) > 0)
+    error_message = "capacity_provider_security_group_ids: the capacity provider the module creates needs both subnets and security groups, and security groups need capacity_provider_subnet_ids."
+  }
+}
+
+variable "capacity_provider_max_vcpu_count" {
+  description = "Most vCPUs the created capacity provider scales to (caps its EC2 cost); null: the service's limit. Only with capacity_provider_subnet_ids."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.capacity_provider_max_vcpu_count == null || (length(var.capacity_provider_subnet_ids) > 0 && try(var.capacity_provider_max_vcpu_count >= 2 && var.capacity_provider_max_vcpu_count <= 15000 && floor(var.capacity_provider_max_vcpu_count) == var.capacity_provider_max_vcpu_count, false))
+    error_message = "capacity_provider_max_vcpu_count: null, or with capacity_provider_subnet_ids a whole number from 2 to 15000."
+  }
+}
+
+variable "managed_instances_max_concurrency" {
+  description = "Lambda Managed Instances: invocations one execution environment serves at once (per_execution_environment_max_concurrency; Lambda passes it as AWS_LAMBDA_MAX_CONCURRENCY). With child_lifecycle reuse they share one server process; 64 suits an I/O-bound server."
+  type        = number
+  default     = 64
+
+  validation {
+    condition     = var.managed_instances_max_concurrency >= 1 && var.managed_instances_max_concurrency <= 1600 && floor(var.managed_instances_max_concurrency) == var.managed_instances_max_concurrency
+    error_message = "managed_instances_max_concurrency: a whole number from 1 to 1600."
+  }
+}
+
+variable "managed_instances_memory_gib_per_vcpu" {
+  description = "Lambda Managed Instances: GiB of memory per vCPU of an execution environment (execution_environment_memory_gib_per_vcpu, 2 to 8)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.managed_instances_memory_gib_per_vcpu >= 2 && var.managed_instances_memory_gib_per_vcpu <= 8
+    error_message = "managed_instances_memory_gib_per_vcpu: from 2 to 8."
   }
 }
