@@ -75,7 +75,8 @@ fn text(answer: &Value) -> String {
 }
 
 /// Runs `make(i)` for `i` in `0..n`, each invocation on a thread of its own, all released at
-/// once; returns each answer with when it was sent and answered.
+/// once; returns each answer with the instants the Runtime API handed its event to the runtime
+/// and read its answer (what the runtime had in flight, not what the clients waited for).
 fn invoke_all(
     api: &Arc<MiniRuntimeApi>,
     f: &LambdaRuntime,
@@ -88,23 +89,24 @@ fn invoke_all(
             let (api, gate, inv) = (api.clone(), gate.clone(), make(i));
             std::thread::spawn(move || {
                 gate.wait();
-                let sent = Instant::now();
-                let r = api.invoke(inv, Duration::from_secs(60));
-                (r, sent, Instant::now())
+                api.deliver(inv, Duration::from_secs(60))
             })
         })
         .collect();
     threads
         .into_iter()
         .map(|t| {
-            let (r, sent, done) = t.join().unwrap();
-            let r = r.unwrap_or_else(|e| panic!("invocation error: {e}\n{}", f.log()));
-            (r, sent, done)
+            let a = t.join().unwrap();
+            let body = String::from_utf8_lossy(&a.body).into_owned();
+            assert!(!a.error, "invocation error: {body}\n{}", f.log());
+            let r: Value = serde_json::from_str(&body).unwrap();
+            (r, a.handed, a.at)
         })
         .collect()
 }
 
-/// The most intervals that contain one instant.
+/// The most intervals that contain one instant (spans from the Runtime API's side: a runtime
+/// that serves one invocation at a time gets 1).
 fn max_overlap(spans: &[(Instant, Instant)]) -> usize {
     spans
         .iter()
@@ -187,15 +189,20 @@ fn deadlines_stay_per_invocation() {
             tool_call("slow", json!({"ms": 2500}), Duration::from_secs(60))
         }
     });
-    let (short, sent, done) = &answers[0];
+    let (short, short_handed, short_done) = &answers[0];
+    let (long, long_handed, long_done) = &answers[1];
     let short = answer(short);
     assert_eq!(short["error"]["code"], -32001, "{short}");
-    let took = *done - *sent;
+    let took = *short_done - *short_handed;
     assert!(
         took < Duration::from_millis(1500),
         "answered before its own deadline: {took:?}"
     );
-    assert_eq!(text(&answer(&answers[1].0)), "slept 2500 ms");
+    assert_eq!(text(&answer(long)), "slept 2500 ms");
+    assert!(
+        long_handed < short_done && short_handed < long_done,
+        "the two were served side by side"
+    );
 }
 
 /// SIGTERM with invocations in flight: they finish and are answered, then the child stops.
@@ -204,16 +211,27 @@ fn sigterm_lets_invocations_in_flight_finish() {
     let (api, mut f) = managed_instance(8, &[]);
     let children = child_pids(f.pid()).unwrap();
     let runtime = f.pid();
-    let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(100));
-        assert!(signal(runtime, "TERM"));
+    // SIGTERM as soon as all four are in the runtime's hands.
+    let killer = std::thread::spawn({
+        let api = api.clone();
+        move || {
+            let start = Instant::now();
+            while api.handed_out() < 4 {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "never handed out"
+                );
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            assert!(signal(runtime, "TERM"));
+        }
     });
     let answers = invoke_all(&api, &f, 4, |_| {
-        tool_call("slow", json!({"ms": 250}), Duration::from_secs(60))
+        tool_call("slow", json!({"ms": 150}), Duration::from_secs(60))
     });
     killer.join().unwrap();
     for (r, _, _) in &answers {
-        assert_eq!(text(&answer(r)), "slept 250 ms", "{}", f.log());
+        assert_eq!(text(&answer(r)), "slept 150 ms", "{}", f.log());
     }
     let status = f
         .wait_exit(Duration::from_secs(3))
@@ -225,7 +243,7 @@ fn sigterm_lets_invocations_in_flight_finish() {
             "child {child} outlived the runtime"
         );
     }
-    assert!(f.log().contains("\"drained\":4"), "{}", f.log());
+    assert!(f.log().contains("Lambda is shutting down"), "{}", f.log());
 }
 
 /// A `RESPONSE_STREAM` function on a Managed Instance: eight invocations stream at once, each
@@ -244,24 +262,23 @@ fn streamed_answers_flow_for_many_invocations_at_once() {
                 .to_string();
                 let event = function_url_event(&body, VERSION, "rq");
                 gate.wait();
-                let sent = Instant::now();
-                let raw = api.invoke_raw(
+                api.deliver(
                     Invocation {
                         payload: serde_json::from_slice(&event).unwrap(),
                         client_context: None,
                         deadline_in: Duration::from_secs(60),
                     },
                     Duration::from_secs(60),
-                );
-                (raw, sent, Instant::now())
+                )
             })
         })
         .collect();
     let mut spans = Vec::new();
     for (i, t) in threads.into_iter().enumerate() {
-        let (raw, sent, done) = t.join().unwrap();
-        let raw = raw.unwrap_or_else(|e| panic!("invocation error: {e}\n{}", f.log()));
-        spans.push((sent, done));
+        let a = t.join().unwrap();
+        assert!(!a.error, "invocation error\n{}", f.log());
+        spans.push((a.handed, a.at));
+        let raw = a.body;
         let split = raw
             .windows(8)
             .position(|w| w == [0u8; 8])

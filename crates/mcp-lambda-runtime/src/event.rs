@@ -16,8 +16,11 @@
 //!     needs (API Gateway delivers it decoded), and it must start with `/`;
 //!   - the query of an HTTP API / Function URL event percent-encoded where a URI needs it;
 //!   - the body, base64-decoded here (a bad one is a 400, where `lambda_http` would panic);
-//!   - query parameters without a value dropped (`query_map` panics on them), and a URI longer
-//!     than [`MAX_URI_BYTES`] refused (`http` would not build it);
+//!   - query parameters without a value dropped (`query_map` panics on them), a URI longer
+//!     than [`MAX_URI_BYTES`] refused (`http` would not build it), and so are more than
+//!     [`MAX_HEADER_NAMES`] header names (the header map's capacity would overflow);
+//!   - multi-value headers, when present, not overwritten by the single-value map;
+//!   - the path kept as sent (lambda_http's URL parsing resolves `..` segments);
 //!   - the `Host` header kept out of its URI building (which panics on a host it cannot parse)
 //!     and put back on the request as sent.
 //! - [`envelope`] renders a response in `aws_lambda_events`' response types for the event's
@@ -156,6 +159,17 @@ fn is_jsonrpc(v: &Value) -> bool {
 /// Reads an HTTP event of `origin`: the adapters around `lambda_http` (see the module docs).
 fn http_event(origin: Origin, mut event: Value) -> Result<HttpEvent, String> {
     let principal = principal(origin, &event);
+    for key in ["headers", "multiValueHeaders"] {
+        let names = event
+            .get(key)
+            .and_then(Value::as_object)
+            .map_or(0, |h| h.len());
+        if names > MAX_HEADER_NAMES {
+            return Err(format!(
+                "more than {MAX_HEADER_NAMES} header names in {key}"
+            ));
+        }
+    }
     without_empty_query_values(&mut event);
     // lambda_http form-encodes REST and ALB parameters: at most three bytes for each.
     let query_bound = 3 * query_bytes(&event);
@@ -200,14 +214,21 @@ fn http_event(origin: Origin, mut event: Value) -> Result<HttpEvent, String> {
     if encoded.len() + raw_query + query_bound > MAX_URI_BYTES {
         return Err(format!("the URI is longer than {MAX_URI_BYTES} bytes"));
     }
-    let (lambda_request, host) = without_host(lambda_request, encoded);
+    let (lambda_request, host) = without_host(lambda_request, encoded.clone());
     let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         http::Request::<lambda_http::Body>::from(lambda_request)
     }))
     .map_err(|_| "the event's URI cannot be read".to_owned())?;
     let (mut parts, _) = converted.into_parts();
-    // Only what a request needs travels on: not lambda_http's context extensions.
+    // Only what a request needs travels on: not lambda_http's context extensions. The path is
+    // ours as encoded (lambda_http's URL parsing would resolve `..` segments, so a request for
+    // `/x/../mcp` would reach a route the front door never routed to us).
     parts.extensions = http::Extensions::new();
+    parts.uri = match parts.uri.query() {
+        Some(q) => format!("{encoded}?{q}").parse(),
+        None => encoded.parse(),
+    }
+    .map_err(|e| format!("the event's URI cannot be read: {e}"))?;
     if let Some(host) = host {
         parts.headers.insert(HOST, host);
     }
@@ -232,6 +253,19 @@ fn without_empty_query_values(event: &mut Value) {
         }
     }
 }
+
+/// lambda_http merges `headers` over `multiValueHeaders`, replacing every value of a name in
+/// both; API Gateway puts only a name's last value in `headers` (`Accept` sent on two lines
+/// would keep one). With multi-value headers present they are the whole truth.
+fn prefer_multi_value(headers: &mut HeaderMap, multi_value: &HeaderMap) {
+    if !multi_value.is_empty() {
+        headers.clear();
+    }
+}
+
+/// Header names an HTTP event may carry in each header map (the header map would panic on
+/// tens of thousands; a front door sends far fewer).
+pub const MAX_HEADER_NAMES: usize = 512;
 
 /// The longest URI (path and query, encoded) an HTTP event may carry: API Gateway takes at
 /// most 10,240 bytes, and `http` refuses URIs of 64 KiB (where `lambda_http` panics).
@@ -275,6 +309,7 @@ fn without_host(request: LambdaRequest, encoded: String) -> (LambdaRequest, Opti
         LambdaRequest::ApiGatewayV1(mut e) => {
             let host = e.multi_value_headers.remove(HOST);
             let host = e.headers.remove(HOST).or(host);
+            prefer_multi_value(&mut e.headers, &e.multi_value_headers);
             e.request_context.domain_name = None;
             e.path = Some(encoded);
             (LambdaRequest::ApiGatewayV1(e), host)
@@ -282,6 +317,7 @@ fn without_host(request: LambdaRequest, encoded: String) -> (LambdaRequest, Opti
         LambdaRequest::Alb(mut e) => {
             let host = e.multi_value_headers.remove(HOST);
             let host = e.headers.remove(HOST).or(host);
+            prefer_multi_value(&mut e.headers, &e.multi_value_headers);
             e.path = Some(encoded);
             (LambdaRequest::Alb(e), host)
         }

@@ -32,9 +32,10 @@ impl InFlight {
         self.count.load(Ordering::SeqCst)
     }
 
-    /// Waits until no invocation is being served: `true`, or `false` if some still are after
-    /// `within`.
-    pub async fn drained(&self, within: Duration) -> bool {
+    /// Waits until no invocation is being served and none has started for `quiet` (an event
+    /// handed out just before is counted only once its runner calls the service): `true`, or
+    /// `false` if some still are after `within`.
+    pub async fn drained(&self, within: Duration, quiet: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let idle = self.idle.notified();
@@ -42,7 +43,12 @@ impl InFlight {
             // Registered before the count is read, so a guard dropped in between still wakes us.
             idle.as_mut().enable();
             if self.count() == 0 {
-                return true;
+                let calm = (tokio::time::Instant::now() + quiet).min(deadline);
+                tokio::time::sleep_until(calm).await;
+                if self.count() == 0 || calm >= deadline {
+                    return self.count() == 0;
+                }
+                continue;
             }
             if tokio::time::timeout_at(deadline, idle).await.is_err() {
                 return self.count() == 0;
@@ -65,14 +71,15 @@ mod tests {
 
     #[tokio::test]
     async fn drained_waits_for_the_last_guard() {
+        let quiet = Duration::from_millis(5);
         let f = Arc::new(InFlight::default());
-        assert!(f.drained(Duration::from_millis(1)).await);
+        assert!(f.drained(Duration::from_millis(50), quiet).await);
         let (a, b) = (f.enter(), f.enter());
         assert_eq!(f.count(), 2);
-        assert!(!f.drained(Duration::from_millis(20)).await);
+        assert!(!f.drained(Duration::from_millis(20), quiet).await);
         let waiter = tokio::spawn({
             let f = f.clone();
-            async move { f.drained(Duration::from_secs(5)).await }
+            async move { f.drained(Duration::from_secs(5), quiet).await }
         });
         drop(a);
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -80,5 +87,26 @@ mod tests {
         drop(b);
         assert!(waiter.await.unwrap());
         assert_eq!(f.count(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_invocation_starting_in_the_quiet_time_is_waited_for() {
+        let f = Arc::new(InFlight::default());
+        let waiter = tokio::spawn({
+            let f = f.clone();
+            async move {
+                f.drained(Duration::from_secs(5), Duration::from_millis(50))
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let late = f.enter();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !waiter.is_finished(),
+            "the late invocation is still in flight"
+        );
+        drop(late);
+        assert!(waiter.await.unwrap());
     }
 }

@@ -31,11 +31,13 @@ use lambda_runtime::{
 use serde_json::Value;
 
 /// Invocations Lambda hands this sandbox at once: `AWS_LAMBDA_MAX_CONCURRENCY` (set on Lambda
-/// Managed Instances), else 1.
+/// Managed Instances), else 1. Read exactly as lambda_runtime reads it, so that the Tokio
+/// runtime chosen for it and lambda_runtime's runner agree (its sequential runner sets a
+/// process-wide variable per invocation, which must not happen on several threads).
 pub fn max_concurrency() -> u32 {
     std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
         .ok()
-        .and_then(|v| v.trim().parse::<u32>().ok())
+        .and_then(|v| v.parse::<u32>().ok())
         .filter(|&n| n > 0)
         .unwrap_or(1)
 }
@@ -49,8 +51,8 @@ pub fn max_concurrency() -> u32 {
 ///   failed poll starts polling again (more than [`RUNTIME_API_RETRIES`] within
 ///   [`RUNTIME_API_WINDOW`] end it with the error).
 /// - On Lambda's SIGTERM (delivered through a registered no-op extension) the invocations in
-///   flight get two thirds of `shutdown_budget` to finish, then every child's process group is
-///   terminated within what is left.
+///   flight get two thirds of `shutdown_budget` to finish (and no new one may have started for
+///   20 ms), then every child's process group is terminated within what is left.
 pub async fn run(
     handler: Arc<Handler>,
     shutdown_budget: Duration,
@@ -61,14 +63,17 @@ pub async fn run(
     lambda_runtime::spawn_graceful_shutdown_handler(move || async move {
         let started = tokio::time::Instant::now();
         let left = draining.count();
-        if left > 0 && !draining.drained(shutdown_budget * 2 / 3).await {
+        if !draining
+            .drained(shutdown_budget * 2 / 3, SHUTDOWN_QUIET)
+            .await
+        {
             tracing::warn!(
                 in_flight = draining.count(),
                 "Lambda is shutting down with invocations still in flight"
             );
         }
         tracing::info!(
-            drained = left,
+            in_flight_at_sigterm = left,
             "Lambda is shutting down; stopping MCP server processes"
         );
         let rest = shutdown_budget.saturating_sub(started.elapsed());
@@ -123,6 +128,10 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// On SIGTERM, how long no invocation must be in flight before the children are stopped (one
+/// handed out just before is counted once lambda_runtime has read it).
+const SHUTDOWN_QUIET: Duration = Duration::from_millis(20);
 
 /// Failed Runtime API requests tolerated within [`RUNTIME_API_WINDOW`] before [`run`] gives up.
 pub const RUNTIME_API_RETRIES: usize = 5;

@@ -426,6 +426,17 @@ impl MiniRuntimeApi {
     /// Like [`invoke`](Self::invoke), but the answer's bytes as posted (a streamed answer:
     /// the JSON prelude, eight NUL bytes, then the body).
     pub fn invoke_raw(&self, inv: Invocation, within: Duration) -> Result<Vec<u8>, String> {
+        let answer = self.deliver(inv, within);
+        if answer.error {
+            return Err(String::from_utf8_lossy(&answer.body).into_owned());
+        }
+        Ok(answer.body)
+    }
+
+    /// Delivers `inv` and returns its [`Answer`], with the instants the stand-in handed the
+    /// event out and read the answer (so a test can tell what the runtime served side by side).
+    /// Panics after `within`.
+    pub fn deliver(&self, inv: Invocation, within: Duration) -> Answer {
         let event = Event {
             payload: inv.payload.to_string().into_bytes(),
             client_context: inv.client_context.map(|c| c.to_string()),
@@ -433,13 +444,16 @@ impl MiniRuntimeApi {
         };
         let n = self.next.fetch_add(1, Ordering::SeqCst);
         let id = self.api.queue_as(format!("mini-{n}"), event);
-        let Some(answer) = self.api.wait(within, |seen| seen.take_answer(&id)) else {
-            panic!("invocation {id} not answered within {within:?}");
-        };
-        if answer.error {
-            return Err(String::from_utf8_lossy(&answer.body).into_owned());
-        }
-        Ok(answer.body)
+        self.api
+            .wait(within, |seen| seen.take_answer(&id))
+            .unwrap_or_else(|| panic!("invocation {id} not answered within {within:?}"))
+    }
+
+    /// How many invocations have been handed out so far.
+    pub fn handed_out(&self) -> usize {
+        self.api
+            .wait(Duration::ZERO, |seen| Some(seen.handed.len()))
+            .unwrap_or(0)
     }
 }
 

@@ -125,11 +125,10 @@ fn rest_api() {
     assert_eq!(h.request.method(), Method::POST);
     assert_eq!(h.request.uri().path(), "/mcp");
     assert_eq!(h.request.uri().query(), None);
-    // lambda_http merges `headers` over `multiValueHeaders` (the same list, one value);
-    // header names are case-insensitive.
+    // Multi-value headers win over `headers`; header names are case-insensitive.
     assert_eq!(
         header_values(&h, "accept"),
-        ["application/json, text/event-stream"]
+        ["application/json", "text/event-stream"]
     );
     assert_eq!(header(&h, "content-type"), "application/json");
     assert_eq!(header(&h, "mcp-protocol-version"), "2025-06-18");
@@ -725,4 +724,56 @@ fn an_http_api_path_is_the_raw_path_whatever_the_stage() {
     e["requestContext"]["stage"] = json!("prod");
     e["rawPath"] = json!("/prod/mcp");
     assert_eq!(http(e).request.uri().path(), "/prod/mcp");
+}
+
+#[test]
+fn multi_value_headers_are_not_overwritten_by_the_last_value() {
+    for text in [REST_API, ALB_MULTI_VALUE] {
+        let mut e = fixture(text);
+        e["multiValueHeaders"] = json!({
+            "accept": ["application/json", "text/event-stream"],
+            "content-type": ["application/json"],
+        });
+        e["headers"] = json!({"accept": "text/event-stream"});
+        assert_eq!(
+            header_values(&http(e), "accept"),
+            ["application/json", "text/event-stream"]
+        );
+    }
+}
+
+#[test]
+fn dot_segments_stay_in_the_path() {
+    let mut e = fixture(REST_API);
+    e["path"] = json!("/x/../mcp");
+    assert_eq!(http(e).request.uri().path(), "/x/../mcp");
+    let mut e = fixture(ALB);
+    e["path"] = json!("/x/%2e%2e/mcp");
+    assert_eq!(http(e).request.uri().path(), "/x/%2e%2e/mcp");
+    let mut e = fixture(FUNCTION_URL_IAM);
+    e["rawPath"] = json!("/./mcp");
+    e["rawQueryString"] = json!("a=1");
+    let h = http(e);
+    assert_eq!(h.request.uri().path(), "/./mcp");
+    assert_eq!(h.request.uri().query(), Some("a=1"));
+}
+
+#[test]
+fn too_many_header_names_are_malformed() {
+    let many: serde_json::Map<String, Value> = (0..=super::MAX_HEADER_NAMES)
+        .map(|i| (format!("h{i}"), json!("")))
+        .collect();
+    let mut e = fixture(FUNCTION_URL_IAM);
+    e["headers"] = Value::Object(many.clone());
+    assert!(unknown(e).contains("header names"));
+    let mut e = fixture(ALB);
+    e["headers"] = Value::Object(many);
+    assert!(unknown(e).contains("header names"));
+}
+
+#[test]
+fn a_comma_in_a_single_value_query_is_one_value() {
+    let mut e = fixture(ALB);
+    e["queryStringParameters"] = json!({"a": "x,y"});
+    assert_eq!(http(e).request.uri().query(), Some("a=x%2Cy"));
 }
