@@ -300,3 +300,18 @@ fn streamed_answers_flow_for_many_invocations_at_once() {
     }
     assert!(max_overlap(&spans) >= 4, "{spans:?}");
 }
+
+/// `AWS_LAMBDA_MAX_CONCURRENCY=1` (a Managed Instance sized for one at a time) is served by the
+/// sequential runner, without lambda_runtime's warning that concurrency is not compiled in.
+#[test]
+fn concurrency_one_is_served_without_a_false_warning() {
+    let (api, f) = managed_instance(1, &[]);
+    let r = api
+        .invoke(
+            tool_call("echo", json!({"message": "one"}), Duration::from_secs(60)),
+            Duration::from_secs(60),
+        )
+        .unwrap_or_else(|e| panic!("invocation error: {e}\n{}", f.log()));
+    assert_eq!(text(&answer(&r)), "one");
+    assert!(!f.log().contains("not enabled"), "{}", f.log());
+}

@@ -83,7 +83,6 @@ pub async fn run(
         }
     })
     .await;
-    let concurrent = max_concurrency() > 1;
     // A failed poll of the Runtime API (a connection the API closed under us, say) ends the
     // sequential runner (and, concurrently, a worker whose event cannot be read); the children
     // and their warm state are still good, so poll again rather than exit (which would lose
@@ -109,11 +108,9 @@ pub async fn run(
         let runtime = lambda_runtime::Runtime::new(service)
             .layer(TracingLayer::new())
             .layer(KeepServing(in_flight.clone()));
-        let served = if concurrent {
-            runtime.run_concurrent().await
-        } else {
-            runtime.run().await
-        };
+        // With concurrency 1 or unset this is lambda_runtime's sequential runner (`run` would
+        // also warn, wrongly, that concurrency is not compiled in when Lambda sets it to 1).
+        let served = runtime.run_concurrent().await;
         let e = match served {
             Ok(()) => return Ok(()),
             Err(e) => e,
