@@ -254,13 +254,18 @@ fn without_empty_query_values(event: &mut Value) {
     }
 }
 
-/// lambda_http merges `headers` over `multiValueHeaders`, replacing every value of a name in
-/// both; API Gateway puts only a name's last value in `headers` (`Accept` sent on two lines
-/// would keep one). With multi-value headers present they are the whole truth.
-fn prefer_multi_value(headers: &mut HeaderMap, multi_value: &HeaderMap) {
+/// A REST or ALB event's `Host` taken out of both header maps (see [`without_host`]), and the
+/// single-value map emptied when multi-value headers are present: lambda_http merges
+/// `headers` over `multiValueHeaders`, replacing every value of a name in both, and API
+/// Gateway puts only a name's last value in `headers` (`Accept` sent on two lines would keep
+/// one). With multi-value headers present they are the whole truth.
+fn host_out_of(headers: &mut HeaderMap, multi_value: &mut HeaderMap) -> Option<HeaderValue> {
+    let host = multi_value.remove(HOST);
+    let host = headers.remove(HOST).or(host);
     if !multi_value.is_empty() {
         headers.clear();
     }
+    host
 }
 
 /// Header names an HTTP event may carry in each header map (the header map would panic on
@@ -307,17 +312,13 @@ fn without_host(request: LambdaRequest, encoded: String) -> (LambdaRequest, Opti
             (LambdaRequest::ApiGatewayV2(e), host)
         }
         LambdaRequest::ApiGatewayV1(mut e) => {
-            let host = e.multi_value_headers.remove(HOST);
-            let host = e.headers.remove(HOST).or(host);
-            prefer_multi_value(&mut e.headers, &e.multi_value_headers);
+            let host = host_out_of(&mut e.headers, &mut e.multi_value_headers);
             e.request_context.domain_name = None;
             e.path = Some(encoded);
             (LambdaRequest::ApiGatewayV1(e), host)
         }
         LambdaRequest::Alb(mut e) => {
-            let host = e.multi_value_headers.remove(HOST);
-            let host = e.headers.remove(HOST).or(host);
-            prefer_multi_value(&mut e.headers, &e.multi_value_headers);
+            let host = host_out_of(&mut e.headers, &mut e.multi_value_headers);
             e.path = Some(encoded);
             (LambdaRequest::Alb(e), host)
         }
