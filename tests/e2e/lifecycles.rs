@@ -125,9 +125,11 @@ fn stateless_clients_work_without_initialize_when_sessions_are_off() {
         "no handshake"
     );
     let seen: Value = serde_json::from_str(&m.call_text("client_info", json!({}))).unwrap();
+    // Synthesized for the header's version family: one child serves 2025-06-18 and
+    // 2025-11-25 clients and is asked for the newer one (docs/PROTOCOL-ERAS.md).
     assert_eq!(
-        seen["protocolVersion"], "2025-06-18",
-        "synthesized from the header"
+        seen["protocolVersion"], "2025-11-25",
+        "synthesized for the header's family"
     );
     assert_eq!(seen["clientInfo"]["name"], "mcp-lambda");
 }

@@ -47,7 +47,8 @@ fn a_token_session_opened_on_one_instance_works_on_another() {
         seen["clientInfo"]["name"], "token-client",
         "B replayed the client's initialize"
     );
-    assert_eq!(seen["protocolVersion"], "2025-06-18");
+    // The client's params, asking for its family's newest version (docs/PROTOCOL-ERAS.md).
+    assert_eq!(seen["protocolVersion"], "2025-11-25");
     assert_eq!(seen["capabilities"], json!({"roots": {}}));
 }
 

@@ -43,6 +43,19 @@ pub const NAME_HEADER: &str = "mcp-name";
 /// Prefix of the per-parameter headers a tool declares with `x-mcp-header` (modern era).
 pub const PARAM_HEADER_PREFIX: &str = "mcp-param-";
 
+/// The newest version of the legacy family `v` belongs to: legacy clients of one family are
+/// served faithfully by one child initialized with that version (docs/PROTOCOL-ERAS.md, "Legacy
+/// versions that share a child"). 2025-06-18 and 2025-11-25 form one family — what 2025-11-25
+/// changed for a stdio server is optional fields and features gated on client capabilities —
+/// and every other version is its own: 2025-06-18 changed what a 2025-03-26 client is sent
+/// (structured tool output, `resource_link` content) and removed batches.
+pub fn family(v: &str) -> &str {
+    match v {
+        "2025-06-18" | "2025-11-25" => LATEST_VERSION,
+        other => other,
+    }
+}
+
 /// `true` if `v` is a version of the stateless era.
 pub fn is_modern(v: &str) -> bool {
     MODERN_VERSIONS.contains(&v)
@@ -88,6 +101,14 @@ pub fn allows_batch(v: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn families() {
+        assert_eq!(super::family("2025-06-18"), "2025-11-25");
+        assert_eq!(super::family("2025-11-25"), "2025-11-25");
+        assert_eq!(super::family("2025-03-26"), "2025-03-26");
+        assert_eq!(super::family("2024-11-05"), "2024-11-05");
+    }
+
     use super::*;
 
     #[test]

@@ -383,13 +383,14 @@ fn async_runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runtime:
     }
 }
 
-/// Starts the reuse child ahead of the first request, logging (not failing) on error: a broken
-/// server then reports its error on the first request, as it would without prewarm.
-async fn prewarm(reuse: &Reuse, versions: &[String], within: Duration) {
+/// Starts the reuse children ahead of the first request, all at once, logging (not failing) on
+/// error: a broken server then reports its error on the first request, as it would without
+/// prewarm.
+async fn prewarm(reuse: &Arc<Reuse>, versions: &[String], within: Duration) {
     let deadline = tokio::time::Instant::now() + within;
-    for version in versions {
-        let started = std::time::Instant::now();
-        match reuse.prewarm(version, deadline).await {
+    let started = std::time::Instant::now();
+    for (version, outcome) in reuse.prewarm_all(versions, deadline).await {
+        match outcome {
             Ok(pid) => {
                 tracing::info!(pid, %version, took = ?started.elapsed(), "prewarmed the MCP server")
             }

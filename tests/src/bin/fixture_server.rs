@@ -12,6 +12,9 @@
 //!   - `exit-on-start`: write `fatal: cannot start` to stderr and exit with status 7.
 //!   - `slow-start`: sleep 500 ms before reading stdin.
 //!   - anything else: complain on stderr and exit with status 2.
+//! - Environment (every mode): `FIXTURE_SPAWN_LOG=FILE` appends one line (its pid) to FILE at
+//!   start, so a test can count spawns; `FIXTURE_START_MS=N` sleeps N ms before reading stdin
+//!   (a server that is slow to start, e.g. one importing a lot of Python).
 //! - Methods: `initialize` (echoes a known requested protocolVersion, else `2025-11-25`;
 //!   serverInfo name `fixture-server`), `ping`, `tools/list`, `tools/call`; notifications get
 //!   no reply; other methods get -32601; malformed JSON gets -32700 with id null.
@@ -101,6 +104,23 @@ fn main() -> ExitCode {
             );
             return ExitCode::from(2);
         }
+    }
+    if let Some(path) = std::env::var_os("FIXTURE_SPAWN_LOG") {
+        let logged = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| writeln!(f, "{}", std::process::id()));
+        if let Err(err) = logged {
+            eprintln!("{NAME}: cannot append to FIXTURE_SPAWN_LOG: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some(ms) = std::env::var("FIXTURE_START_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        thread::sleep(Duration::from_millis(ms.min(MAX_SLOW_MS)));
     }
     match serve() {
         Ok(()) => ExitCode::SUCCESS,

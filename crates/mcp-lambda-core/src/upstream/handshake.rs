@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
-use super::{Outcome, UpstreamError};
+use super::{InitOk, Outcome, UpstreamError};
 use crate::child::{ChildError, ChildProcess};
 use crate::jsonrpc::{self, Message};
 use crate::protocol;
@@ -54,19 +54,26 @@ pub(crate) fn requested_version(msg: &Message) -> Outcome<(Arc<str>, String)> {
     if protocol::is_supported(&p.protocol_version) {
         return Ok((Arc::from(params), p.protocol_version.into_owned()));
     }
-    let mut v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(params)
-        .map_err(|_| UpstreamError::InvalidParams("initialize params must be an object"))?;
-    v.insert(
-        "protocolVersion".into(),
-        serde_json::Value::from(protocol::LATEST_VERSION),
-    );
-    let rewritten = serde_json::Value::Object(v).to_string();
     tracing::debug!(
         requested_len = p.protocol_version.len(),
         "initialize asks for a version this endpoint does not serve; asked as {}",
         protocol::LATEST_VERSION
     );
-    Ok((Arc::from(rewritten), protocol::LATEST_VERSION.to_owned()))
+    let rewritten = asking(params, protocol::LATEST_VERSION).ok_or(
+        UpstreamError::InvalidParams("initialize params must be an object"),
+    )?;
+    Ok((rewritten, protocol::LATEST_VERSION.to_owned()))
+}
+
+/// Initialize params (raw JSON object) with `protocolVersion` set to `version`; `None` if they
+/// are not an object.
+pub(crate) fn asking(params: &str, version: &str) -> Option<Arc<str>> {
+    let mut v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(params).ok()?;
+    if v.get("protocolVersion").and_then(|p| p.as_str()) == Some(version) {
+        return Some(Arc::from(params));
+    }
+    v.insert("protocolVersion".into(), serde_json::Value::from(version));
+    Some(Arc::from(serde_json::Value::Object(v).to_string()))
 }
 
 /// Sends `initialize` with `params` (raw JSON) and then `notifications/initialized`.
@@ -106,4 +113,94 @@ pub(crate) async fn initialize_child(
         result: Arc::from(result),
         negotiated: r.protocol_version,
     })
+}
+
+/// A legacy child's InitializeResult as the answer to a client asking for `requested`: the
+/// child's own answer, unless the child negotiated a newer version of the client's family, in
+/// which case the client's version is put in (the server speaks it: see
+/// [`family`](crate::protocol::family)).
+pub(crate) fn answered_as(init: &Initialized, requested: &str) -> InitOk {
+    let own = || InitOk {
+        result: init.result.clone(),
+        negotiated: init.negotiated.clone(),
+    };
+    if requested == init.negotiated
+        || protocol::family(requested) != protocol::family(&init.negotiated)
+        || requested > init.negotiated.as_str()
+    {
+        return own();
+    }
+    let Ok(mut map) =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(init.result.get())
+    else {
+        return own();
+    };
+    map.insert("protocolVersion".into(), requested.into());
+    match serde_json::value::to_raw_value(&map) {
+        Ok(raw) => InitOk {
+            result: Arc::from(raw),
+            negotiated: requested.to_owned(),
+        },
+        Err(_) => own(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn init(version: &str) -> Initialized {
+        let raw = format!(
+            r#"{{"protocolVersion":"{version}","capabilities":{{}},"serverInfo":{{"name":"s","version":"1"}}}}"#
+        );
+        Initialized {
+            result: Arc::from(RawValue::from_string(raw).unwrap()),
+            negotiated: version.to_owned(),
+        }
+    }
+
+    fn version_of(ok: &InitOk) -> String {
+        let v: serde_json::Value = serde_json::from_str(ok.result.get()).unwrap();
+        assert_eq!(v["serverInfo"]["name"], "s");
+        assert_eq!(v["protocolVersion"], ok.negotiated.as_str());
+        ok.negotiated.clone()
+    }
+
+    #[test]
+    fn a_newer_child_of_the_family_answers_with_the_clients_version() {
+        assert_eq!(
+            version_of(&answered_as(&init("2025-11-25"), "2025-06-18")),
+            "2025-06-18"
+        );
+        assert_eq!(
+            version_of(&answered_as(&init("2025-11-25"), "2025-11-25")),
+            "2025-11-25"
+        );
+        // The child's own counter-offer stands: it is older than what the client asked.
+        assert_eq!(
+            version_of(&answered_as(&init("2025-06-18"), "2025-11-25")),
+            "2025-06-18"
+        );
+        // Other families are never relabelled.
+        assert_eq!(
+            version_of(&answered_as(&init("2025-11-25"), "2025-03-26")),
+            "2025-11-25"
+        );
+        assert_eq!(
+            version_of(&answered_as(&init("2025-03-26"), "2025-06-18")),
+            "2025-03-26"
+        );
+    }
+
+    #[test]
+    fn asking_rewrites_only_the_version() {
+        let p = r#"{"protocolVersion":"2025-06-18","capabilities":{"roots":{}},"clientInfo":{"name":"c","version":"1"}}"#;
+        let out: serde_json::Value =
+            serde_json::from_str(&asking(p, "2025-11-25").unwrap()).unwrap();
+        assert_eq!(out["protocolVersion"], "2025-11-25");
+        assert_eq!(out["capabilities"], serde_json::json!({"roots": {}}));
+        assert_eq!(out["clientInfo"]["name"], "c");
+        assert_eq!(&*asking(p, "2025-06-18").unwrap(), p);
+        assert!(asking("[]", "2025-11-25").is_none());
+    }
 }

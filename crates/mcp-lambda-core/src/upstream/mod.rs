@@ -40,7 +40,7 @@ use crate::jsonrpc::{self, Message};
 
 pub(crate) use handshake::requested_version;
 pub use handshake::synthesized_params;
-use handshake::{Initialized, initialize_child};
+use handshake::{Initialized, answered_as, initialize_child};
 pub(crate) use inflight::Inflight;
 use inflight::{Registered, Streaming};
 pub use policed::{CATALOG_FRESH, CATALOG_MAX, Policed};
@@ -362,6 +362,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct Running {
     pub(crate) child: Arc<ChildProcess>,
     pub(crate) ready: Ready,
+    /// The [`capability_key`](era::capability_key) of the params a legacy child was initialized
+    /// with (empty for a modern child): which modern clients may share it.
+    pub(crate) caps: String,
 }
 
 /// What a started child speaks.
@@ -374,12 +377,12 @@ pub(crate) enum Ready {
 
 impl Running {
     /// The answer to a legacy client's `initialize` asking for `requested`, from this child.
+    /// A child of the client's [`family`](crate::protocol::family) that negotiated a newer
+    /// version answers with the client's own version (docs/PROTOCOL-ERAS.md, "Legacy versions
+    /// that share a child").
     pub(crate) fn init_ok(&self, requested: &str) -> InitOk {
         match &self.ready {
-            Ready::Legacy(init, _) => InitOk {
-                result: init.result.clone(),
-                negotiated: init.negotiated.clone(),
-            },
+            Ready::Legacy(init, _) => answered_as(init, requested),
             Ready::Modern(discover) => emulated_initialize(discover, requested),
         }
     }
@@ -597,7 +600,11 @@ impl ChildConfig {
                 }
             }
         };
-        Ok(Arc::new(Running { child, ready }))
+        let caps = match ready {
+            Ready::Legacy(..) => era::capability_key_of_params(params),
+            Ready::Modern(_) => String::new(),
+        };
+        Ok(Arc::new(Running { child, ready, caps }))
     }
 }
 

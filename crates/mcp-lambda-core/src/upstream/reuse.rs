@@ -3,26 +3,30 @@
 //! Contract:
 //! - Concurrent requests are multiplexed over the child by wire-id rewriting; a client's id always
 //!   comes back unchanged and two clients using the same id never see each other's answer.
-//! - The first client's `initialize` for a version is what the child sees; later clients asking for
-//!   the same version are answered from the child's stored InitializeResult. A client asking for a
-//!   version no child has negotiated gets a child of its own (one child per protocol version).
+//! - The first client's `initialize` for a version [family](crate::protocol::family) is what the
+//!   child sees (asking for the family's newest version); later clients of the family are
+//!   answered from the child's stored InitializeResult, with their own version when it is older.
+//!   A client of a family no child serves gets a child of its own (one child per family:
+//!   2025-06-18 and 2025-11-25 share one, 2025-03-26 has its own).
 //! - A dead child is replaced on the next request, transparently: the replacement is initialized
 //!   with the session's params, else the first params seen for that version, else synthesized.
 //! - A modern (2026-07-28) child is one shared child for every client of both eras. A legacy
 //!   child serving modern clients is one per distinct capability set
 //!   ([`capability_key`](crate::era::capability_key)), initialized from the first such request's
-//!   `_meta`, apart from the children of legacy clients.
+//!   `_meta`; a legacy child of the newest family initialized with the same capability set
+//!   (a prewarmed one: none) serves them too, so a cold start needs one child for both eras.
+//! - [`Reuse::prewarm_all`] starts the children asked for at once, not one after another.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::handshake::synthesized_params;
+use super::handshake::{asking, synthesized_params};
 use super::requested_version;
 use super::{
     ChildConfig, Era, Exchange, Inflight, InitOk, Outcome, Ready, Reply, Running, Upstream,
-    dispatch, empty_object, retire,
+    UpstreamError, dispatch, empty_object, retire,
 };
 use crate::era::{ModernMeta, capability_key};
 use crate::jsonrpc::Message;
@@ -41,18 +45,19 @@ fn key(era: &Era, ex: &Exchange) -> String {
             protocol::LATEST_VERSION,
             capability_key(&m.client_capabilities)
         ),
-        (Era::Legacy, None) => ex.protocol_version.clone(),
+        (Era::Legacy, None) => protocol::family(&ex.protocol_version).to_owned(),
     }
 }
 
 /// One shared child per protocol version.
 pub struct Reuse {
     cfg: ChildConfig,
-    /// Negotiated (or requested-by-header) version → its child.
+    /// Family of the negotiated (or requested-by-header) version → its child; `LATEST+caps` for
+    /// modern clients of a legacy child.
     cells: Mutex<HashMap<String, Cell>>,
-    /// Version a client asked for in initialize → version its child negotiated.
+    /// Version a client asked for in initialize → family of the version its child negotiated.
     learned: Mutex<HashMap<String, String>>,
-    /// First client params seen per negotiated version (replayed on restart).
+    /// First client params seen per family (replayed on restart).
     params: Mutex<HashMap<String, Arc<str>>>,
     /// Serializes client initializes (rare) so one version never gets two children.
     init_lock: tokio::sync::Mutex<()>,
@@ -84,9 +89,9 @@ impl Reuse {
     }
 
     /// Starts and initializes the child for `version` now (synthesized params), so the first
-    /// request does not pay for it: a legacy version prewarms the child its clients share, a
-    /// modern one the child of modern clients declaring no capabilities (with a modern child
-    /// both are the same child). Errors are returned for the caller to log.
+    /// request does not pay for it: a legacy version prewarms the child its family's clients
+    /// share, a modern one the child of modern clients declaring no capabilities (with a modern
+    /// child both are the same child). Errors are returned for the caller to log.
     pub async fn prewarm(&self, version: &str, deadline: tokio::time::Instant) -> Outcome<u32> {
         let mut ex = Exchange::legacy(version, deadline);
         if protocol::is_modern(version) {
@@ -101,9 +106,93 @@ impl Reuse {
         self.slot_for(&ex).await.map(|s| s.child.pid())
     }
 
+    /// [`prewarm`](Self::prewarm)s every version in `versions` at once, starting each distinct
+    /// child once: the command's era is learned first (the probed child is the first one
+    /// started), then the children start in parallel. A modern child serves every version; with
+    /// a legacy child, modern clients without capabilities share the child of the newest legacy
+    /// family when that one is prewarmed too. Returns each version's outcome, in order.
+    pub async fn prewarm_all(
+        self: &Arc<Self>,
+        versions: &[String],
+        deadline: tokio::time::Instant,
+    ) -> Vec<(String, Outcome<u32>)> {
+        let probe = Exchange::legacy(protocol::LATEST_VERSION, deadline);
+        let era = match self.cfg.era(&probe).await {
+            Ok(era) => era,
+            Err(e) => {
+                return versions
+                    .iter()
+                    .map(|v| (v.clone(), Err(e.clone())))
+                    .collect();
+            }
+        };
+        let newest_family = versions
+            .iter()
+            .any(|v| !protocol::is_modern(v) && protocol::family(v) == protocol::LATEST_VERSION);
+        let cell_of = |v: &str| match (&era, protocol::is_modern(v)) {
+            (Era::Modern(_), _) => "modern".to_owned(),
+            (Era::Legacy, true) if newest_family => protocol::LATEST_VERSION.to_owned(),
+            (Era::Legacy, true) => format!("{}+", protocol::LATEST_VERSION),
+            (Era::Legacy, false) => protocol::family(v).to_owned(),
+        };
+        // One version per child to start; a legacy one where a legacy and a modern version
+        // share the child (it is initialized as the legacy family's, with no capabilities).
+        let mut cells: Vec<String> = Vec::new();
+        let mut work: Vec<String> = Vec::new();
+        for v in versions {
+            let cell = cell_of(v);
+            match cells.iter().position(|c| *c == cell) {
+                Some(i) if protocol::is_modern(&work[i]) && !protocol::is_modern(v) => {
+                    work[i] = v.clone()
+                }
+                Some(_) => {}
+                None => {
+                    cells.push(cell);
+                    work.push(v.clone());
+                }
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, v) in work.iter().enumerate() {
+            let (me, v) = (self.clone(), v.clone());
+            tasks.spawn(async move { (i, me.prewarm(&v, deadline).await) });
+        }
+        let mut firsts =
+            vec![Err(UpstreamError::Unreadable("prewarm did not finish".into())); work.len()];
+        while let Some(done) = tasks.join_next().await {
+            if let Ok((i, outcome)) = done
+                && let Some(slot) = firsts.get_mut(i)
+            {
+                *slot = outcome;
+            }
+        }
+        versions
+            .iter()
+            .map(|v| {
+                let cell = cell_of(v);
+                let outcome = cells
+                    .iter()
+                    .position(|c| *c == cell)
+                    .and_then(|i| firsts.get(i).cloned())
+                    .unwrap_or(Err(UpstreamError::Unreadable("not prewarmed".into())));
+                (v.clone(), outcome)
+            })
+            .collect()
+    }
+
     /// The live child for the exchange, started (and initialized, if legacy) if needed.
     async fn slot_for(&self, ex: &Exchange) -> Outcome<Arc<Slot>> {
         let era = self.cfg.era(ex).await?;
+        if let (Era::Legacy, Some(m)) = (&era, &ex.modern) {
+            // The newest family's child serves modern clients with the capability set it was
+            // initialized with (waiting for it if it is being started).
+            let family = self.cell(protocol::LATEST_VERSION);
+            if let Some(slot) = self.alive(&*family.lock().await)
+                && slot.caps == capability_key(&m.client_capabilities)
+            {
+                return Ok(slot);
+            }
+        }
         let key = key(&era, ex);
         let cell = self.cell(&key);
         let mut guard = cell.lock().await;
@@ -116,11 +205,14 @@ impl Reuse {
         }
         let params = match &ex.modern {
             Some(m) => m.init_params(),
-            None => ex
-                .init_params
-                .clone()
-                .or_else(|| self.params.lock().ok()?.get(&ex.protocol_version).cloned())
-                .unwrap_or_else(|| synthesized_params(&ex.protocol_version)),
+            None => {
+                let family = protocol::family(&ex.protocol_version);
+                ex.init_params
+                    .as_deref()
+                    .and_then(|p| asking(p, family))
+                    .or_else(|| self.params.lock().ok()?.get(family).cloned())
+                    .unwrap_or_else(|| synthesized_params(family))
+            }
         };
         let slot = self.cfg.start(true, &params, ex, None).await?;
         match &slot.ready {
@@ -145,33 +237,35 @@ impl Upstream for Reuse {
         if let Some(outcome) = self.cfg.initialize_without_child(ex, &requested).await {
             return outcome;
         }
-        // A live child already asked for this version (by an earlier client, or on a client's
-        // behalf for a request that came without initialize) answers from its InitializeResult.
+        // A live child of this version's family (started by an earlier client, on a client's
+        // behalf for a request that came without initialize, or by prewarm) answers from its
+        // InitializeResult.
         let key = self
             .learned
             .lock()
             .ok()
             .and_then(|m| m.get(&requested).cloned())
-            .unwrap_or_else(|| requested.clone());
+            .unwrap_or_else(|| protocol::family(&requested).to_owned());
         let existing = self.alive(&*self.cell(&key).lock().await);
         if let Some(slot) = existing {
             return Ok(slot.init_ok(&requested));
         }
-        // No child has answered this version yet: this client's own initialize is what a new
-        // child sees.
+        // No child serves this family yet: this client's own initialize, asking for the
+        // family's newest version, is what a new child sees.
+        let params = asking(&params, protocol::family(&requested)).unwrap_or(params);
         let started = self.cfg.start(true, &params, ex, None).await?;
-        let negotiated = started.init_ok(&requested).negotiated;
-        let cell = self.cell(&negotiated);
+        let family = protocol::family(&started.init_ok(&requested).negotiated).to_owned();
+        let cell = self.cell(&family);
         let mut guard = cell.lock().await;
         let ok = match self.alive(&guard) {
-            // Another child already serves this version (it was asked for by another name):
+            // Another child already serves this family (it was asked for by another name):
             // keep it and let this one go.
             Some(existing) => {
                 retire(started.child.clone());
                 existing.init_ok(&requested)
             }
             None => {
-                tracing::info!(pid = started.child.pid(), version = %negotiated, "MCP server started and initialized by a client");
+                tracing::info!(pid = started.child.pid(), version = %family, "MCP server started and initialized by a client");
                 let ok = started.init_ok(&requested);
                 *guard = Some(started);
                 ok
@@ -179,10 +273,10 @@ impl Upstream for Reuse {
         };
         drop(guard);
         if let Ok(mut m) = self.learned.lock() {
-            m.insert(requested, negotiated.clone());
+            m.insert(requested, family.clone());
         }
         if let Ok(mut m) = self.params.lock() {
-            m.entry(negotiated).or_insert(params);
+            m.entry(family).or_insert(params);
         }
         Ok(ok)
     }
