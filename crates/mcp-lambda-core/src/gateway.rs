@@ -368,14 +368,35 @@ impl Gateway {
         }
     }
 
+    /// The method of a `notifications/…/list_changed` message, if it is one.
+    fn list_changed(message: &[u8]) -> Option<&'static str> {
+        const METHODS: [&str; 3] = [
+            "notifications/tools/list_changed",
+            "notifications/prompts/list_changed",
+            "notifications/resources/list_changed",
+        ];
+        #[derive(serde::Deserialize)]
+        struct M<'a> {
+            #[serde(borrow)]
+            method: Option<std::borrow::Cow<'a, str>>,
+        }
+        let m: M<'_> = serde_json::from_slice(message).ok()?;
+        let method = m.method?;
+        METHODS.into_iter().find(|k| *k == method)
+    }
+
     /// Delivers the children's notifications that belong to no request (what a
     /// [`ChildConfig`](crate::ChildConfig)'s `unrelated` channel carries) to the GET streams of
     /// the sessions they belong to — the owning session's only, for a child of one session —
     /// until the channel closes.
     pub fn listen(&self, mut unrelated: mpsc::UnboundedReceiver<Unrelated>) {
         let events = self.events.clone();
+        let upstream = self.upstream.clone();
         tokio::spawn(async move {
             while let Some(u) = unrelated.recv().await {
+                if let Some(method) = Self::list_changed(&u.message) {
+                    upstream.lists_changed(method);
+                }
                 events.dispatch(u.session.as_deref(), &u.message);
             }
         });

@@ -39,6 +39,7 @@ pub use gateway::{Body, Gateway, GatewayConfig, RequestContext};
 pub use session::{MemoryStore, Session, SessionStore};
 pub use token::TokenStore;
 pub use upstream::{
-    ChildConfig, ChildSlots, EraCache, EraPolicy, Exchange, InitOk, Outcome, PerRequest,
-    PerSession, Policed, Reply, Reuse, Stats, Upstream, UpstreamError,
+    CachePolicy, CacheScope, ChildConfig, ChildSlots, EraCache, EraPolicy, Exchange, InitOk,
+    Outcome, PerRequest, PerSession, Policed, Reply, Reuse, Snapshot, SnapshotEra, SnapshotError,
+    Snapshotted, Stats, Upstream, UpstreamError, capture,
 };

@@ -14,6 +14,7 @@
 //! and mode-dependent defaults in [`resolve`], one small validator per concern.
 
 mod access;
+mod compile_cache;
 mod server;
 mod values;
 
@@ -304,6 +305,20 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) prewarm_versions: Vec<String>,
 
+    /// A snapshot of the server's handshake and lists, written by `mcp-lambda snapshot`:
+    /// `initialize`, `server/discover` and the tools/prompts/resources lists are answered from
+    /// it before the child is up (checked against the child once it is; a stale part is
+    /// logged and answered live).
+    #[arg(long, env = "MCP_LAMBDA_SNAPSHOT", value_name = "FILE")]
+    pub(crate) snapshot: Option<PathBuf>,
+
+    /// Directory of the children's compiled-code caches (NODE_COMPILE_CACHE, and
+    /// PYTHONPYCACHEPREFIX for per-request and per-session children whose package ships no
+    /// bytecode for their interpreter), or `off` [default: /tmp/mcp-lambda-cache on Lambda,
+    /// off for serve].
+    #[arg(long, env = "MCP_LAMBDA_COMPILE_CACHE", value_name = "DIR|off")]
+    pub(crate) compile_cache: Option<PathBuf>,
+
     /// Lambda: time kept back from the invocation's deadline to send the answer.
     #[arg(
         long,
@@ -429,6 +444,10 @@ pub(crate) struct Config {
     pub(crate) log_level: String,
     /// Authorization and tool policy.
     pub(crate) access: access::Access,
+    /// `--snapshot`: the file and what it holds.
+    pub(crate) snapshot: Option<(PathBuf, mcp_lambda_core::Snapshot)>,
+    /// What the start-up log should say about the child's compiled code.
+    pub(crate) compile_note: Option<String>,
 }
 
 /// Where the binary runs: the local server, or the Lambda Runtime API loop.
@@ -442,7 +461,8 @@ pub(crate) enum Mode {
 
 /// Validates how `args` combine, with the defaults of `mode`, against our own environment
 /// `ours` (what the child may inherit; on Lambda, its logging settings); `self_exe` runs the
-/// bundled example. Reads the `mcpServers` file and `file:` session keys, nothing else.
+/// bundled example. Reads the `mcpServers` file, `file:` session keys and the snapshot file, and
+/// looks for the child's Python bytecode; nothing else.
 pub(crate) fn resolve(
     args: &ServeArgs,
     ours: &[(String, String)],
@@ -452,10 +472,36 @@ pub(crate) fn resolve(
     let sessions = sessions(args, mode)?;
     let server::Child {
         name: server_name,
-        command: server,
+        command: mut server,
         secrets,
     } = server::server(args, ours, self_exe)?;
     let lambda = mode == Mode::Lambda;
+    let cache_dir = match &args.compile_cache {
+        Some(d) if d.as_os_str() == "off" => None,
+        Some(d) if d.is_absolute() => Some(d.clone()),
+        Some(_) => {
+            return Err(err(
+                "--compile-cache (MCP_LAMBDA_COMPILE_CACHE)",
+                "must be an absolute directory or `off`",
+            ));
+        }
+        None => lambda.then(|| PathBuf::from("/tmp/mcp-lambda-cache")),
+    };
+    let compile_note = cache_dir.and_then(|dir| {
+        compile_cache::apply(&mut server, &dir, args.lifecycle != Lifecycle::Reuse)
+    });
+    let snapshot = match &args.snapshot {
+        Some(path) => Some((
+            path.clone(),
+            mcp_lambda_core::Snapshot::read(path).map_err(|e| {
+                err(
+                    "--snapshot (MCP_LAMBDA_SNAPSHOT)",
+                    format!("{}: {e}", path.display()),
+                )
+            })?,
+        )),
+        None => None,
+    };
     let (log_format, log_level) = logging(args, ours, mode);
     Ok(Config {
         listen: args.listen,
@@ -496,6 +542,8 @@ pub(crate) fn resolve(
         log_format,
         log_level,
         access: access::access(&args.access, mode, args.listen)?,
+        snapshot,
+        compile_note,
     })
 }
 

@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand};
 use config::{Config, InvokeMode, Lifecycle, LogFormat, Mode, ServeArgs, Sessions};
 use mcp_lambda_core::{
     ChildConfig, ChildSlots, EraCache, Gateway, GatewayConfig, MemoryStore, PerRequest, PerSession,
-    Policed, Reuse, SessionStore, TokenStore, Upstream,
+    Policed, Reuse, SessionStore, Snapshotted, TokenStore, Upstream,
 };
 use mcp_lambda_runtime::{Handler, HandlerConfig};
 
@@ -55,6 +55,11 @@ enum Command {
     /// to change for AgentCore (unsupported JSON Schema keywords, missing descriptions) is
     /// listed on stderr.
     AgentcoreSchema(Box<ServeArgs>),
+    /// Record what a cold instance is asked first — the server's InitializeResult (or
+    /// 2026-07-28 discover result) and its tools, prompts, resources and resource templates
+    /// lists — into a file to ship with the function (`--snapshot` / MCP_LAMBDA_SNAPSHOT).
+    /// Starts the server like `serve` does; JSON on stdout unless `-o`.
+    Snapshot(Box<SnapshotArgs>),
     /// Manage the session store.
     Sessions {
         #[command(subcommand)]
@@ -63,6 +68,33 @@ enum Command {
     /// Run the bundled example stdio MCP server on stdin/stdout.
     #[command(hide = true)]
     ExampleServer,
+}
+
+/// `mcp-lambda snapshot`: where to write, the cache policy to record, and the server.
+#[derive(clap::Args)]
+struct SnapshotArgs {
+    /// Write the snapshot to FILE (default: stdout).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// `ttlMs` of 2026-07-28 answers from the snapshot (default: what the live path says:
+    /// the 2026-07-28 server's own values, else 0).
+    #[arg(long, value_name = "MS", requires = "cache_scope")]
+    ttl_ms: Option<u64>,
+    /// `cacheScope` of 2026-07-28 answers from the snapshot.
+    #[arg(long, value_enum, requires = "ttl_ms")]
+    cache_scope: Option<Scope>,
+    /// The server, as for `serve`.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// `--cache-scope`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Scope {
+    /// Any client may reuse the lists.
+    Public,
+    /// Only the asking client may.
+    Private,
 }
 
 /// `mcp-lambda sessions ...`.
@@ -110,6 +142,7 @@ fn main() -> ExitCode {
             command: SessionsCommand::CreateTable { table },
         }) => return dynamo::create_table(table),
         Some(Command::AgentcoreSchema(a)) => return agentcore_schema(*a),
+        Some(Command::Snapshot(a)) => return snapshot(*a),
         Some(Command::Serve(a)) => (*a, Mode::Serve),
         Some(Command::Lambda(a)) => (*a, Mode::Lambda),
         None if on_lambda => (cli.serve, Mode::Lambda),
@@ -207,7 +240,7 @@ fn agentcore_schema(args: ServeArgs) -> ExitCode {
 /// Lists the server's tools through the gateway (every page) and prints them for AgentCore.
 async fn agentcore_main(config: Config) -> anyhow::Result<()> {
     // A local one-shot client of its own gateway: no browser, so no Origin to refuse.
-    let (gateway, _) = build_gateway(&config, Host::Serve { loopback: true }).await?;
+    let (gateway, _, _) = build_gateway(&config, Host::Serve { loopback: true }).await?;
     let listed = gateway.list_tools(&Default::default()).await;
     gateway.upstream().shutdown().await;
     let tools = listed?;
@@ -217,6 +250,70 @@ async fn agentcore_main(config: Config) -> anyhow::Result<()> {
     }
     println!("{}", serde_json::to_string_pretty(&definitions)?);
     Ok(())
+}
+
+/// `mcp-lambda snapshot`: starts the server, records its snapshot, writes it.
+fn snapshot(args: SnapshotArgs) -> ExitCode {
+    let ours: Vec<(String, String)> = std::env::vars().collect();
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mcp-lambda"));
+    let mut serve = args.serve;
+    // The snapshot is of the server itself: no older snapshot, no tool policy, one child.
+    serve.snapshot = None;
+    serve.lifecycle = Lifecycle::Reuse;
+    let config = match config::resolve(&serve, &ours, &exe, Mode::Serve) {
+        Ok(c) => c,
+        Err(e) => return config_failure(e),
+    };
+    let level = serve.log_level.as_deref().unwrap_or("warn");
+    if let Err(e) = init_logging(LogFormat::Text, level) {
+        return config_failure(format_args!("--log-level (MCP_LAMBDA_LOG_LEVEL): {e}"));
+    }
+    let cache = match (args.ttl_ms, args.cache_scope) {
+        (Some(ttl_ms), Some(scope)) => Some(mcp_lambda_core::CachePolicy {
+            ttl_ms,
+            cache_scope: match scope {
+                Scope::Public => mcp_lambda_core::CacheScope::Public,
+                Scope::Private => mcp_lambda_core::CacheScope::Private,
+            },
+        }),
+        _ => None,
+    };
+    let Some(runtime) = async_runtime(tokio::runtime::Builder::new_current_thread()) else {
+        return ExitCode::FAILURE;
+    };
+    let taken = runtime.block_on(async {
+        let (gateway, reuse, _) = build_gateway(&config, Host::Serve { loopback: true }).await?;
+        let reuse = reuse.ok_or_else(|| anyhow::anyhow!("no reuse upstream"))?;
+        let deadline = tokio::time::Instant::now() + config.request_timeout;
+        let taken = mcp_lambda_core::capture(&reuse, &command_line(&config), cache, deadline).await;
+        gateway.upstream().shutdown().await;
+        taken.map_err(|e| anyhow::anyhow!("the MCP server: {e}"))
+    });
+    let text = match taken {
+        Ok(s) => s.to_json(),
+        Err(e) => {
+            eprintln!("mcp-lambda snapshot: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let written = match &args.output {
+        Some(path) => {
+            std::fs::write(path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .map_err(|e| format!("cannot write to stdout: {e}"))
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mcp-lambda snapshot: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Where a gateway is served from: what only the host knows, as opposed to the [`Config`].
@@ -260,7 +357,7 @@ impl Host {
 async fn build_gateway(
     config: &Config,
     host: Host,
-) -> anyhow::Result<(Arc<Gateway>, Option<Arc<Reuse>>)> {
+) -> anyhow::Result<(Arc<Gateway>, Option<Arc<Reuse>>, Option<Arc<Snapshotted>>)> {
     // Children's notifications that belong to no request, for the sessions' GET streams.
     let (unrelated_tx, unrelated_rx) = tokio::sync::mpsc::unbounded_channel();
     let child = ChildConfig {
@@ -281,6 +378,17 @@ async fn build_gateway(
         }
         Lifecycle::PerRequest => Arc::new(PerRequest::new(child)),
         Lifecycle::PerSession => PerSession::new(child, config.idle_timeout),
+    };
+    let snapshot = match &config.snapshot {
+        Some((path, snap)) => Some(Arc::new(
+            Snapshotted::new(upstream.clone(), snap.clone(), &path.display().to_string())
+                .map_err(|e| anyhow::anyhow!("--snapshot (MCP_LAMBDA_SNAPSHOT): {e}"))?,
+        )),
+        None => None,
+    };
+    let upstream: Arc<dyn Upstream> = match &snapshot {
+        Some(s) => s.clone(),
+        None => upstream,
     };
     let upstream: Arc<dyn Upstream> = if config.access.tools.is_open() {
         upstream
@@ -321,7 +429,7 @@ async fn build_gateway(
     };
     let gateway = Arc::new(gateway);
     gateway.listen(unrelated_rx);
-    Ok((gateway, reuse))
+    Ok((gateway, reuse, snapshot))
 }
 
 /// The OAuth resource server of `--auth oauth`, its issuers' keys fetched now (Lambda: during
@@ -401,6 +509,48 @@ async fn prewarm(reuse: &Arc<Reuse>, versions: &[String], within: Duration) {
     }
 }
 
+/// Prewarm (if on) and the snapshot's verification. Without a snapshot, prewarm is awaited.
+/// With one, the first answers need no child: prewarm runs in the background unless `wait`,
+/// and the snapshot is verified right after it (or, without prewarm, once the child has served
+/// a request).
+async fn warm(
+    config: &Config,
+    reuse: Option<Arc<Reuse>>,
+    snapshot: Option<Arc<Snapshotted>>,
+    within: Duration,
+    wait: bool,
+) {
+    if let Some(note) = &config.compile_note {
+        tracing::warn!("{note}");
+    }
+    let reuse = reuse.filter(|_| config.prewarm);
+    let versions = config.prewarm_versions.clone();
+    let warmed = reuse.is_some();
+    let prewarmed = async move {
+        if let Some(r) = &reuse {
+            prewarm(r, &versions, within).await;
+        }
+    };
+    let verified = async move {
+        if let Some(s) = snapshot {
+            if warmed {
+                s.verify().await
+            } else {
+                s.verify_after_first_use().await
+            }
+        }
+    };
+    if wait || config.snapshot.is_none() {
+        prewarmed.await;
+        tokio::spawn(verified);
+    } else {
+        tokio::spawn(async move {
+            prewarmed.await;
+            verified.await
+        });
+    }
+}
+
 /// `serve`: binds `--listen`, prewarms if asked, serves until the process is stopped.
 async fn serve_main(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -422,10 +572,8 @@ async fn serve_main(config: Config) -> anyhow::Result<()> {
     {
         o.loopback_port = Some(local.port());
     }
-    let (gateway, reuse) = build_gateway(&config, host).await?;
-    if let (true, Some(r)) = (config.prewarm, &reuse) {
-        prewarm(r, &config.prewarm_versions, config.request_timeout).await;
-    }
+    let (gateway, reuse, snapshot) = build_gateway(&config, host).await?;
+    warm(&config, reuse, snapshot, config.request_timeout, false).await;
     tracing::info!(
         server = %config.server_name,
         command = %command_line(&config),
@@ -450,16 +598,14 @@ async fn lambda_main(config: Config) -> anyhow::Result<()> {
     // Behind a front door the caller's Origin is a browser's concern of the API in front; the
     // loopback shortcut never applies.
     let streaming = config.invoke_mode == InvokeMode::ResponseStream;
-    let (gateway, reuse) = build_gateway(&config, Host::Lambda { streaming }).await?;
-    if let (true, Some(r)) = (config.prewarm, &reuse) {
-        // INIT phase: Lambda allows 10 s; keep well inside it.
-        prewarm(
-            r,
-            &config.prewarm_versions,
-            config.request_timeout.min(Duration::from_secs(8)),
-        )
-        .await;
-    }
+    let (gateway, reuse, snapshot) = build_gateway(&config, Host::Lambda { streaming }).await?;
+    // Provisioned concurrency and Managed Instances initialize before any traffic: there,
+    // INIT waits for the child even with a snapshot.
+    let before_traffic = std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE")
+        .is_ok_and(|t| !t.is_empty() && t != "on-demand");
+    // INIT phase: Lambda allows 10 s; keep well inside it.
+    let within = config.request_timeout.min(Duration::from_secs(8));
+    warm(&config, reuse, snapshot, within, before_traffic).await;
     tracing::info!(
         server = %config.server_name,
         command = %command_line(&config),

@@ -23,6 +23,7 @@ mod per_request;
 mod per_session;
 mod policed;
 mod reuse;
+mod snapshot;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -168,6 +169,9 @@ pub struct InitOk {
 pub use per_request::PerRequest;
 pub use per_session::PerSession;
 pub use reuse::Reuse;
+pub use snapshot::{
+    CachePolicy, CacheScope, Snapshot, SnapshotEra, SnapshotError, Snapshotted, capture,
+};
 
 /// What the gateway knows about a message beyond its bytes.
 #[derive(Debug, Clone)]
@@ -285,6 +289,9 @@ pub trait Upstream: Send + Sync {
     async fn end_session(&self, session_id: &str);
     /// Terminates every child (graceful shutdown).
     async fn shutdown(&self);
+    /// A child sent `notification` (`notifications/…/list_changed`) outside any request:
+    /// whatever this upstream holds of that list is out of date.
+    fn lists_changed(&self, _notification: &str) {}
 }
 
 /// Which protocol era the server command speaks, as configured.

@@ -270,6 +270,11 @@ impl Upstream for Policed {
     async fn shutdown(&self) {
         self.inner.shutdown().await
     }
+
+    fn lists_changed(&self, notification: &str) {
+        // A new tool list: the filtered catalog is refreshed on the next call anyway (60 s).
+        self.inner.lists_changed(notification)
+    }
 }
 
 #[cfg(test)]

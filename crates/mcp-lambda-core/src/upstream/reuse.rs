@@ -180,6 +180,11 @@ impl Reuse {
             .collect()
     }
 
+    /// The command's era (probing a first child if nobody has yet).
+    pub(crate) async fn era(&self, ex: &Exchange) -> Outcome<Era> {
+        self.cfg.era(ex).await
+    }
+
     /// The live child for the exchange, started (and initialized, if legacy) if needed.
     async fn slot_for(&self, ex: &Exchange) -> Outcome<Arc<Slot>> {
         let era = self.cfg.era(ex).await?;
