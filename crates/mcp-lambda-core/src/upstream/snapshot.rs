@@ -654,3 +654,201 @@ fn result_of(body: &[u8]) -> Result<Box<RawValue>, SnapshotError> {
         .map(|r| r.result)
         .map_err(|_| SnapshotError::Content("the answer has no result".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::atomic::AtomicUsize;
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// A live server whose tool list is `tools`; counts what reaches it.
+    struct Live {
+        tools: Value,
+        asked: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Upstream for Live {
+        async fn initialize(&self, _: &Exchange, _: &Message) -> Outcome<InitOk> {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            Ok(InitOk {
+                result: Arc::from(to_raw(&init_result()).unwrap()),
+                negotiated: protocol::LATEST_VERSION.into(),
+            })
+        }
+        async fn request(&self, _: &Exchange, msg: &Message) -> Outcome<Reply> {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            let r = serde_json::value::to_raw_value(&json!({"tools": self.tools})).unwrap();
+            Ok(Reply::result(msg.id(), &r))
+        }
+        async fn notify(&self, _: &Exchange, _: &Message) {}
+        async fn end_session(&self, _: &str) {}
+        async fn shutdown(&self) {}
+    }
+
+    fn init_result() -> Map<String, Value> {
+        json!({"protocolVersion": "2025-11-25", "capabilities": {"tools": {"listChanged": true}},
+            "serverInfo": {"name": "s", "version": "1"}})
+        .as_object()
+        .unwrap()
+        .clone()
+    }
+
+    fn snapshot(tools: Value, cache: Option<CachePolicy>) -> Snapshot {
+        let text = json!({"mcpLambdaSnapshot": 1, "era": "legacy", "initialize": init_result(),
+            "lists": {"tools/list": {"tools": tools}}, "cache": cache});
+        Snapshot::parse(text.to_string().as_bytes()).unwrap()
+    }
+
+    fn wrapped(
+        live: Value,
+        recorded: Value,
+        cache: Option<CachePolicy>,
+    ) -> (Arc<Live>, Snapshotted) {
+        let inner = Arc::new(Live {
+            tools: live,
+            asked: AtomicUsize::new(0),
+        });
+        let s = Snapshotted::new(inner.clone(), snapshot(recorded, cache), "test").unwrap();
+        (inner, s)
+    }
+
+    fn msg(v: Value) -> Message {
+        jsonrpc::parse_message(&serde_json::value::to_raw_value(&v).unwrap()).unwrap()
+    }
+
+    fn ex(modern: bool) -> Exchange {
+        let mut ex = Exchange::legacy(
+            protocol::LATEST_VERSION,
+            tokio::time::Instant::now() + std::time::Duration::from_secs(5),
+        );
+        if modern {
+            ex.modern = Some(Arc::new(ModernMeta {
+                protocol_version: protocol::LATEST_MODERN_VERSION.into(),
+                client_capabilities: Arc::from(empty_object()),
+                client_info: None,
+                log_level: None,
+            }));
+        }
+        ex
+    }
+
+    fn body(r: &Reply) -> Value {
+        serde_json::from_slice(&r.body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn answers_both_eras_from_the_snapshot_without_the_child() {
+        let tools = json!([{"name": "t", "inputSchema": {"type": "object"}}]);
+        let policy = CachePolicy {
+            ttl_ms: 60_000,
+            cache_scope: CacheScope::Public,
+        };
+        let (live, s) = wrapped(tools.clone(), tools.clone(), Some(policy));
+        let list = msg(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"}));
+        let legacy = body(&s.request(&ex(false), &list).await.unwrap());
+        assert_eq!(
+            legacy,
+            json!({"jsonrpc": "2.0", "id": 9, "result": {"tools": tools}})
+        );
+        let modern = body(&s.request(&ex(true), &list).await.unwrap());
+        assert_eq!(modern["result"]["ttlMs"], 60_000);
+        assert_eq!(modern["result"]["cacheScope"], "public");
+        assert_eq!(modern["result"]["resultType"], "complete");
+        assert_eq!(
+            modern["result"]["_meta"][protocol::META_SERVER_INFO]["name"],
+            "s"
+        );
+        let init = msg(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "c", "version": "1"}}}),
+        );
+        let ok = s.initialize(&ex(false), &init).await.unwrap();
+        assert_eq!(ok.negotiated, "2025-06-18");
+        assert_eq!(
+            live.asked.load(Ordering::SeqCst),
+            0,
+            "nothing reached the child"
+        );
+        // A 2025-03-26 client is another family: the child answers.
+        let old = msg(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "c", "version": "1"}}}),
+        );
+        s.initialize(&ex(false), &old).await.unwrap();
+        // So does a page after the first.
+        let page2 = msg(
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"cursor": "x"}}),
+        );
+        s.request(&ex(false), &page2).await.unwrap();
+        assert_eq!(live.asked.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn verification_and_list_changed_hand_the_list_to_the_child() {
+        let same = json!([{"name": "t"}]);
+        let (live, s) = wrapped(same.clone(), same.clone(), None);
+        s.verify().await;
+        let list = msg(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"}));
+        let asked = live.asked.load(Ordering::SeqCst);
+        s.request(&ex(false), &list).await.unwrap();
+        assert_eq!(
+            live.asked.load(Ordering::SeqCst),
+            asked,
+            "verified: still answered from it"
+        );
+        s.lists_changed("notifications/prompts/list_changed");
+        s.request(&ex(false), &list).await.unwrap();
+        assert_eq!(
+            live.asked.load(Ordering::SeqCst),
+            asked,
+            "another list changed"
+        );
+        s.lists_changed("notifications/tools/list_changed");
+        s.request(&ex(false), &list).await.unwrap();
+        assert_eq!(
+            live.asked.load(Ordering::SeqCst),
+            asked + 1,
+            "the child answers now"
+        );
+
+        let (live, s) = wrapped(json!([{"name": "new"}]), same, None);
+        s.verify().await;
+        let before = live.asked.load(Ordering::SeqCst);
+        let r = body(&s.request(&ex(false), &list).await.unwrap());
+        assert_eq!(r["result"]["tools"][0]["name"], "new");
+        assert_eq!(live.asked.load(Ordering::SeqCst), before + 1);
+    }
+
+    #[test]
+    fn malformed_snapshots_are_refused_with_the_reason() {
+        let bad = |v: Value| {
+            Snapshot::parse(v.to_string().as_bytes())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad(json!({"mcpLambdaSnapshot": 2, "era": "legacy"})).contains("format 2"));
+        assert!(bad(json!({"mcpLambdaSnapshot": 1, "era": "modern"})).contains("needs `discover`"));
+        assert!(
+            bad(
+                json!({"mcpLambdaSnapshot": 1, "era": "legacy", "initialize": init_result(),
+                "lists": {"tools/call": {}}})
+            )
+            .contains("unknown method")
+        );
+        assert!(
+            bad(
+                json!({"mcpLambdaSnapshot": 1, "era": "legacy", "initialize": init_result(),
+                "lists": {"tools/list": {"tools": {}}}})
+            )
+            .contains("`tools` array")
+        );
+        assert!(
+            bad(json!({"mcpLambdaSnapshot": 1, "era": "legacy", "extra": 1}))
+                .contains("not a snapshot")
+        );
+    }
+}
