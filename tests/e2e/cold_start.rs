@@ -9,7 +9,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mcp_lambda_tests::{Invocation, LambdaRuntime, MiniRuntimeApi, bin, function_url_event};
+use mcp_lambda_tests::{
+    Invocation, LambdaRuntime, Log, Mcp, MiniRuntimeApi, Ready, Server, bin, function_url_event,
+    mcp_server_time, on_path,
+};
 use serde_json::{Value, json};
 
 /// How long the fixture sleeps before it reads stdin.
@@ -290,4 +293,183 @@ fn a_broken_snapshot_stops_start_up() {
         err.contains("MCP_LAMBDA_SNAPSHOT") && err.contains("needs `initialize`"),
         "{err}"
     );
+}
+
+/// The interpreter `.tools/venv-time` was made from (standing for the runtime's
+/// `/var/lang/bin/python3.13`) and a copy of its site-packages without bytecode, laid out as
+/// `pip install --target TASK` does: the Python example's task root.
+fn python_task_root(dir: &std::path::Path) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    let venv_bin = mcp_server_time()?.parent().unwrap().to_path_buf();
+    let python = std::fs::canonicalize(venv_bin.join("python3")).unwrap();
+    let lib = venv_bin.parent().unwrap().join("lib");
+    let site = std::fs::read_dir(&lib)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("site-packages"))
+        .find(|p| p.is_dir())
+        .unwrap();
+    let task = dir.join("task");
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&site)
+        .arg(&task)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let stripped = std::process::Command::new("find")
+        .arg(&task)
+        .args([
+            "-name",
+            "__pycache__",
+            "-prune",
+            "-exec",
+            "rm",
+            "-rf",
+            "{}",
+            "+",
+        ])
+        .status()
+        .unwrap();
+    assert!(stripped.success());
+    Some((python, task))
+}
+
+/// `mcp-lambda serve` over `python -m mcp_server_time` with `task` mounted read-only at `mnt`
+/// (a private mount namespace: `unshare -rm`), `PYTHONVERBOSE=1` so the child logs where each
+/// module's code comes from, and `args`.
+fn serve_read_only(
+    python: &std::path::Path,
+    task: &std::path::Path,
+    mnt: &std::path::Path,
+    args: &[&str],
+) -> Server {
+    std::fs::create_dir_all(mnt).unwrap();
+    let unshare = on_path("unshare").unwrap_or_else(|| panic!("unshare (util-linux) is needed"));
+    let mut cmd = std::process::Command::new(unshare);
+    cmd.args([
+        "-rm",
+        "sh",
+        "-c",
+        r#"mount --bind -o ro "$1" "$2" && shift 2 && exec "$@""#,
+        "sh",
+    ])
+    .arg(task)
+    .arg(mnt)
+    .arg(bin("mcp-lambda"))
+    .args(["serve", "--listen", "127.0.0.1:0"])
+    .args(args)
+    .arg("--env")
+    .arg(format!("PYTHONPATH={}", mnt.display()))
+    .args(["--env", "PYTHONVERBOSE=1", "--"])
+    .arg(python)
+    .args(["-m", "mcp_server_time", "--local-timezone", "UTC"]);
+    Server::launch(
+        "mcp-lambda (read-only task root)",
+        cmd,
+        Ready::Announced,
+        "/mcp",
+        Duration::from_secs(30),
+        Log::new(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Calls `get_current_time` `n` times (a `per-request` child each).
+fn call_times(s: &Server, n: usize) {
+    let mut m = Mcp::connect(&s.url, "2025-11-25", "cold-start-test");
+    for _ in 0..n {
+        let text = m.call_text("get_current_time", json!({"timezone": "UTC"}));
+        assert!(text.contains("UTC"), "{text}");
+    }
+}
+
+/// The Python example from a read-only task root without bytecode: `per-request` children get
+/// `PYTHONPYCACHEPREFIX` under the compile cache, so the spawns after the first load
+/// mcp-server-time's compiled code from there; once the task root carries bytecode compiled
+/// for the child's interpreter (the packaging step), the interpreter loads that one and no
+/// prefix is set (it would hide it).
+#[test]
+fn python_children_reuse_compiled_code_from_a_read_only_task_root() {
+    let dir = scratch("pycache");
+    let Some((python, task)) = python_task_root(&dir) else {
+        return;
+    };
+    let mnt = dir.join("mnt");
+    let cache = dir.join("cache");
+    let cache_arg = cache.display().to_string();
+    let s = serve_read_only(
+        &python,
+        &task,
+        &mnt,
+        &["--lifecycle", "per-request", "--compile-cache", &cache_arg],
+    );
+    call_times(&s, 3);
+    let log = s.log();
+    drop(s);
+    let from_cache = format!(
+        "code object from '{}/python{}/mcp_server_time/",
+        cache.display(),
+        mnt.display()
+    );
+    assert!(
+        log.contains(&from_cache),
+        "no module loaded from {from_cache}…\n{}",
+        tail(&log)
+    );
+    let written = std::process::Command::new("find")
+        .arg(&task)
+        .args(["-name", "*.pyc"])
+        .output()
+        .unwrap();
+    assert!(
+        written.stdout.is_empty(),
+        "the read-only task root was written to"
+    );
+
+    // The packaging step: bytecode for the function's interpreter, independent of mtimes.
+    let compiled = std::process::Command::new(&python)
+        .args([
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+        ])
+        .arg(&task)
+        .status()
+        .unwrap();
+    assert!(compiled.success());
+    let cache2 = dir.join("cache2");
+    let cache2_arg = cache2.display().to_string();
+    let s = serve_read_only(
+        &python,
+        &task,
+        &mnt,
+        &["--lifecycle", "per-request", "--compile-cache", &cache2_arg],
+    );
+    call_times(&s, 1);
+    let log = s.log();
+    drop(s);
+    let shipped = format!(
+        "code object from '{}/mcp_server_time/__pycache__/server.cpython-",
+        mnt.display()
+    );
+    assert!(
+        log.contains(&shipped),
+        "shipped bytecode not used ({shipped}…)\n{}",
+        tail(&log)
+    );
+    assert!(
+        !cache2.join("python").exists(),
+        "a prefix was set despite the shipped bytecode"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The last lines of a long log.
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
 }
