@@ -47,9 +47,12 @@ COPY --from=build /usr/local/bin/mcp-lambda /opt/bin/mcp-lambda
 ENV PATH=/var/task/bin:$PATH \
     PYTHONPATH=/var/task
 WORKDIR /var/task
-# Versions are the caller's to pin in PIP_PACKAGES (mcp-server-time==2026.10.19).
+# Versions are the caller's to pin in PIP_PACKAGES (mcp-server-time==2026.10.19). The bytecode
+# is compiled here, by the image's own python3.13, with hashes instead of source mtimes: Lambda's
+# task root is read-only, so a server without it would compile every module at every spawn.
 # hadolint ignore=DL3013
-RUN if [ -n "${PIP_PACKAGES}" ]; then pip install --no-cache-dir --target /var/task ${PIP_PACKAGES}; fi
+RUN if [ -n "${PIP_PACKAGES}" ]; then pip install --no-cache-dir --no-compile --target /var/task ${PIP_PACKAGES} \
+    && python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash /var/task; fi
 ENTRYPOINT ["/opt/bin/mcp-lambda"]
 
 # ---- node: the nodejs22.x Lambda base image, MCP_LAMBDA_COMMAND="node ..." ----
