@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use mcp_lambda_tests::{
     Invocation, LambdaRuntime, Log, Mcp, MiniRuntimeApi, Ready, Server, bin, function_url_event,
-    mcp_server_time, on_path,
+    mcp_server_time, node, on_path, py_client, python_client, ts_client,
 };
 use serde_json::{Value, json};
 
@@ -80,7 +80,7 @@ fn spawns(log: &std::path::Path) -> usize {
 
 /// A cold instance over an initialize-era server that takes [`START`] to start: a 2025-06-18,
 /// a 2025-11-25 and a 2026-07-28 client (sessions off, as on Lambda by default) are all answered
-/// within one start time of the process starting, by one child: INIT prewarms in parallel, and
+/// within two start times of the process starting (one, unloaded), by one child: INIT prewarms in parallel, and
 /// one child serves 2025-06-18 and 2025-11-25 clients and modern clients without capabilities.
 /// Before, INIT started two children one after the other and 2025-06-18 got a third.
 #[test]
@@ -184,10 +184,10 @@ fn tool_names(result: &Value) -> Vec<String> {
 
 /// With a snapshot, INIT does not wait for the child, and `initialize`, `tools/list` and the
 /// 2026-07-28 `server/discover` and `tools/list` are answered before the child has answered
-/// its own initialize (it sleeps 3 s first); the first call waits for the child and works.
+/// its own initialize (it sleeps 5 s first); the first call waits for the child and works.
 #[test]
 fn a_snapshot_answers_the_first_requests_before_the_child_is_up() {
-    const SLOW: Duration = Duration::from_secs(3);
+    const SLOW: Duration = Duration::from_secs(5);
     let dir = scratch("snapshot");
     let snapshot = take_snapshot(&dir);
     let api = Arc::new(MiniRuntimeApi::start());
@@ -472,4 +472,121 @@ fn python_children_reuse_compiled_code_from_a_read_only_task_root() {
 fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// `serve` over the fixture (spawns logged) with the snapshot and `args`.
+fn serve_with_snapshot(dir: &std::path::Path, snapshot: &std::path::Path, args: &[&str]) -> Server {
+    let env = format!("FIXTURE_SPAWN_LOG={}", dir.join("spawns").display());
+    let snapshot = snapshot.display().to_string();
+    let fixture = bin("fixture-server").display().to_string();
+    let mut all = vec!["--snapshot", snapshot.as_str(), "--env", env.as_str()];
+    all.extend_from_slice(args);
+    all.extend(["--", fixture.as_str()]);
+    Server::start(&all, &[])
+}
+
+/// Every lifecycle works with a snapshot. With `per-request`, listing never starts a child;
+/// with `per-session`, `initialize` answered from the snapshot still gives the session a child
+/// initialized with the client's own params at its first call.
+#[test]
+fn snapshots_work_with_every_lifecycle() {
+    let dir = scratch("lifecycles");
+    let snapshot = take_snapshot(&dir);
+    let spawn_log = dir.join("spawns");
+
+    let s = serve_with_snapshot(&dir, &snapshot, &["--lifecycle", "per-request"]);
+    let mut m = Mcp::connect(&s.url, "2025-11-25", "per-request-client");
+    for _ in 0..3 {
+        let listed = m.request("tools/list", json!({}));
+        assert!(
+            tool_names(&listed["result"]).contains(&"echo".to_owned()),
+            "{listed}"
+        );
+    }
+    assert_eq!(
+        spawns(&spawn_log),
+        0,
+        "listing started a child\n{}",
+        s.log()
+    );
+    assert_eq!(m.call_text("echo", json!({"message": "hi"})), "hi");
+    drop(s);
+
+    let _ = std::fs::remove_file(&spawn_log);
+    let s = serve_with_snapshot(&dir, &snapshot, &["--lifecycle", "per-session"]);
+    let mut m = Mcp::connect(&s.url, "2025-06-18", "per-session-client");
+    assert_eq!(
+        spawns(&spawn_log),
+        0,
+        "initialize started a child\n{}",
+        s.log()
+    );
+    let seen: Value = serde_json::from_str(&m.call_text("client_info", json!({}))).unwrap();
+    assert_eq!(seen["clientInfo"]["name"], "per-session-client", "{seen}");
+    assert_eq!(seen["protocolVersion"], "2025-06-18", "{seen}");
+
+    let s = serve_with_snapshot(&dir, &snapshot, &["--lifecycle", "reuse"]);
+    let mut m = Mcp::connect(&s.url, "2025-11-25", "reuse-client");
+    assert_eq!(m.call_text("echo", json!({"message": "reused"})), "reused");
+}
+
+/// Real clients across the switch from a stale snapshot to the live lists: the Python `mcp`
+/// client (2026-07-28 and initialize era) and the TypeScript SDK list and call while the
+/// snapshot answers and again after it was found stale.
+#[test]
+fn real_clients_work_across_the_switch() {
+    let (Some(py), Some(node)) = (python_client(), node()) else {
+        return;
+    };
+    let dir = scratch("clients");
+    let snapshot = take_snapshot(&dir);
+    let mut s: Value = serde_json::from_str(&std::fs::read_to_string(&snapshot).unwrap()).unwrap();
+    let tools = s["lists"]["tools/list"]["tools"].as_array_mut().unwrap();
+    tools.push(json!({"name": "retired_tool", "inputSchema": {"type": "object"}}));
+    std::fs::write(&snapshot, s.to_string()).unwrap();
+    let env = format!(
+        "FIXTURE_START_MS=1500,FIXTURE_SPAWN_LOG={}",
+        dir.join("spawns").display()
+    );
+    let file = snapshot.display().to_string();
+    let fixture = bin("fixture-server").display().to_string();
+    let server = Server::start(
+        &[
+            "--snapshot",
+            &file,
+            "--prewarm",
+            "true",
+            "--env",
+            &env,
+            "--",
+            &fixture,
+        ],
+        &[],
+    );
+    let has = |out: &Value, name: &str| {
+        out["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t.as_str() == Some(name))
+    };
+    let echo = json!({"message": "across"});
+    for mode in ["auto", "legacy"] {
+        let out = py_client(&py, &server.url, mode, "echo", &echo);
+        assert!(
+            has(&out, "retired_tool"),
+            "{mode}: listed from the snapshot: {out}"
+        );
+        assert_eq!(out["result"]["content"][0]["text"], "across", "{out}");
+    }
+    server.wait_for_log("snapshot is stale", Duration::from_secs(10));
+    for mode in ["auto", "legacy"] {
+        let out = py_client(&py, &server.url, mode, "echo", &echo);
+        assert!(!has(&out, "retired_tool"), "{mode}: live list: {out}");
+        assert!(has(&out, "echo"), "{out}");
+        assert_eq!(out["result"]["content"][0]["text"], "across", "{out}");
+    }
+    let out = ts_client(&node, &server.url, "echo", &echo);
+    assert!(!has(&out, "retired_tool"), "TypeScript: live list: {out}");
+    assert_eq!(out["result"]["content"][0]["text"], "across", "{out}");
 }
