@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mcp_lambda_tests::{
-    Invocation, LambdaRuntime, Log, Mcp, MiniRuntimeApi, Ready, Server, bin, function_url_event,
-    mcp_server_time, node, on_path, py_client, python_client, ts_client,
+    Emulator, Invocation, LambdaRuntime, Log, Mcp, MiniRuntimeApi, Ready, Server, bin,
+    cargo_lambda, function_url_event, mcp_server_time, node, on_path, post, py_client,
+    python_client, ts_client,
 };
 use serde_json::{Value, json};
 
@@ -589,4 +590,49 @@ fn real_clients_work_across_the_switch() {
     let out = ts_client(&node, &server.url, "echo", &echo);
     assert!(!has(&out, "retired_tool"), "TypeScript: live list: {out}");
     assert_eq!(out["result"]["content"][0]["text"], "across", "{out}");
+}
+
+/// The same under `cargo lambda watch` (the real Runtime API emulator), through its Function
+/// URL: a cold instance with a snapshot answers `initialize` and `tools/list` before the child
+/// (sleeping 5 s) has answered its own initialize.
+#[test]
+fn a_snapshot_answers_first_under_cargo_lambda_watch() {
+    const SLOW: Duration = Duration::from_secs(5);
+    let Some(exe) = cargo_lambda() else {
+        return;
+    };
+    let dir = scratch("watch");
+    let snapshot = take_snapshot(&dir);
+    let emu = Emulator::start(&exe);
+    let api = emu.runtime_api();
+    let env = format!("FIXTURE_START_MS={}", SLOW.as_millis());
+    let command = bin("fixture-server").display().to_string();
+    let file = snapshot.display().to_string();
+    let t0 = Instant::now();
+    let f = LambdaRuntime::start(
+        &api,
+        &[
+            ("MCP_LAMBDA_COMMAND", &command),
+            ("MCP_LAMBDA_ENV", &env),
+            ("MCP_LAMBDA_SNAPSHOT", &file),
+        ],
+    );
+    let url = emu.function_url("/mcp");
+    let r = post(&url, &[], &initialize("2025-11-25").to_string());
+    assert_eq!(r.status, 200, "{r:?}\n{}", f.log());
+    assert_eq!(r.json()["result"]["serverInfo"]["name"], "fixture-server");
+    let r = post(
+        &url,
+        &[("mcp-protocol-version", "2025-11-25")],
+        &tools_list().to_string(),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(tool_names(&r.json()["result"]).contains(&"echo".to_owned()));
+    let listed = t0.elapsed();
+    assert!(
+        listed < SLOW && !f.log().contains("MCP server started and initialized"),
+        "listed after {listed:?}\n{}\n{}",
+        f.log(),
+        emu.log()
+    );
 }
