@@ -9,15 +9,17 @@
 //     -c secretArns=arn:aws:secretsmanager:REGION:ACCOUNT:secret:prod/github-AbCdEf
 //   npx cdk deploy -c capacityProviderSubnetIds=subnet-aaa,subnet-bbb \
 //     -c capacityProviderSecurityGroupIds=sg-ccc -c managedInstancesMaxConcurrency=64
+//   MCP_LAMBDA_CDK_ASSET=../target/lambda/mcp-lambda npx cdk deploy \
+//     -c snapshotFile=/var/task/mcp-snapshot.json    # the snapshot next to bootstrap there
 //
 // Context keys: stackName, serverCommand, serverConfig, serverName, serverEnv (MCP_LAMBDA_ENV),
-// lifecycle, sessions, sessionTtl, sessionKeys, invokeMode, authType, architecture, memorySize,
-// timeout (seconds), logRetentionDays, jwtIssuer, jwtAudience, authMode (none or oauth),
-// oauthIssuer, oauthResource, oauthScopes, toolScopes, corsAllowOrigins, secretParameterArns,
-// secretArns, secretKmsKeyArns, capacityProviderArn or capacityProviderSubnetIds with
-// capacityProviderSecurityGroupIds and capacityProviderMaxVCpuCount (Lambda Managed Instances),
-// managedInstancesMaxConcurrency, managedInstancesMemoryGiBPerVCpu (lists comma-separated). See
-// docs/DEPLOY.md.
+// snapshotFile (MCP_LAMBDA_SNAPSHOT), lifecycle, sessions, sessionTtl, sessionKeys, invokeMode,
+// authType, architecture, memorySize, timeout (seconds), logRetentionDays, jwtIssuer,
+// jwtAudience, authMode (none or oauth), oauthIssuer, oauthResource, oauthScopes, toolScopes,
+// corsAllowOrigins, secretParameterArns, secretArns, secretKmsKeyArns, capacityProviderArn or
+// capacityProviderSubnetIds with capacityProviderSecurityGroupIds and
+// capacityProviderMaxVCpuCount (Lambda Managed Instances), managedInstancesMaxConcurrency,
+// managedInstancesMemoryGiBPerVCpu (lists comma-separated). See docs/DEPLOY.md.
 
 import { App, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -64,6 +66,7 @@ const props: McpLambdaProps = {
   serverCommand: ctx('serverCommand'),
   serverConfig: ctx('serverConfig'),
   serverName: ctx('serverName'),
+  snapshotFile: ctx('snapshotFile'),
   lifecycle: ctx('lifecycle') as McpLambdaProps['lifecycle'],
   sessions: ctx('sessions') as McpLambdaProps['sessions'],
   sessionTtl: ctx('sessionTtl'),

@@ -139,6 +139,12 @@ export interface McpLambdaProps {
   readonly serverName?: string;
   /** Default 'reuse'. */
   readonly lifecycle?: Lifecycle;
+  /** Absolute path inside the function of a snapshot taken at build time (`mcp-lambda snapshot
+   * -o mcp-snapshot.json -- SERVER COMMAND`) and shipped in the package (MCP_LAMBDA_SNAPSHOT),
+   * e.g. '/var/task/mcp-snapshot.json' for a file next to `bootstrap` in `codeAsset`: a cold
+   * instance answers initialize and the lists from it while the server starts. A stale snapshot
+   * is logged and answered live. Default: none. */
+  readonly snapshotFile?: string;
   /** Default 'none'. 'dynamodb' creates the session table and grants its item actions. */
   readonly sessions?: Sessions;
   /** An unused session expires after this (MCP_LAMBDA_SESSION_TTL), e.g. '30m'. Default '1h'. */
@@ -284,6 +290,7 @@ export class McpLambda extends Construct {
       ...(props.serverCommand ? { MCP_LAMBDA_COMMAND: props.serverCommand } : {}),
       ...(props.serverConfig ? { MCP_LAMBDA_CONFIG: props.serverConfig } : {}),
       ...(props.serverName ? { MCP_LAMBDA_SERVER: props.serverName } : {}),
+      ...(props.snapshotFile ? { MCP_LAMBDA_SNAPSHOT: props.snapshotFile } : {}),
       ...(props.sessionKeys ? { MCP_LAMBDA_SESSION_KEYS: props.sessionKeys } : {}),
       ...(this.table ? { MCP_LAMBDA_SESSION_TABLE: this.table.tableName } : {}),
       ...props.environment,
@@ -405,6 +412,8 @@ function check(props: McpLambdaProps): void {
   };
   if (props.serverCommand && props.serverConfig) fail('give serverCommand or serverConfig, not both');
   if (props.serverName && !props.serverConfig) fail('serverName selects an entry of serverConfig; set serverConfig too');
+  if (props.snapshotFile && !Token.isUnresolved(props.snapshotFile) && !props.snapshotFile.startsWith('/'))
+    fail(`snapshotFile ${JSON.stringify(props.snapshotFile)} is not an absolute path inside the function (e.g. /var/task/mcp-snapshot.json)`);
   if ((props.sessions ?? 'none') === 'token' && !props.sessionKeys)
     fail('token sessions need sessionKeys (openssl rand -hex 32)');
   if (props.sessionTtl !== undefined && !/^[0-9]+(ms|s|m|h|d)$/.test(props.sessionTtl))

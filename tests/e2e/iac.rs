@@ -289,6 +289,24 @@ const SAM_PLANTS: &[(&str, &str, &str, &[&str])] = &[
         "CapacityProviderOperatorRoleArn: !GetAtt FunctionRole.Arn",
         &["the operator role is the function McpFunction's own role"],
     ),
+    (
+        "snapshot set whatever SnapshotFile says",
+        "MCP_LAMBDA_SNAPSHOT: !If [HasSnapshot, !Ref SnapshotFile, !Ref AWS::NoValue]",
+        "MCP_LAMBDA_SNAPSHOT: !Ref SnapshotFile",
+        &["MCP_LAMBDA_SNAPSHOT is set whatever SnapshotFile says"],
+    ),
+    (
+        "snapshot path not held to absolute paths",
+        "    AllowedPattern: \"^(/.+)?$\"\n",
+        "    AllowedPattern: \"^.*$\"\n",
+        &["whose AllowedPattern accepts relative paths"],
+    ),
+    (
+        "snapshot on by default",
+        "  HasSnapshot: !Not [!Equals [!Ref SnapshotFile, \"\"]]",
+        "  HasSnapshot: !Equals [!Ref SnapshotFile, \"\"]",
+        &["MCP_LAMBDA_SNAPSHOT is set by default"],
+    ),
 ];
 
 #[test]
@@ -455,6 +473,20 @@ const TF_PLANTS: &[(&str, &str, &str, &str, &[&str])] = &[
         "length(var.capacity_provider_security_group_ids) == 0 || length(var.capacity_provider_subnet_ids) > 0",
         &["capacity_provider_subnet_ids without capacity_provider_security_group_ids"],
     ),
+    (
+        "snapshot path not held to absolute paths",
+        MODULE_VARS,
+        "startswith(coalesce(var.snapshot_file, \"/\"), \"/\")",
+        "length(coalesce(var.snapshot_file, \"/\")) > 0",
+        &["snapshot_file accepts ['mcp-snapshot.json'"],
+    ),
+    (
+        "snapshot not passed to the function",
+        MODULE_MAIN,
+        "    MCP_LAMBDA_SNAPSHOT      = var.snapshot_file == \"\" ? null : var.snapshot_file\n",
+        "",
+        &["MCP_LAMBDA_SNAPSHOT is not set in the function's environment"],
+    ),
 ];
 
 #[test]
@@ -581,6 +613,13 @@ const CDK_PLANTS: &[(&str, &str, &str, &str, &[&str])] = &[
         "memorySize: props.memorySize ?? (managed ? 2048 : 512),",
         "memorySize: props.memorySize ?? 512,",
         &["MemorySize on Lambda Managed Instances is 512, not within 2048..32768"],
+    ),
+    (
+        "snapshotFile not passed to the function",
+        CONSTRUCT,
+        "      ...(props.snapshotFile ? { MCP_LAMBDA_SNAPSHOT: props.snapshotFile } : {}),\n",
+        "",
+        &["snapshotFile=/var/task/mcp-snapshot.json did not reach MCP_LAMBDA_SNAPSHOT"],
     ),
 ];
 

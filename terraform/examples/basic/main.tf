@@ -26,6 +26,9 @@ module "mcp" {
   # null: the example server bundled in the binary. A server of your own must be in the package
   # (or a layer), e.g. server_command = "/var/task/my-server --stdio".
   server_command = var.server_command
+  # A snapshot taken at build time and put in the package (docs/DEPLOY.md, Snapshot), e.g.
+  # snapshot_file = "/var/task/mcp-snapshot.json"; null: none.
+  snapshot_file = var.snapshot_file
 
   # Variables for the server; a value ssm:/name or secretsmanager:ID[#key] is read at INIT, e.g.
   # MCP_LAMBDA_ENV = "GITHUB_TOKEN=secretsmanager:prod/github#token" with its ARN in secret_arns.

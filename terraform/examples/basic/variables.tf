@@ -28,6 +28,12 @@ variable "server_command" {
   default     = null
 }
 
+variable "snapshot_file" {
+  description = "Absolute path inside the function of the snapshot in the package (MCP_LAMBDA_SNAPSHOT), e.g. /var/task/mcp-snapshot.json; null: none."
+  type        = string
+  default     = null
+}
+
 variable "auth_type" {
   description = "Function URL authentication: AWS_IAM or NONE."
   type        = string

@@ -21,6 +21,7 @@ locals {
     MCP_LAMBDA_CONFIG        = var.server_config
     MCP_LAMBDA_SERVER        = var.server_name
     MCP_LAMBDA_LIFECYCLE     = var.child_lifecycle
+    MCP_LAMBDA_SNAPSHOT      = var.snapshot_file == "" ? null : var.snapshot_file
     MCP_LAMBDA_SESSIONS      = var.sessions
     MCP_LAMBDA_SESSION_TTL   = var.session_ttl
     MCP_LAMBDA_SESSION_TABLE = local.use_dynamodb ? aws_dynamodb_table.sessions[0].name : null

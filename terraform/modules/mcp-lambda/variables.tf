@@ -154,6 +154,17 @@ variable "child_lifecycle" {
   }
 }
 
+variable "snapshot_file" {
+  description = "Absolute path inside the function of a snapshot taken at build time (`mcp-lambda snapshot -o mcp-snapshot.json -- SERVER COMMAND`) and shipped in package (MCP_LAMBDA_SNAPSHOT), e.g. /var/task/mcp-snapshot.json: a cold instance answers initialize and the lists from it while the server starts. A stale snapshot is logged and answered live. null or empty: none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.snapshot_file == null || startswith(coalesce(var.snapshot_file, "/"), "/")
+    error_message = "snapshot_file: null, empty, or an absolute path inside the function (e.g. /var/task/mcp-snapshot.json)."
+  }
+}
+
 variable "environment" {
   description = "Extra environment variables for the function (e.g. MCP_LAMBDA_PASS_ENV, MCP_LAMBDA_ENV, MCP_LAMBDA_REQUEST_TIMEOUT). The module's own settings win."
   type        = map(string)

@@ -190,11 +190,16 @@ impl Reuse {
         let era = self.cfg.era(ex).await?;
         if let (Era::Legacy, Some(m)) = (&era, &ex.modern) {
             // The newest family's child serves modern clients with the capability set it was
-            // initialized with (waiting for it if it is being started).
+            // initialized with. Clients without capabilities wait for it if it is being started
+            // (prewarm starts it with none); others only look.
+            let caps = capability_key(&m.client_capabilities);
             let family = self.cell(protocol::LATEST_VERSION);
-            if let Some(slot) = self.alive(&*family.lock().await)
-                && slot.caps == capability_key(&m.client_capabilities)
-            {
+            let shared = if caps.is_empty() {
+                self.alive(&*family.lock().await)
+            } else {
+                family.try_lock().ok().and_then(|g| self.alive(&g))
+            };
+            if let Some(slot) = shared.filter(|s| s.caps == caps) {
                 return Ok(slot);
             }
         }

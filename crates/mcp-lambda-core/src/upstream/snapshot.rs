@@ -16,9 +16,12 @@
 //!   warning and that part is stale from then on: the live answers win. A child's
 //!   `notifications/{tools,prompts,resources}/list_changed` makes its list stale too
 //!   ([`Upstream::lists_changed`]).
-//! - 2026-07-28 answers from the snapshot carry its `ttlMs` / `cacheScope` when it has a
-//!   policy; otherwise what the live path would give (the modern child's own values, or
-//!   `0` / `private` for a translated legacy child).
+//! - 2026-07-28 answers from the snapshot (`server/discover` and the lists) carry its `ttlMs` /
+//!   `cacheScope` when it has a policy; otherwise what the live path would give (the modern
+//!   child's own values, or `0` / `private` for a translated legacy child).
+//! - Only clients the live path would give the recorded answers get them: legacy clients of the
+//!   snapshot's version family, clients without behaviour-changing capabilities, requests
+//!   without a cursor, lists of one page.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,7 +37,7 @@ use super::{
     Era, Exchange, InitOk, Outcome, Reply, Reuse, Upstream, UpstreamError, empty_object,
     emulated_initialize,
 };
-use crate::era::{self, ModernMeta};
+use crate::era::{self, ModernMeta, capability_key};
 use crate::jsonrpc::{self, Message};
 use crate::protocol;
 
@@ -241,14 +244,19 @@ pub struct Snapshotted {
     verify_started: AtomicBool,
     /// Notified when the wrapped upstream has answered a request.
     used: tokio::sync::Notify,
+    /// The wrapped upstream shares one child among legacy clients of a family (`reuse`).
+    shared: bool,
 }
 
 impl Snapshotted {
     /// Wraps `inner` with `snap` (checked by [`Snapshot::parse`]); `source` names it in logs.
+    /// `shared`: `inner` serves every legacy client of a version family from one child
+    /// ([`Reuse`]), so their declared capabilities do not change its answers.
     pub fn new(
         inner: Arc<dyn Upstream>,
         snap: Snapshot,
         source: &str,
+        shared: bool,
     ) -> Result<Snapshotted, SnapshotError> {
         let (handshake, discover, server_info) = match snap.era {
             SnapshotEra::Legacy => {
@@ -272,6 +280,15 @@ impl Snapshotted {
                 (Handshake::Modern(d.clone()), (*d).to_owned(), None)
             }
         };
+        let discover = match snap.cache {
+            Some(c) => {
+                let mut map: Map<String, Value> = serde_json::from_str(discover.get())
+                    .map_err(|e| SnapshotError::Content(format!("discover: {e}")))?;
+                with_policy(&mut map, c);
+                to_raw(&map)?
+            }
+            None => discover,
+        };
         let mut lists = Vec::new();
         for (method, member) in LIST_METHODS {
             let Some(result) = snap.lists.get(method) else {
@@ -280,13 +297,15 @@ impl Snapshotted {
             let mut map: Map<String, Value> = serde_json::from_str(result.get())
                 .map_err(|e| SnapshotError::Content(format!("lists.{method}: {e}")))?;
             let items = map.get(member).cloned().unwrap_or(Value::Null);
+            if map.contains_key("nextCursor") {
+                // Later pages would come from the child, with its cursors and cache fields:
+                // a list of more than one page is answered live.
+                tracing::info!(method, snapshot = %source, "the recorded list has more pages; answered by the MCP server");
+                continue;
+            }
             let legacy = result.to_owned();
             if let Some(c) = snap.cache {
-                map.insert("ttlMs".into(), Value::from(c.ttl_ms));
-                map.insert(
-                    "cacheScope".into(),
-                    serde_json::to_value(c.cache_scope).unwrap_or(Value::Null),
-                );
+                with_policy(&mut map, c);
             }
             let modern = match snap.era {
                 SnapshotEra::Modern => to_raw(&map)?,
@@ -315,6 +334,7 @@ impl Snapshotted {
             source: source.to_owned(),
             verify_started: AtomicBool::new(false),
             used: tokio::sync::Notify::new(),
+            shared,
         })
     }
 
@@ -325,6 +345,27 @@ impl Snapshotted {
             .map(|(_, l)| l)
     }
 
+    /// Whether the live path would give this client the recorded answer: a legacy client of
+    /// the snapshot's version family, and no behaviour-changing capabilities (the recorded
+    /// lists were asked with none; the live path gives such clients children of their own).
+    fn same_client(&self, ex: &Exchange) -> bool {
+        let caps = match (&ex.modern, &ex.init_params) {
+            (Some(m), _) => capability_key(&m.client_capabilities),
+            // A shared (`reuse`) child serves every legacy client of its family, whatever they
+            // declared.
+            (None, _) if self.shared => String::new(),
+            (None, Some(params)) => era::capability_key_of_params(params),
+            (None, None) => String::new(),
+        };
+        let family = match (&self.handshake, &ex.modern) {
+            (Handshake::Legacy(init), None) => {
+                protocol::family(&ex.protocol_version) == protocol::family(&init.negotiated)
+            }
+            _ => true,
+        };
+        family && caps.is_empty()
+    }
+
     /// The answer from the snapshot, if it has a fresh one for this request.
     fn answer(&self, ex: &Exchange, msg: &Message) -> Option<Reply> {
         let method = msg.method()?;
@@ -333,7 +374,7 @@ impl Snapshotted {
                 .then(|| Reply::result(msg.id(), &self.discover));
         }
         let list = self.list(method)?;
-        if has_cursor(msg) {
+        if has_cursor(msg) || !self.same_client(ex) {
             return None;
         }
         let modern = match (&self.handshake, ex.modern.is_some()) {
@@ -348,30 +389,61 @@ impl Snapshotted {
         ))
     }
 
-    /// [`verify`](Self::verify)s once the wrapped upstream has answered a request (its child
-    /// is up then), unless verification already ran.
+    /// [`verify`](Self::verify)s each time the wrapped upstream has answered a request (its
+    /// child is up then), until a verification completes.
     pub async fn verify_after_first_use(&self) {
-        self.used.notified().await;
-        self.verify().await
+        loop {
+            self.used.notified().await;
+            if self.verify().await {
+                return;
+            }
+        }
     }
 
     /// Asks the live child what the snapshot answers and marks every part that differs stale
-    /// (one warning each). Runs once; later calls return at once. Failures to ask are logged
-    /// and leave the snapshot in use.
-    pub async fn verify(&self) {
+    /// (one warning each): another handshake (capabilities, server identity, instructions or
+    /// negotiated version), other items in a list, or an error where the snapshot has a list.
+    /// Returns `false` when the child could not be asked (not started, busy, timed out): the
+    /// snapshot stays in use and a later call tries again. Runs to completion once; later calls
+    /// return `true` at once.
+    pub async fn verify(&self) -> bool {
         if self.verify_started.swap(true, Ordering::SeqCst) {
-            return;
+            return true;
         }
+        let done = self.verify_once().await;
+        if !done {
+            self.verify_started.store(false, Ordering::SeqCst);
+        }
+        done
+    }
+
+    async fn verify_once(&self) -> bool {
         let deadline = tokio::time::Instant::now() + VERIFY_WITHIN;
-        let ex = Exchange::legacy(protocol::LATEST_VERSION, deadline);
+        // A session of its own (per-session children need one), ended afterwards.
+        let mut ex = Exchange::legacy(protocol::LATEST_VERSION, deadline);
+        ex.session_id = Some(VERIFY_SESSION.to_owned());
+        ex.init_params = Some(synthesized_params(protocol::LATEST_VERSION));
+        let done = self.compare(&ex).await;
+        self.inner.end_session(VERIFY_SESSION).await;
+        if done {
+            tracing::debug!(snapshot = %self.source, "snapshot verified against the MCP server");
+        }
+        done
+    }
+
+    async fn compare(&self, ex: &Exchange) -> bool {
         match &self.handshake {
             Handshake::Legacy(snap) => {
                 let Ok(msg) = initialize_message(protocol::LATEST_VERSION) else {
-                    return;
+                    return false;
                 };
-                match self.inner.initialize(&ex, &msg).await {
+                match self.inner.initialize(ex, &msg).await {
                     Ok(live) => {
-                        if let Some(what) = handshake_difference(&snap.result, &live.result) {
+                        let what = handshake_difference(&snap.result, &live.result).or_else(|| {
+                            (live.negotiated != snap.negotiated)
+                                .then(|| format!("protocolVersion {}", live.negotiated))
+                        });
+                        if let Some(what) = what {
                             self.stale(
                                 &self.handshake_fresh,
                                 &format!("InitializeResult ({what})"),
@@ -379,12 +451,13 @@ impl Snapshotted {
                         }
                     }
                     Err(e) => {
-                        return tracing::warn!(error = %e, snapshot = %self.source, "snapshot not verified: the MCP server did not initialize");
+                        tracing::warn!(error = %e, snapshot = %self.source, "snapshot not verified yet: the MCP server did not initialize");
+                        return false;
                     }
                 }
             }
             Handshake::Modern(snap) => {
-                let mut mex = Exchange::legacy(protocol::LATEST_MODERN_VERSION, deadline);
+                let mut mex = Exchange::legacy(protocol::LATEST_MODERN_VERSION, ex.deadline);
                 mex.modern = Some(Arc::new(ModernMeta {
                     protocol_version: protocol::LATEST_MODERN_VERSION.to_owned(),
                     client_capabilities: Arc::from(empty_object()),
@@ -392,7 +465,7 @@ impl Snapshotted {
                     log_level: None,
                 }));
                 let Ok(msg) = request_message("server/discover") else {
-                    return;
+                    return false;
                 };
                 match self
                     .inner
@@ -408,8 +481,12 @@ impl Snapshotted {
                             );
                         }
                     }
-                    _ => {
-                        return tracing::warn!(snapshot = %self.source, "snapshot not verified: the MCP server did not answer server/discover");
+                    Ok(Err(_)) => {
+                        self.stale(&self.handshake_fresh, "server/discover result (an error)")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, snapshot = %self.source, "snapshot not verified yet: the MCP server did not answer server/discover");
+                        return false;
                     }
                 }
             }
@@ -417,32 +494,26 @@ impl Snapshotted {
         for (method, list) in &self.lists {
             let member = member_of(method).unwrap_or_default();
             let Ok(msg) = request_message(method) else {
-                continue;
+                return false;
             };
-            let live = self
-                .inner
-                .request(&ex, &msg)
-                .await
-                .map(|r| result_of(&r.body));
-            match live {
-                Ok(Ok(live)) => {
-                    let items = serde_json::from_str::<Map<String, Value>>(live.get())
+            match self.inner.request(ex, &msg).await {
+                Ok(reply) => {
+                    let items = result_of(&reply.body)
                         .ok()
-                        .and_then(|mut m| m.remove(member))
-                        .unwrap_or(Value::Null);
-                    if items != list.items {
+                        .and_then(|r| serde_json::from_str::<Map<String, Value>>(r.get()).ok())
+                        .filter(|m| !m.contains_key("nextCursor"))
+                        .and_then(|mut m| m.remove(member));
+                    if items.as_ref() != Some(&list.items) {
                         self.stale(&list.fresh, &format!("{method} result"));
                     }
                 }
-                _ => {
-                    self.stale(
-                        &list.fresh,
-                        &format!("{method} (the MCP server did not answer it)"),
-                    );
+                Err(e) => {
+                    tracing::warn!(error = %e, method, snapshot = %self.source, "snapshot not verified yet: the MCP server did not answer");
+                    return false;
                 }
             }
         }
-        tracing::debug!(snapshot = %self.source, "snapshot verified against the MCP server");
+        true
     }
 
     fn stale(&self, flag: &AtomicBool, what: &str) {
@@ -451,6 +522,9 @@ impl Snapshotted {
         }
     }
 }
+
+/// The session verification uses (per-session children need one).
+const VERIFY_SESSION: &str = "mcp-lambda-snapshot-verification";
 
 /// How long verification may take (a cold child included).
 const VERIFY_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
@@ -640,6 +714,16 @@ fn message(raw: String) -> Outcome<Message> {
         .ok_or_else(|| UpstreamError::Unreadable("cannot build a request".into()))
 }
 
+/// Puts the policy's `ttlMs` and `cacheScope` in a result.
+fn with_policy(map: &mut Map<String, Value>, c: CachePolicy) {
+    map.insert("ttlMs".into(), Value::from(c.ttl_ms));
+    let scope = match c.cache_scope {
+        CacheScope::Public => "public",
+        CacheScope::Private => "private",
+    };
+    map.insert("cacheScope".into(), Value::from(scope));
+}
+
 fn to_raw(map: &Map<String, Value>) -> Result<Box<RawValue>, SnapshotError> {
     serde_json::value::to_raw_value(map).map_err(|e| SnapshotError::Content(e.to_string()))
 }
@@ -668,19 +752,30 @@ mod tests {
     struct Live {
         tools: Value,
         asked: AtomicUsize,
+        /// Not started yet: every question fails.
+        down: AtomicBool,
+        negotiated: &'static str,
     }
 
     #[async_trait]
     impl Upstream for Live {
         async fn initialize(&self, _: &Exchange, _: &Message) -> Outcome<InitOk> {
             self.asked.fetch_add(1, Ordering::SeqCst);
+            if self.down.load(Ordering::SeqCst) {
+                return Err(UpstreamError::Busy(1));
+            }
+            let mut init = init_result();
+            init.insert("protocolVersion".into(), self.negotiated.into());
             Ok(InitOk {
-                result: Arc::from(to_raw(&init_result()).unwrap()),
-                negotiated: protocol::LATEST_VERSION.into(),
+                result: Arc::from(to_raw(&init).unwrap()),
+                negotiated: self.negotiated.into(),
             })
         }
         async fn request(&self, _: &Exchange, msg: &Message) -> Outcome<Reply> {
             self.asked.fetch_add(1, Ordering::SeqCst);
+            if self.down.load(Ordering::SeqCst) {
+                return Err(UpstreamError::Busy(1));
+            }
             let r = serde_json::value::to_raw_value(&json!({"tools": self.tools})).unwrap();
             Ok(Reply::result(msg.id(), &r))
         }
@@ -711,8 +806,10 @@ mod tests {
         let inner = Arc::new(Live {
             tools: live,
             asked: AtomicUsize::new(0),
+            down: AtomicBool::new(false),
+            negotiated: "2025-11-25",
         });
-        let s = Snapshotted::new(inner.clone(), snapshot(recorded, cache), "test").unwrap();
+        let s = Snapshotted::new(inner.clone(), snapshot(recorded, cache), "test", true).unwrap();
         (inner, s)
     }
 
@@ -821,6 +918,91 @@ mod tests {
         let r = body(&s.request(&ex(false), &list).await.unwrap());
         assert_eq!(r["result"]["tools"][0]["name"], "new");
         assert_eq!(live.asked.load(Ordering::SeqCst), before + 1);
+    }
+
+    #[tokio::test]
+    async fn only_clients_the_live_path_would_answer_alike_get_the_snapshot() {
+        let tools = json!([{"name": "t"}]);
+        let (live, s) = wrapped(tools.clone(), tools.clone(), None);
+        let list = msg(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"}));
+        // Another version family: its own child.
+        let mut old = ex(false);
+        old.protocol_version = "2025-03-26".into();
+        s.request(&old, &list).await.unwrap();
+        assert_eq!(live.asked.load(Ordering::SeqCst), 1);
+        // A modern client declaring sampling: a child initialized with it.
+        let mut sampling = ex(true);
+        if let Some(m) = sampling.modern.as_mut() {
+            Arc::make_mut(m).client_capabilities =
+                Arc::from(RawValue::from_string(r#"{"sampling":{}}"#.into()).unwrap());
+        }
+        s.request(&sampling, &list).await.unwrap();
+        assert_eq!(live.asked.load(Ordering::SeqCst), 2);
+        // A legacy session declaring roots shares the reuse child anyway (shared = true).
+        let mut rooted = ex(false);
+        rooted.init_params = Some(Arc::from(
+            r#"{"protocolVersion":"2025-11-25","capabilities":{"roots":{}}}"#,
+        ));
+        s.request(&rooted, &list).await.unwrap();
+        assert_eq!(live.asked.load(Ordering::SeqCst), 2);
+        // Not with children per session or request.
+        let inner = Arc::new(Live {
+            tools: tools.clone(),
+            asked: AtomicUsize::new(0),
+            down: AtomicBool::new(false),
+            negotiated: "2025-11-25",
+        });
+        let own = Snapshotted::new(inner.clone(), snapshot(tools, None), "t", false).unwrap();
+        own.request(&rooted, &list).await.unwrap();
+        assert_eq!(inner.asked.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn paged_lists_are_answered_live() {
+        let text = json!({"mcpLambdaSnapshot": 1, "era": "legacy", "initialize": init_result(),
+            "lists": {"tools/list": {"tools": [{"name": "a"}], "nextCursor": "2"}}});
+        let snap = Snapshot::parse(text.to_string().as_bytes()).unwrap();
+        let inner = Arc::new(Live {
+            tools: json!([{"name": "a"}]),
+            asked: AtomicUsize::new(0),
+            down: AtomicBool::new(false),
+            negotiated: "2025-11-25",
+        });
+        let s = Snapshotted::new(inner.clone(), snap, "t", true).unwrap();
+        let list = msg(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"}));
+        s.request(&ex(false), &list).await.unwrap();
+        assert_eq!(inner.asked.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn verification_waits_for_the_child_and_notices_a_new_version() {
+        let tools = json!([{"name": "t"}]);
+        let inner = Arc::new(Live {
+            tools: tools.clone(),
+            asked: AtomicUsize::new(0),
+            down: AtomicBool::new(true),
+            negotiated: "2025-06-18",
+        });
+        let s = Snapshotted::new(inner.clone(), snapshot(tools, None), "t", true).unwrap();
+        // Not up: not verified, the snapshot stays in use, a later call tries again.
+        assert!(!s.verify().await);
+        assert!(s.handshake_fresh.load(Ordering::SeqCst));
+        inner.down.store(false, Ordering::SeqCst);
+        assert!(s.verify().await);
+        // The server now negotiates 2025-06-18 where the snapshot says 2025-11-25.
+        assert!(!s.handshake_fresh.load(Ordering::SeqCst));
+        let init = msg(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "c", "version": "1"}}}),
+        );
+        assert_eq!(
+            s.initialize(&ex(false), &init).await.unwrap().negotiated,
+            "2025-06-18"
+        );
+        assert!(
+            s.verify().await,
+            "ran to completion once: later calls return at once"
+        );
     }
 
     #[test]

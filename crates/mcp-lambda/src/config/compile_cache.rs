@@ -104,6 +104,8 @@ pub(crate) fn bytecode(server: &ServerCommand) -> Bytecode {
         .filter(|(k, _)| k == "PYTHONPATH")
         .flat_map(|(_, v)| std::env::split_paths(v).collect::<Vec<_>>())
         .collect();
+    // Not our own working directory: it may hold anyone's bytecode (the layer's wrapper puts
+    // the task root on PYTHONPATH anyway).
     roots.extend(server.cwd.clone());
     let mut seen = 0usize;
     let mut tags: Vec<String> = Vec::new();
