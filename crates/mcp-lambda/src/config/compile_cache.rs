@@ -6,8 +6,9 @@
 //! `PYTHONPYCACHEPREFIX=DIR/python` — unless the package ships bytecode for the child's
 //! interpreter: with a prefix Python reads bytecode *only* there, so shipped bytecode (and the
 //! runtime's own standard library's) would be compiled again on the first spawn. Measured with
-//! mcp-server-time from a read-only tree without bytecode (docs/PERFORMANCE.md): 750 ms per
-//! spawn without the prefix; with it, 1,060 ms for the first and 425 ms for each later one.
+//! mcp-server-time from a read-only tree without bytecode (docs/PERFORMANCE.md, *Cold start*):
+//! 842 ms per spawn without the prefix; with it, 990 ms for the first and 465 ms for each later
+//! one.
 //! A variable the user set (`--env`, `--pass-env`) is never replaced.
 //!
 //! [`bytecode`] says whether the Python package directories carry bytecode for the child's
