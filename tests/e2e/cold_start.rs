@@ -636,3 +636,28 @@ fn a_snapshot_answers_first_under_cargo_lambda_watch() {
         emu.log()
     );
 }
+
+/// Provisioned concurrency (and Managed Instances) initialize before any traffic: there INIT
+/// still waits for the child, snapshot or not, so the first request finds it up.
+#[test]
+fn provisioned_concurrency_init_waits_for_the_child_even_with_a_snapshot() {
+    const SLOW: Duration = Duration::from_millis(1500);
+    let dir = scratch("provisioned");
+    let snapshot = take_snapshot(&dir);
+    let api = Arc::new(MiniRuntimeApi::start());
+    let (f, t0) = with_snapshot(
+        &api,
+        &dir,
+        &snapshot,
+        SLOW,
+        &[("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")],
+    );
+    let init = t0.elapsed();
+    assert!(init >= SLOW, "INIT took {init:?}\n{}", f.log());
+    let log = f.log();
+    let prewarmed = log
+        .find("prewarmed the MCP server")
+        .unwrap_or_else(|| panic!("{log}"));
+    let serving = log.find("serving the Lambda Runtime API").unwrap();
+    assert!(prewarmed < serving, "{log}");
+}

@@ -104,16 +104,18 @@ fn function_url_serves_streamable_http_from_the_prewarmed_child() {
         log.contains("sessions=None"),
         "no sessions on Lambda:\n{log}"
     );
-    // Two prewarmed children (a legacy server): one for 2026-07-28 clients, one for 2025-11-25.
+    // One prewarmed child (a legacy server) serves 2026-07-28 clients without capabilities and
+    // the 2025-06-18 / 2025-11-25 family (docs/PROTOCOL-ERAS.md).
     let prewarmed = number_in_log(&log, "version=2025-11-25 took=", "pid=");
     let prewarmed_modern = number_in_log(&log, "version=2026-07-28 took=", "pid=");
-    assert!(alive(prewarmed) && alive(prewarmed_modern));
-    assert_ne!(prewarmed, prewarmed_modern);
+    assert!(alive(prewarmed));
+    assert_eq!(prewarmed, prewarmed_modern);
 
-    // initialize: answered, and no session is issued.
+    // initialize: answered, and no session is issued. 2025-03-26 is a version family of its
+    // own: its client starts a child.
     let seen = f.emf().len();
     let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-        "protocolVersion":"2025-06-18","capabilities":{},
+        "protocolVersion":"2025-03-26","capabilities":{},
         "clientInfo":{"name":"lambda-e2e","version":"1.0"}}});
     let r = post(&url, &[], &init.to_string());
     assert_eq!(r.status, 200, "{r:?}");
@@ -121,7 +123,7 @@ fn function_url_serves_streamable_http_from_the_prewarmed_child() {
     assert_eq!(r.header("mcp-session-id"), None, "{r:?}");
     let v = r.json();
     assert_eq!(v["id"], 1, "{v}");
-    assert_eq!(v["result"]["protocolVersion"], "2025-06-18", "{v}");
+    assert_eq!(v["result"]["protocolVersion"], "2025-03-26", "{v}");
     assert_eq!(
         v["result"]["serverInfo"]["name"], "mcp-lambda-example-server",
         "{v}"
@@ -140,7 +142,7 @@ fn function_url_serves_streamable_http_from_the_prewarmed_child() {
     let started = log
         .lines()
         .find(|l| l.contains("started and initialized by a client"))
-        .unwrap_or_else(|| panic!("2025-06-18 gets a child of its own:\n{log}"));
+        .unwrap_or_else(|| panic!("2025-03-26 gets a child of its own:\n{log}"));
     assert!(
         started.contains(&format!("requestId=\"{request_id}\"")),
         "the EMF line carries the id of the invocation that started the child: {started}\n{emf}"
@@ -159,7 +161,7 @@ fn function_url_serves_streamable_http_from_the_prewarmed_child() {
     );
     assert_eq!((n.status, n.body.as_str()), (202, ""), "{n:?}");
 
-    // tools/call on the child that initialize started: warm, nothing spawned.
+    // tools/call from a 2025-06-18 client: the prewarmed child of its family, nothing spawned.
     let mut m = Mcp::stateless(&url, "2025-06-18");
     let seen = f.emf().len();
     assert_eq!(
@@ -176,7 +178,10 @@ fn function_url_serves_streamable_http_from_the_prewarmed_child() {
     assert!(ms(&emf, "TotalMs") >= ms(&emf, "CallMs"), "{emf}");
     assert_ne!(emf["requestId"].as_str(), Some(request_id.as_str()));
     let p_0618 = pid(&mut m);
-    assert_ne!(p_0618, prewarmed, "another version, another child");
+    assert_eq!(
+        p_0618, prewarmed,
+        "2025-06-18 shares the prewarmed child of its family"
+    );
 
     // The HTTP rules hold behind the Function URL.
     let get = http("GET", &url, &[("accept", "text/event-stream")], None);
@@ -553,10 +558,10 @@ fn python_client_through_a_function_url_to_server_everything() {
             "{mode}: {out}"
         );
     }
-    // A legacy child: one prewarmed for modern clients (its first child, the one the era
-    // probe ran on), one for legacy clients; both prewarmed, no spawn on a request.
+    // A legacy child: one prewarmed child (the one the era probe ran on) serves modern clients
+    // without capabilities and legacy clients; no spawn on a request.
     let log = f.log();
-    assert_eq!(log.matches("spawned MCP server").count(), 2, "{log}");
+    assert_eq!(log.matches("spawned MCP server").count(), 1, "{log}");
     assert_eq!(log.matches("prewarmed the MCP server").count(), 2, "{log}");
 }
 
