@@ -272,7 +272,12 @@ impl Upstream for Policed {
     }
 
     fn lists_changed(&self, notification: &str) {
-        // A new tool list: the filtered catalog is refreshed on the next call anyway (60 s).
+        // A new tool list: the next call reads it again instead of trusting the last (≤ 60 s).
+        if notification == "notifications/tools/list_changed"
+            && let Ok(mut c) = self.catalog.lock()
+        {
+            c.at = None;
+        }
         self.inner.lists_changed(notification)
     }
 }
@@ -369,6 +374,28 @@ mod tests {
         // Both pages, once, for every call above; only the allowed calls reached the child.
         assert_eq!(child.lists.load(Ordering::Relaxed), 2);
         assert_eq!(child.calls.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn a_tool_list_change_makes_the_next_call_read_the_list_again() {
+        let child = Arc::new(Child::default());
+        let p = Policed::new(child.clone(), ToolPolicy::default().with_read_only(true));
+        assert!(answer(&p, "a").await.get("result").is_some());
+        assert_eq!(child.lists.load(Ordering::Relaxed), 2);
+        p.lists_changed("notifications/prompts/list_changed");
+        assert!(answer(&p, "a").await.get("result").is_some());
+        assert_eq!(
+            child.lists.load(Ordering::Relaxed),
+            2,
+            "another list changed"
+        );
+        p.lists_changed("notifications/tools/list_changed");
+        assert!(answer(&p, "a").await.get("result").is_some());
+        assert_eq!(
+            child.lists.load(Ordering::Relaxed),
+            4,
+            "both pages read again"
+        );
     }
 
     #[tokio::test]

@@ -91,7 +91,7 @@ pub struct CachePolicy {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
-    /// [`FORMAT`].
+    /// The file format: 1 (what this build reads and writes).
     #[serde(rename = "mcpLambdaSnapshot")]
     pub format: u32,
     /// The command it was taken from (informational).
