@@ -8,6 +8,7 @@
 //! Configuration errors print one line naming the field and exit with status 2.
 
 mod config;
+mod doctor;
 mod dynamo;
 mod secrets;
 mod serve;
@@ -60,6 +61,11 @@ enum Command {
     /// lists — into a file to ship with the function (`--snapshot` / MCP_LAMBDA_SNAPSHOT).
     /// Starts the server like `serve` does; JSON on stdout unless `-o`.
     Snapshot(Box<SnapshotArgs>),
+    /// Check a server before deploying it: starts it as the function would, initializes it,
+    /// lists its tools, prompts and resources, and reports timings, peak memory and what would
+    /// break on Lambda (run-time package downloads, writes to the working directory, tool
+    /// schemas clients refuse, a missing interpreter). Exit 0 clean, 1 findings, 2 cannot start.
+    Doctor(Box<DoctorArgs>),
     /// Manage the session store.
     Sessions {
         #[command(subcommand)]
@@ -83,6 +89,20 @@ struct SnapshotArgs {
     /// `cacheScope` of 2026-07-28 answers from the snapshot.
     #[arg(long, value_enum, requires = "ttl_ms")]
     cache_scope: Option<Scope>,
+    /// The server, as for `serve`.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// `mcp-lambda doctor`: output form, an optional call, and the server.
+#[derive(clap::Args)]
+struct DoctorArgs {
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Also call TOOL with ARGS (a JSON object).
+    #[arg(long, num_args = 2, value_names = ["TOOL", "ARGS"])]
+    call: Option<Vec<String>>,
     /// The server, as for `serve`.
     #[command(flatten)]
     serve: ServeArgs,
@@ -143,6 +163,7 @@ fn main() -> ExitCode {
         }) => return dynamo::create_table(table),
         Some(Command::AgentcoreSchema(a)) => return agentcore_schema(*a),
         Some(Command::Snapshot(a)) => return snapshot(*a),
+        Some(Command::Doctor(a)) => return doctor(*a),
         Some(Command::Serve(a)) => (*a, Mode::Serve),
         Some(Command::Lambda(a)) => (*a, Mode::Lambda),
         None if on_lambda => (cli.serve, Mode::Lambda),
@@ -250,6 +271,30 @@ async fn agentcore_main(config: Config) -> anyhow::Result<()> {
     }
     println!("{}", serde_json::to_string_pretty(&definitions)?);
     Ok(())
+}
+
+/// `mcp-lambda doctor`: resolves the server like `serve`, then runs the checks.
+fn doctor(args: DoctorArgs) -> ExitCode {
+    let ours: Vec<(String, String)> = std::env::vars().collect();
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mcp-lambda"));
+    let config = match config::resolve(&args.serve, &ours, &exe, Mode::Serve) {
+        Ok(c) => c,
+        Err(e) => return config_failure(e),
+    };
+    let call = match args.call.as_deref() {
+        Some([tool, arguments]) => match serde_json::from_str::<serde_json::Value>(arguments) {
+            Ok(v) if v.is_object() => Some((tool.clone(), v)),
+            _ => return config_failure("--call: ARGS must be a JSON object"),
+        },
+        _ => None,
+    };
+    if !config.secrets.is_empty() {
+        eprintln!(
+            "doctor: {} variable(s) with secret references are passed unresolved",
+            config.secrets.len()
+        );
+    }
+    doctor::run(&config.server, call, args.json)
 }
 
 /// `mcp-lambda snapshot`: starts the server, records its snapshot, writes it.

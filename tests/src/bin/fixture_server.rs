@@ -14,7 +14,8 @@
 //!   - anything else: complain on stderr and exit with status 2.
 //! - Environment (every mode): `FIXTURE_SPAWN_LOG=FILE` appends one line (its pid) to FILE at
 //!   start, so a test can count spawns; `FIXTURE_START_MS=N` sleeps N ms before reading stdin
-//!   (a server that is slow to start, e.g. one importing a lot of Python).
+//!   (a server that is slow to start, e.g. one importing a lot of Python);
+//!   `FIXTURE_BROKEN_SCHEMA=1` adds a tool `bad tool` whose inputSchema is `{"type": "text"}`.
 //! - Methods: `initialize` (echoes a known requested protocolVersion, else `2025-11-25`;
 //!   serverInfo name `fixture-server`), `ping`, `tools/list`, `tools/call`; notifications get
 //!   no reply; other methods get -32601; malformed JSON gets -32700 with id null.
@@ -273,7 +274,7 @@ impl Server {
                 }))
             }
             "ping" => Ok(json!({})),
-            "tools/list" => Ok(tools_list()),
+            "tools/list" => Ok(with_broken_schema(tools_list())),
             "tools/call" => {
                 if params.get("name").and_then(Value::as_str) == Some("freeze") {
                     self.freeze();
@@ -484,6 +485,18 @@ fn optional_u64(
         None | Some(Value::Null) => Ok(default),
         Some(_) => required_u64(tool, args, argument, max),
     }
+}
+
+/// `tools` with a broken tool added when `FIXTURE_BROKEN_SCHEMA` is set.
+fn with_broken_schema(mut tools: Value) -> Value {
+    if std::env::var_os("FIXTURE_BROKEN_SCHEMA").is_some()
+        && let Some(list) = tools["tools"].as_array_mut()
+    {
+        list.push(
+            json!({"name": "bad tool", "description": "Broken.", "inputSchema": {"type": "text"}}),
+        );
+    }
+    tools
 }
 
 fn tools_list() -> Value {
