@@ -779,6 +779,7 @@ mod legacy;
 pub mod modern;
 pub(crate) mod mrtr;
 mod param_headers;
+pub use param_headers::client_headers;
 mod reject;
 pub(crate) mod sse;
 

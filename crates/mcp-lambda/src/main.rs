@@ -66,6 +66,11 @@ enum Command {
     /// break on Lambda (run-time package downloads, writes to the working directory, tool
     /// schemas clients refuse, a missing interpreter). Exit 0 clean, 1 findings, 2 cannot start.
     Doctor(Box<DoctorArgs>),
+    /// Be a stdio MCP server that forwards everything to a deployed endpoint: a Streamable
+    /// HTTP URL (`--sigv4` for an AWS_IAM Function URL, `--bearer` for a token) or a function
+    /// reached by Invoke (`lambda:FUNCTION[:QUALIFIER]` or its ARN). For desktop MCP clients.
+    #[cfg(feature = "connect")]
+    Connect(Box<ConnectArgs>),
     /// Manage the session store.
     Sessions {
         #[command(subcommand)]
@@ -106,6 +111,36 @@ struct DoctorArgs {
     /// The server, as for `serve`.
     #[command(flatten)]
     serve: ServeArgs,
+}
+
+/// `mcp-lambda connect`: the target and how requests are authorized.
+#[cfg(feature = "connect")]
+#[derive(clap::Args)]
+struct ConnectArgs {
+    /// Where to forward: an MCP endpoint URL (https://…/mcp), lambda:FUNCTION[:QUALIFIER] or
+    /// a Lambda function ARN.
+    #[arg(env = "MCP_LAMBDA_CONNECT_TARGET", value_name = "TARGET")]
+    target: String,
+    /// Sign requests with AWS SigV4 (service lambda): for a Function URL with auth type
+    /// AWS_IAM. Credentials from the AWS SDK's chain (environment, profile, SSO, roles).
+    #[arg(long, env = "MCP_LAMBDA_CONNECT_SIGV4", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    sigv4: bool,
+    /// Send `Authorization: Bearer` with the token read from env:NAME or file:PATH (a file is
+    /// read again for every request, so a refreshed token is used).
+    #[arg(long, env = "MCP_LAMBDA_CONNECT_BEARER", value_name = "SOURCE")]
+    bearer: Option<String>,
+    /// AWS region [default: a Function URL's or an ARN's, then AWS_REGION / the profile's].
+    #[arg(long, env = "MCP_LAMBDA_CONNECT_REGION")]
+    region: Option<String>,
+    /// AWS profile [default: AWS_PROFILE, then default].
+    #[arg(long, env = "MCP_LAMBDA_CONNECT_PROFILE")]
+    profile: Option<String>,
+    /// Longest wait for one answer (e.g. 90s, 15m).
+    #[arg(long, env = "MCP_LAMBDA_CONNECT_TIMEOUT", default_value = "15m", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// Log level or filter; logs go to stderr.
+    #[arg(long, env = "MCP_LAMBDA_LOG_LEVEL", default_value = "info")]
+    log_level: String,
 }
 
 /// `--cache-scope`.
@@ -164,6 +199,8 @@ fn main() -> ExitCode {
         Some(Command::AgentcoreSchema(a)) => return agentcore_schema(*a),
         Some(Command::Snapshot(a)) => return snapshot(*a),
         Some(Command::Doctor(a)) => return doctor(*a),
+        #[cfg(feature = "connect")]
+        Some(Command::Connect(a)) => return connect(*a),
         Some(Command::Serve(a)) => (*a, Mode::Serve),
         Some(Command::Lambda(a)) => (*a, Mode::Lambda),
         None if on_lambda => (cli.serve, Mode::Lambda),
@@ -295,6 +332,38 @@ fn doctor(args: DoctorArgs) -> ExitCode {
         );
     }
     doctor::run(&config.server, call, args.json)
+}
+
+/// `mcp-lambda connect`: see [`Command::Connect`].
+#[cfg(feature = "connect")]
+fn connect(args: ConnectArgs) -> ExitCode {
+    use mcp_lambda_connect::{BearerSource, Options, Target};
+    if let Err(e) = init_logging(LogFormat::Text, &args.log_level) {
+        return config_failure(format_args!("--log-level (MCP_LAMBDA_LOG_LEVEL): {e}"));
+    }
+    let target = match Target::parse(&args.target) {
+        Ok(t) => t,
+        Err(e) => return config_failure(e),
+    };
+    let bearer = match args.bearer.as_deref().map(BearerSource::parse).transpose() {
+        Ok(b) => b,
+        Err(e) => return config_failure(e),
+    };
+    let opts = Options {
+        target,
+        sigv4: args.sigv4,
+        bearer,
+        region: args.region,
+        profile: args.profile,
+        timeout: args.timeout,
+    };
+    let Some(runtime) = async_runtime(tokio::runtime::Builder::new_multi_thread()) else {
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(mcp_lambda_connect::run(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => config_failure(e),
+    }
 }
 
 /// `mcp-lambda snapshot`: starts the server, records its snapshot, writes it.

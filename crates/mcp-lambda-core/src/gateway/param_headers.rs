@@ -160,6 +160,22 @@ pub(crate) fn annotations(schema: &Value) -> Option<Vec<Annotation>> {
     Some(out)
 }
 
+/// The `Mcp-Param-*` headers a client sends with a `tools/call` of a tool whose input schema is
+/// `schema`, for `args`: (header name, value as rendered, before the header-value encoding).
+/// Empty when the schema declares none, or declares them invalidly (conforming clients drop
+/// such a tool, and the gateway does not check it); an argument that is absent or not a
+/// primitive gets no header.
+pub fn client_headers(schema: &Value, args: &Map<String, Value>) -> Vec<(String, String)> {
+    annotations(schema)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|a| {
+            let v = render(value_at(args, &a.path)?)?;
+            Some((a.header, v))
+        })
+        .collect()
+}
+
 /// RFC 9110 token characters.
 fn is_token(s: &str) -> bool {
     !s.is_empty()
@@ -286,6 +302,30 @@ mod tests {
 
     fn args(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn client_headers_pass_the_check() {
+        let a = args(
+            json!({"region": "eu-west-1", "count": 3, "nested": {"flag": true}, "query": "q"}),
+        );
+        let mut got = client_headers(&schema(), &a);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("Mcp-Param-Count".to_owned(), "3".to_owned()),
+                ("Mcp-Param-Flag".to_owned(), "true".to_owned()),
+                ("Mcp-Param-Region".to_owned(), "eu-west-1".to_owned()),
+            ]
+        );
+        let pairs: Vec<(&str, &str)> = got.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let annotations = annotations(&schema()).unwrap();
+        assert!(check(&annotations, &headers(&pairs), &a).is_ok());
+        // Absent arguments get no header; invalid declarations none at all.
+        assert!(client_headers(&schema(), &args(json!({"query": "q"}))).is_empty());
+        let bad = json!({"properties": {"a": {"type": "number", "x-mcp-header": "A"}}});
+        assert!(client_headers(&bad, &args(json!({"a": 1}))).is_empty());
     }
 
     #[test]
