@@ -353,6 +353,18 @@ impl Verifier {
         self.log.lock().unwrap().clone()
     }
 
+    /// Waits (up to 10 s) until the log contains `needle` (it is written after the answer).
+    fn wait_log(&self, needle: &str) -> String {
+        for _ in 0..200 {
+            let l = self.log();
+            if l.contains(needle) {
+                return l;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the verifier never logged {needle:?}:\n{}", self.log());
+    }
+
     fn recorded(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.record)
             .unwrap_or_default()
@@ -472,8 +484,7 @@ fn sigv4_signed_function_url_verified_by_botocore() {
         &env,
         false,
     );
-    let log = v.log();
-    assert!(log.contains("VERIFIED POST /lambda-url/_/mcp"), "{log}");
+    let log = v.wait_log("VERIFIED POST /lambda-url/_/mcp");
     assert!(!log.contains("REFUSED"), "{log}");
     // Every request was signed with the session token and the body's hash.
     let recs = v.recorded();
@@ -488,13 +499,13 @@ fn sigv4_signed_function_url_verified_by_botocore() {
     assert_eq!(replay(v.port, rec, None), 200);
     let tampered = rec["body"].as_str().unwrap().replace("echo", "pid");
     assert_eq!(replay(v.port, rec, Some(&tampered)), 403);
-    assert!(v.log().contains("REFUSED"), "{}", v.log());
+    v.wait_log("REFUSED");
     let later = Verifier::start(&format!("http://127.0.0.1:{}", _emu.port), 3600).unwrap();
     assert_eq!(replay(later.port, rec, None), 403);
+    let refused = later.wait_log("REFUSED");
     assert!(
-        later.log().to_lowercase().contains("expired") || later.log().contains("stale"),
-        "{}",
-        later.log()
+        refused.to_lowercase().contains("expired") || refused.contains("stale"),
+        "{refused}"
     );
     // Wrong credentials: the request is answered with the refusal.
     let mut wrong = aws_env();
@@ -513,11 +524,7 @@ fn direct_invoke_through_the_lambda_api() {
     let mut env = aws_env();
     env.push(("AWS_ENDPOINT_URL_LAMBDA", v.url("")));
     real_clients(&connect_cmd(&["lambda:_"]), &env, false);
-    let log = v.log();
-    assert!(
-        log.contains("VERIFIED POST /2015-03-31/functions/_/invocations"),
-        "{log}"
-    );
+    let log = v.wait_log("VERIFIED POST /2015-03-31/functions/_/invocations");
     assert!(!log.contains("REFUSED"), "{log}");
     // A function that does not exist: the Lambda API's refusal, named.
     let mut raw = Raw::start(&["lambda:no-such-function"], &env);
@@ -556,7 +563,7 @@ fn an_expired_session_is_opened_again_by_replaying_initialize() {
     );
     assert!(raw.finish().success());
     // The session was ended with DELETE at the end of stdin.
-    s.wait_for_log("DELETE", Duration::from_secs(10));
+    s.wait_for_log("session closed by the client", Duration::from_secs(10));
 }
 
 #[test]

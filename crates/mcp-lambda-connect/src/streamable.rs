@@ -21,7 +21,7 @@
 //! - Credentials: `Authorization: Bearer` read per request, or SigV4 (service `lambda`); a 401
 //!   or 403 with SigV4 drops the cached credentials and tries once more.
 //! - Anything from the endpoint is checked before it is written: JSON (object or array), at
-//!   most [`MAX_MESSAGE`](crate::MAX_MESSAGE) bytes per message; an error status with a
+//!   most [`MAX_MESSAGE`] bytes per message; an error status with a
 //!   JSON-RPC error for the request is written as the answer, any other as a forward error.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

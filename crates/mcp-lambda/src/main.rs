@@ -117,7 +117,7 @@ struct DoctorArgs {
 #[cfg(feature = "connect")]
 #[derive(clap::Args)]
 struct ConnectArgs {
-    /// Where to forward: an MCP endpoint URL (https://…/mcp), lambda:FUNCTION[:QUALIFIER] or
+    /// Where to forward: an MCP endpoint URL (https://…/mcp), `lambda:FUNCTION[:QUALIFIER]` or
     /// a Lambda function ARN.
     #[arg(env = "MCP_LAMBDA_CONNECT_TARGET", value_name = "TARGET")]
     target: String,
