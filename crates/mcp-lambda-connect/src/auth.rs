@@ -221,6 +221,55 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Hands out credentials that expire `lifetime` after they are made, counting calls.
+    #[derive(Debug)]
+    struct Expiring {
+        lifetime: Duration,
+        calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl ProvideCredentials for Expiring {
+        fn provide_credentials<'a>(
+            &'a self,
+        ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            aws_credential_types::provider::future::ProvideCredentials::ready(Ok(Credentials::new(
+                format!("AKID{n}"),
+                "s",
+                None,
+                Some(SystemTime::now() + self.lifetime),
+                "t",
+            )))
+        }
+    }
+
+    #[tokio::test]
+    async fn credentials_are_cached_until_they_near_expiry() {
+        let long = Expiring {
+            lifetime: Duration::from_secs(3600),
+            calls: Default::default(),
+        };
+        let s = Signer::new(SharedCredentialsProvider::new(long), "r".into(), "lambda");
+        for _ in 0..3 {
+            assert_eq!(s.credentials().await.unwrap().access_key_id(), "AKID0");
+        }
+        s.forget().await;
+        assert_eq!(s.credentials().await.unwrap().access_key_id(), "AKID1");
+        // Credentials that expire within REFRESH_BEFORE are fetched again for every use.
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let short = Expiring {
+            lifetime: REFRESH_BEFORE / 2,
+            calls: calls.clone(),
+        };
+        let s = Signer::new(SharedCredentialsProvider::new(short), "r".into(), "lambda");
+        s.credentials().await.unwrap();
+        assert_eq!(s.credentials().await.unwrap().access_key_id(), "AKID1");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
     #[test]
     fn signatures_carry_the_body_hash_and_token() {
         let mut req = http::Request::post("https://abc.lambda-url.us-east-1.on.aws/mcp")
