@@ -138,6 +138,12 @@ impl Invoke {
                 "--bearer: a function reached by Invoke is authorized by IAM (SigV4), not by a token".into(),
             ));
         }
+        if opts.oauth.is_some() {
+            return Err(ConnectError::Config(
+                "--oauth: a function reached by Invoke is authorized by IAM (SigV4), not by OAuth"
+                    .into(),
+            ));
+        }
         let signer = signer(opts, region.clone()).await?;
         let uri = invoke_uri(&endpoint(signer.region()), name, qualifier.as_deref())?;
         let host = uri

@@ -24,6 +24,7 @@ pub mod auth;
 mod client;
 mod forward;
 pub mod invoke;
+pub mod oauth;
 pub mod sse;
 pub mod streamable;
 pub mod target;
@@ -32,6 +33,7 @@ use std::time::Duration;
 
 pub use auth::{BearerSource, Signer};
 pub use forward::run;
+pub use oauth::OAuthOptions;
 pub use target::{Target, TargetError};
 
 /// Largest message accepted from stdin or from the endpoint.
@@ -51,6 +53,8 @@ pub struct Options {
     pub sigv4: bool,
     /// Send `Authorization: Bearer` with the token from here.
     pub bearer: Option<BearerSource>,
+    /// Sign in with OAuth (authorization code + PKCE in the browser) when the endpoint asks.
+    pub oauth: Option<OAuthOptions>,
     /// The AWS region (default: from a Function URL or an ARN, then the AWS configuration).
     pub region: Option<String>,
     /// The AWS profile (default: the AWS configuration's).

@@ -18,8 +18,10 @@
 //!   `Mcp-Method` and `Mcp-Name`, and a `tools/call` the `Mcp-Param-*` headers its tool declares
 //!   with `x-mcp-header` (learned from the `tools/list` answers passing through, at most
 //!   `MAX_TOOLS` tools); values are base64-sentinel encoded when not plain visible ASCII.
-//! - Credentials: `Authorization: Bearer` read per request, or SigV4 (service `lambda`); a 401
-//!   or 403 with SigV4 drops the cached credentials and tries once more.
+//! - Credentials: `Authorization: Bearer` read per request, SigV4 (service `lambda`; a 401
+//!   or 403 drops the cached credentials and tries once more), or OAuth ([`crate::oauth`]: a
+//!   401, or a 403 `insufficient_scope`, gets a new token — refreshed, else signed in — and
+//!   the message is sent again, at most twice).
 //! - Anything from the endpoint is checked before it is written: JSON (object or array), at
 //!   most [`MAX_MESSAGE`] bytes per message; an error status with a
 //!   JSON-RPC error for the request is written as the answer, any other as a forward error.
@@ -42,6 +44,7 @@ use mcp_lambda_core::protocol::{
 use crate::auth::{BearerSource, Signer};
 use crate::client::{Http, backoff, read_bounded};
 use crate::forward::{Inbound, Kind, Out, answered_ids};
+use crate::oauth::{Challenge, OAuth};
 use crate::sse::Parser;
 use crate::{ConnectError, Failure, MAX_MESSAGE, Options, excerpt};
 
@@ -51,6 +54,8 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 const MAX_HEADER_VALUE: usize = 512;
 /// Consecutive failures after which the `GET` stream is given up.
 const GET_FAILURES: u32 = 5;
+/// New tokens (refresh, sign-in, step-up) obtained for one message at most.
+const SIGN_INS: u32 = 2;
 /// Resumptions of one cut SSE answer.
 const RESUMES: u32 = 2;
 
@@ -74,6 +79,7 @@ pub(crate) enum HttpAuth {
     None,
     Bearer(BearerSource),
     SigV4(Signer),
+    OAuth(Box<OAuth>),
 }
 
 /// The session as the endpoint and the client set it up.
@@ -172,23 +178,25 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 
 impl Streamable {
     pub(crate) async fn new(opts: &Options, url: Uri, out: Out) -> Result<Self, ConnectError> {
-        let auth = match (&opts.bearer, opts.sigv4) {
-            (Some(_), true) => {
-                return Err(ConnectError::Config(
-                    "--bearer and --sigv4 exclude each other".into(),
-                ));
-            }
-            (Some(b), false) => {
+        let chosen = [opts.bearer.is_some(), opts.sigv4, opts.oauth.is_some()];
+        if chosen.iter().filter(|c| **c).count() > 1 {
+            return Err(ConnectError::Config(
+                "--bearer, --sigv4 and --oauth exclude each other".into(),
+            ));
+        }
+        let auth = match (&opts.bearer, opts.sigv4, &opts.oauth) {
+            (_, _, Some(o)) => HttpAuth::OAuth(Box::new(OAuth::new(&url, o.clone())?)),
+            (Some(b), _, None) => {
                 if let Err(e) = b.token() {
                     tracing::warn!(error = %e, "the bearer token cannot be read yet");
                 }
                 HttpAuth::Bearer(b.clone())
             }
-            (None, true) => {
+            (None, true, None) => {
                 let region = crate::target::url_region(&url);
                 HttpAuth::SigV4(crate::invoke::signer(opts, region).await?)
             }
-            (None, false) => HttpAuth::None,
+            (None, false, None) => HttpAuth::None,
         };
         let host = url
             .authority()
@@ -245,8 +253,12 @@ impl Streamable {
         {
             route.params = mcp_lambda_core::gateway::client_headers(schema, args);
         }
-        let (mut renewed, mut reauthorized) = (false, false);
+        let (mut renewed, mut reauthorized, mut signins) = (false, false, 0);
         loop {
+            let generation = match &inner.auth {
+                HttpAuth::OAuth(o) => o.bearer().await.1,
+                _ => 0,
+            };
             let session = if is_init || route.modern.is_some() {
                 None
             } else {
@@ -269,6 +281,23 @@ impl Streamable {
                 reauthorized = true;
                 s.forget().await;
                 continue;
+            }
+            if let HttpAuth::OAuth(o) = &inner.auth
+                && signins < SIGN_INS
+            {
+                let challenge = Challenge::of(resp.headers());
+                let step_up = status == StatusCode::FORBIDDEN
+                    && challenge
+                        .as_ref()
+                        .and_then(|c| c.error.as_deref())
+                        .is_some_and(|e| e == "insufficient_scope");
+                if status == StatusCode::UNAUTHORIZED || step_up {
+                    drop(resp);
+                    o.reauthorize(generation, challenge, step_up, signins)
+                        .await?;
+                    signins += 1;
+                    continue;
+                }
             }
             let wanted = msg.request_ids();
             let got = inner.answer(resp, &wanted, true, capture).await?;
@@ -423,9 +452,17 @@ impl Inner {
                 for (h, v) in route.map(|r| r.params.as_slice()).unwrap_or_default() {
                     b = b.header(h.as_str(), header_value(v));
                 }
-                if let HttpAuth::Bearer(src) = &self.auth {
-                    let t = src.token()?;
-                    b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+                match &self.auth {
+                    HttpAuth::Bearer(src) => {
+                        let t = src.token()?;
+                        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+                    }
+                    HttpAuth::OAuth(o) => {
+                        if let (Some(t), _) = o.bearer().await {
+                            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+                        }
+                    }
+                    _ => {}
                 }
                 let mut req = b
                     .body(Full::new(body.clone()))

@@ -129,6 +129,25 @@ struct ConnectArgs {
     /// read again for every request, so a refreshed token is used).
     #[arg(long, env = "MCP_LAMBDA_CONNECT_BEARER", value_name = "SOURCE")]
     bearer: Option<String>,
+    /// Sign in with OAuth when the endpoint asks (401): authorization code with PKCE in the
+    /// browser, tokens kept per endpoint and refreshed.
+    #[arg(long, env = "MCP_LAMBDA_CONNECT_OAUTH", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    oauth: bool,
+    /// With --oauth: a client registered beforehand (its redirect URI
+    /// `http://127.0.0.1:PORT/callback`) [default: dynamic registration].
+    #[arg(long, env = "MCP_LAMBDA_CONNECT_OAUTH_CLIENT_ID", value_name = "ID")]
+    oauth_client_id: Option<String>,
+    /// With --oauth: the port of the loopback redirect URI (0: any free port).
+    #[arg(long, env = "MCP_LAMBDA_CONNECT_OAUTH_PORT", default_value_t = 0)]
+    oauth_port: u16,
+    /// With --oauth: where tokens are kept [default: $XDG_CACHE_HOME/mcp-lambda/oauth, else
+    /// ~/.cache/mcp-lambda/oauth].
+    #[arg(long, env = "MCP_LAMBDA_CONNECT_OAUTH_CACHE", value_name = "DIR")]
+    oauth_cache: Option<PathBuf>,
+    /// With --oauth: the command that opens the sign-in URL, which is appended as its last
+    /// argument [default: open on macOS, xdg-open elsewhere].
+    #[arg(long, env = "MCP_LAMBDA_CONNECT_BROWSER", value_name = "COMMAND")]
+    browser: Option<String>,
     /// AWS region [default: a Function URL's or an ARN's, then AWS_REGION / the profile's].
     #[arg(long, env = "MCP_LAMBDA_CONNECT_REGION")]
     region: Option<String>,
@@ -337,7 +356,7 @@ fn doctor(args: DoctorArgs) -> ExitCode {
 /// `mcp-lambda connect`: see [`Command::Connect`].
 #[cfg(feature = "connect")]
 fn connect(args: ConnectArgs) -> ExitCode {
-    use mcp_lambda_connect::{BearerSource, Options, Target};
+    use mcp_lambda_connect::{BearerSource, OAuthOptions, Options, Target};
     if let Err(e) = init_logging(LogFormat::Text, &args.log_level) {
         return config_failure(format_args!("--log-level (MCP_LAMBDA_LOG_LEVEL): {e}"));
     }
@@ -349,10 +368,26 @@ fn connect(args: ConnectArgs) -> ExitCode {
         Ok(b) => b,
         Err(e) => return config_failure(e),
     };
+    let oauth_only = args.oauth_client_id.is_some()
+        || args.oauth_port != 0
+        || args.oauth_cache.is_some()
+        || args.browser.is_some();
+    if oauth_only && !args.oauth {
+        return config_failure(
+            "--oauth-client-id, --oauth-port, --oauth-cache and --browser need --oauth",
+        );
+    }
+    let oauth = args.oauth.then_some(OAuthOptions {
+        client_id: args.oauth_client_id,
+        port: args.oauth_port,
+        browser: args.browser,
+        cache_dir: args.oauth_cache,
+    });
     let opts = Options {
         target,
         sigv4: args.sigv4,
         bearer,
+        oauth,
         region: args.region,
         profile: args.profile,
         timeout: args.timeout,
