@@ -665,3 +665,226 @@ fn modern_tool_calls_carry_the_param_headers_their_tool_declares() {
     let text = v["result"]["content"][0]["text"].as_str().unwrap();
     assert!(text.contains("eu-west-1"), "{v}");
 }
+
+/// `serve --auth oauth` (scope `mcp:tools`) on a fresh port, with a real authorization server
+/// for it: the server, its resource URI and the provider.
+fn oauth_protected() -> Option<(AuthServer, Server, String)> {
+    let port = free_port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let auth = AuthServer::start(&[&resource], "mcp:tools")?;
+    let s = Server::start_on(
+        &format!("127.0.0.1:{port}"),
+        &[
+            "--auth",
+            "oauth",
+            "--oauth-issuer",
+            &auth.issuer,
+            "--oauth-scopes",
+            "mcp:tools",
+            "--",
+            &example(),
+        ],
+        &[],
+    );
+    Some((auth, s, resource))
+}
+
+/// A scratch directory for one OAuth test: `cache/` for tokens, `browser.jsonl` for what the
+/// stand-in browser (`tests/oauth/browser.mjs`) saw.
+struct OAuthScratch {
+    dir: PathBuf,
+    browser: String,
+}
+
+impl OAuthScratch {
+    fn new(name: &str) -> OAuthScratch {
+        let dir = std::env::temp_dir().join(format!("mcpl-oauth-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let browser = format!(
+            "{} {}",
+            path_str(&node().expect("node runs the authorization server")),
+            path_str(&root().join("tests/oauth/browser.mjs"))
+        );
+        OAuthScratch { dir, browser }
+    }
+
+    fn cache(&self) -> String {
+        path_str(&self.dir.join("cache"))
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.join("browser.jsonl")
+    }
+
+    /// `connect URL --oauth` with this cache and browser.
+    fn args<'a>(&'a self, url: &'a str, cache: &'a str) -> Vec<&'a str> {
+        vec![
+            url,
+            "--oauth",
+            "--oauth-cache",
+            cache,
+            "--browser",
+            &self.browser,
+        ]
+    }
+
+    /// What the browser was asked to open, one entry per sign-in.
+    fn visits(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.log())
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// The one cache file and its content.
+    fn entry(&self) -> (PathBuf, Value) {
+        let files: Vec<_> = std::fs::read_dir(self.dir.join("cache"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let v = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+        (files[0].clone(), v)
+    }
+}
+
+impl Drop for OAuthScratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn oauth_signs_in_once_in_the_browser_then_reuses_and_refreshes_its_tokens() {
+    let Some((_auth, s, resource)) = oauth_protected() else {
+        return;
+    };
+    let t = OAuthScratch::new("signin");
+    let cache = t.cache();
+    let env = [("BROWSER_LOG", path_str(&t.log()))];
+    // Three stdio clients in turn (Python in both eras, TypeScript): the first run signs in.
+    real_clients(&connect_cmd(&t.args(&s.url, &cache)), &env, false);
+    let visits = t.visits();
+    assert_eq!(
+        visits.len(),
+        1,
+        "one sign-in, then the cached token: {visits:?}"
+    );
+    let v = &visits[0];
+    assert_eq!(v["deliveries"], json!([200]), "{v}");
+    let p = &v["params"];
+    assert_eq!(p["response_type"], "code", "{v}");
+    assert_eq!(p["code_challenge_method"], "S256", "{v}");
+    assert_eq!(p["code_challenge"].as_str().unwrap().len(), 43, "{v}");
+    assert_eq!(p["resource"], resource.as_str(), "{v}");
+    assert_eq!(p["scope"], "mcp:tools offline_access", "{v}");
+    assert!(p["state"].as_str().unwrap().len() >= 22, "{v}");
+    assert!(
+        p["redirect_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "{v}"
+    );
+    // The tokens are kept privately, for this endpoint.
+    let (file, entry) = t.entry();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    assert_eq!(entry["endpoint"], s.url.as_str());
+    assert_eq!(entry["resource"], resource.as_str());
+    let first = entry["access_token"].as_str().unwrap().to_owned();
+    let refresh = entry["refresh_token"].as_str().unwrap().to_owned();
+
+    // A token the server no longer takes: 401, refreshed without the browser, request sent again.
+    let mut revoked = entry.clone();
+    revoked["access_token"] = json!("revoked-token");
+    std::fs::write(&file, revoked.to_string()).unwrap();
+    let mut raw = Raw::start(&t.args(&s.url, &cache), &env);
+    let a = raw.initialize("2025-06-18");
+    assert_eq!(
+        a["result"]["serverInfo"]["name"], "mcp-lambda-example-server",
+        "{a}"
+    );
+    raw.send(&json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"after refresh"}}}));
+    assert_eq!(
+        raw.answer(2)["result"]["content"][0]["text"],
+        "after refresh"
+    );
+    let log = raw.stderr();
+    assert!(raw.finish().success());
+    assert_eq!(t.visits().len(), 1, "refreshing needs no browser");
+    let (_, entry) = t.entry();
+    let second = entry["access_token"].as_str().unwrap().to_owned();
+    assert!(second != first && second != "revoked-token", "{entry}");
+    // Secrets never reach the log.
+    for secret in [&first, &second, &refresh] {
+        assert!(!log.contains(secret.as_str()), "a token was logged:\n{log}");
+    }
+    assert!(!log.contains("eyJ"), "{log}");
+    // A token about to expire is refreshed before it is sent.
+    let mut expiring = entry.clone();
+    expiring["expires_at"] = json!(1);
+    std::fs::write(&file, expiring.to_string()).unwrap();
+    let mut raw = Raw::start(&t.args(&s.url, &cache), &env);
+    let a = raw.initialize("2025-06-18");
+    assert!(a.get("result").is_some(), "{a}");
+    assert!(raw.finish().success());
+    let (_, entry) = t.entry();
+    assert_ne!(entry["access_token"], second.as_str(), "{entry}");
+    assert!(entry["expires_at"].as_u64().unwrap() > 1);
+    assert_eq!(t.visits().len(), 1);
+    assert!(!s.log().contains("eyJ"), "a token was logged by serve");
+}
+
+#[test]
+fn oauth_sign_in_ignores_a_forged_redirect_and_reports_a_refusal() {
+    let Some((_auth, s, _)) = oauth_protected() else {
+        return;
+    };
+    // Another page delivers a redirect with a state of its own first: answered 400 and
+    // ignored; the real one completes the sign-in.
+    let t = OAuthScratch::new("forged");
+    let cache = t.cache();
+    let env = [
+        ("BROWSER_LOG", path_str(&t.log())),
+        ("BROWSER_MODE", "forged-state-first".to_string()),
+    ];
+    let mut raw = Raw::start(&t.args(&s.url, &cache), &env);
+    let a = raw.initialize("2025-06-18");
+    assert!(a.get("result").is_some(), "{a}\n{}", raw.stderr());
+    assert!(raw.finish().success());
+    assert_eq!(t.visits()[0]["deliveries"], json!([400, 200]));
+
+    // The user refuses: the request gets an error saying so, and connect goes on.
+    let t = OAuthScratch::new("deny");
+    let cache = t.cache();
+    let env = [
+        ("BROWSER_LOG", path_str(&t.log())),
+        ("BROWSER_MODE", "deny".to_string()),
+    ];
+    let mut raw = Raw::start(&t.args(&s.url, &cache), &env);
+    let a = raw.initialize("2025-06-18");
+    assert_eq!(a["error"]["code"], -32603, "{a}");
+    let msg = a["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("access_denied") && msg.contains("the user said no"),
+        "{a}"
+    );
+    assert!(raw.finish().success());
+    assert!(!t.dir.join("cache").exists() || t.visits().len() == 1);
+
+    // Options that need --oauth, and two kinds of credentials at once: exit 2.
+    for args in [
+        vec!["connect", &s.url, "--browser", "x"],
+        vec!["connect", &s.url, "--oauth", "--sigv4"],
+        vec!["connect", "lambda:f", "--oauth"],
+    ] {
+        let (ok, _, err) = run(Command::new(bin("mcp-lambda")).args(&args), WITHIN);
+        assert!(!ok && err.contains("--oauth"), "{args:?}: {err}");
+    }
+}
