@@ -668,24 +668,22 @@ fn modern_tool_calls_carry_the_param_headers_their_tool_declares() {
 
 /// `serve --auth oauth` (scope `mcp:tools`) on a fresh port, with a real authorization server
 /// for it: the server, its resource URI and the provider.
-fn oauth_protected() -> Option<(AuthServer, Server, String)> {
+fn oauth_protected(extra: &[&str]) -> Option<(AuthServer, Server, String)> {
     let port = free_port();
     let resource = format!("http://127.0.0.1:{port}/mcp");
-    let auth = AuthServer::start(&[&resource], "mcp:tools")?;
-    let s = Server::start_on(
-        &format!("127.0.0.1:{port}"),
-        &[
-            "--auth",
-            "oauth",
-            "--oauth-issuer",
-            &auth.issuer,
-            "--oauth-scopes",
-            "mcp:tools",
-            "--",
-            &example(),
-        ],
-        &[],
-    );
+    let auth = AuthServer::start(&[&resource], "mcp:tools files:read")?;
+    let mut args = vec![
+        "--auth",
+        "oauth",
+        "--oauth-issuer",
+        &auth.issuer,
+        "--oauth-scopes",
+        "mcp:tools",
+    ];
+    args.extend_from_slice(extra);
+    let example = example();
+    args.extend(["--", &example]);
+    let s = Server::start_on(&format!("127.0.0.1:{port}"), &args, &[]);
     Some((auth, s, resource))
 }
 
@@ -758,7 +756,7 @@ impl Drop for OAuthScratch {
 
 #[test]
 fn oauth_signs_in_once_in_the_browser_then_reuses_and_refreshes_its_tokens() {
-    let Some((_auth, s, resource)) = oauth_protected() else {
+    let Some((_auth, s, resource)) = oauth_protected(&[]) else {
         return;
     };
     let t = OAuthScratch::new("signin");
@@ -843,7 +841,7 @@ fn oauth_signs_in_once_in_the_browser_then_reuses_and_refreshes_its_tokens() {
 
 #[test]
 fn oauth_sign_in_ignores_a_forged_redirect_and_reports_a_refusal() {
-    let Some((_auth, s, _)) = oauth_protected() else {
+    let Some((_auth, s, _)) = oauth_protected(&[]) else {
         return;
     };
     // Another page delivers a redirect with a state of its own first: answered 400 and
@@ -887,4 +885,39 @@ fn oauth_sign_in_ignores_a_forged_redirect_and_reports_a_refusal() {
         let (ok, _, err) = run(Command::new(bin("mcp-lambda")).args(&args), WITHIN);
         assert!(!ok && err.contains("--oauth"), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn oauth_steps_up_when_a_tool_needs_another_scope() {
+    // `echo` needs files:read besides mcp:tools: its call is answered 403 insufficient_scope.
+    let Some((_auth, s, _)) = oauth_protected(&["--tool-scope", "echo=files:read"]) else {
+        return;
+    };
+    let t = OAuthScratch::new("stepup");
+    let cache = t.cache();
+    let env = [("BROWSER_LOG", path_str(&t.log()))];
+    let mut raw = Raw::start(&t.args(&s.url, &cache), &env);
+    let a = raw.initialize("2025-06-18");
+    assert!(a.get("result").is_some(), "{a}");
+    raw.send(&json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}));
+    assert!(raw.answer(2).get("result").is_some());
+    assert_eq!(t.visits().len(), 1);
+    raw.send(&json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"message":"stepped up"}}}));
+    let a = raw.answer(3);
+    assert_eq!(
+        a["result"]["content"][0]["text"],
+        "stepped up",
+        "{a}\n{}",
+        raw.stderr()
+    );
+    assert!(raw.finish().success());
+    let visits = t.visits();
+    assert_eq!(visits.len(), 2, "{visits:?}");
+    assert_eq!(visits[0]["params"]["scope"], "mcp:tools offline_access");
+    // The scopes held are kept and the one asked for added.
+    assert_eq!(
+        visits[1]["params"]["scope"],
+        "mcp:tools offline_access files:read"
+    );
+    assert_eq!(t.entry().1["scope"], "mcp:tools offline_access files:read");
 }
