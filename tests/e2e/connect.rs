@@ -727,13 +727,23 @@ impl OAuthScratch {
         ]
     }
 
-    /// What the browser was asked to open, one entry per sign-in.
-    fn visits(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.log())
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+    /// What the browser was asked to open, one entry per sign-in, once there are `n` (the
+    /// browser writes its entry after its last request was answered, so it may lag connect).
+    fn visits(&self, n: usize) -> Vec<Value> {
+        let read = || -> Vec<Value> {
+            std::fs::read_to_string(self.log())
+                .unwrap_or_default()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while read().len() < n && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // and no more than n: a second visit would have been written by now
+        std::thread::sleep(Duration::from_millis(200));
+        read()
     }
 
     /// The one cache file and its content.
@@ -764,7 +774,7 @@ fn oauth_signs_in_once_in_the_browser_then_reuses_and_refreshes_its_tokens() {
     let env = [("BROWSER_LOG", path_str(&t.log()))];
     // Three stdio clients in turn (Python in both eras, TypeScript): the first run signs in.
     real_clients(&connect_cmd(&t.args(&s.url, &cache)), &env, false);
-    let visits = t.visits();
+    let visits = t.visits(1);
     assert_eq!(
         visits.len(),
         1,
@@ -815,7 +825,7 @@ fn oauth_signs_in_once_in_the_browser_then_reuses_and_refreshes_its_tokens() {
     );
     let log = raw.stderr();
     assert!(raw.finish().success());
-    assert_eq!(t.visits().len(), 1, "refreshing needs no browser");
+    assert_eq!(t.visits(1).len(), 1, "refreshing needs no browser");
     let (_, entry) = t.entry();
     let second = entry["access_token"].as_str().unwrap().to_owned();
     assert!(second != first && second != "revoked-token", "{entry}");
@@ -835,7 +845,7 @@ fn oauth_signs_in_once_in_the_browser_then_reuses_and_refreshes_its_tokens() {
     let (_, entry) = t.entry();
     assert_ne!(entry["access_token"], second.as_str(), "{entry}");
     assert!(entry["expires_at"].as_u64().unwrap() > 1);
-    assert_eq!(t.visits().len(), 1);
+    assert_eq!(t.visits(1).len(), 1);
     assert!(!s.log().contains("eyJ"), "a token was logged by serve");
 }
 
@@ -855,8 +865,24 @@ fn oauth_sign_in_ignores_a_forged_redirect_and_reports_a_refusal() {
     let mut raw = Raw::start(&t.args(&s.url, &cache), &env);
     let a = raw.initialize("2025-06-18");
     assert!(a.get("result").is_some(), "{a}\n{}", raw.stderr());
+    let log = raw.stderr();
     assert!(raw.finish().success());
-    assert_eq!(t.visits()[0]["deliveries"], json!([400, 200]));
+    let visits = t.visits(1);
+    assert_eq!(visits[0]["deliveries"], json!([400, 200]));
+    // The sign-in's secrets never reach the log: the code, the tokens.
+    let (_, entry) = t.entry();
+    for secret in [
+        &visits[0]["code"],
+        &entry["access_token"],
+        &entry["refresh_token"],
+    ] {
+        let secret = secret.as_str().unwrap();
+        assert!(secret.len() > 10 && !log.contains(secret), "logged:\n{log}");
+    }
+    assert!(
+        log.contains("sign in to"),
+        "the URL to open by hand is logged: {log}"
+    );
 
     // The user refuses: the request gets an error saying so, and connect goes on.
     let t = OAuthScratch::new("deny");
@@ -874,7 +900,11 @@ fn oauth_sign_in_ignores_a_forged_redirect_and_reports_a_refusal() {
         "{a}"
     );
     assert!(raw.finish().success());
-    assert!(!t.dir.join("cache").exists() || t.visits().len() == 1);
+    assert_eq!(t.visits(1).len(), 1);
+    assert!(
+        !t.dir.join("cache").exists(),
+        "nothing kept after a refusal"
+    );
 
     // Options that need --oauth, and two kinds of credentials at once: exit 2.
     for args in [
@@ -901,7 +931,7 @@ fn oauth_steps_up_when_a_tool_needs_another_scope() {
     assert!(a.get("result").is_some(), "{a}");
     raw.send(&json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}));
     assert!(raw.answer(2).get("result").is_some());
-    assert_eq!(t.visits().len(), 1);
+    assert_eq!(t.visits(1).len(), 1);
     raw.send(&json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"message":"stepped up"}}}));
     let a = raw.answer(3);
     assert_eq!(
@@ -911,7 +941,7 @@ fn oauth_steps_up_when_a_tool_needs_another_scope() {
         raw.stderr()
     );
     assert!(raw.finish().success());
-    let visits = t.visits();
+    let visits = t.visits(2);
     assert_eq!(visits.len(), 2, "{visits:?}");
     assert_eq!(visits[0]["params"]["scope"], "mcp:tools offline_access");
     // The scopes held are kept and the one asked for added.

@@ -7,8 +7,8 @@
 //   ok                  sign in, deliver the redirect
 //   forged-state-first  deliver a copy of the redirect with another state first, then the real one
 //   deny                deliver an access_denied error redirect (with the right state), no sign-in
-// Appends one JSON line to FILE: {"url", "params": {...}, "deliveries": [HTTP status, ...]} or
-// {"url", "error"}. Exits 0 either way (connect does not wait for its browser).
+// Appends one JSON line to FILE: {"url", "params": {...}, "code", "deliveries": [HTTP status, ...]}
+// or {"url", "error"}, after the last delivery was answered. Exits 0 either way (connect does not wait for its browser).
 
 import { appendFileSync } from 'node:fs';
 import { login } from './login.mjs';
@@ -29,7 +29,8 @@ try {
     back.searchParams.set('state', entry.params.state);
     await deliver(back.href);
   } else {
-    const { redirect } = await login(url);
+    const { redirect, code } = await login(url);
+    entry.code = code;
     if (mode === 'forged-state-first') {
       const forged = new URL(redirect);
       forged.searchParams.set('state', 'forged');

@@ -123,6 +123,8 @@ struct Route {
     /// 2026-07-28 `tools/call`: the `Mcp-Param-*` headers its tool declares.
     params: Vec<(String, String)>,
     idempotent: bool,
+    /// The generation of the OAuth token the last attempt carried.
+    sent: std::sync::atomic::AtomicU64,
 }
 
 impl Route {
@@ -144,6 +146,7 @@ impl Route {
             modern,
             params: Vec::new(),
             idempotent: msg.idempotent(),
+            sent: Default::default(),
         }
     }
 }
@@ -255,10 +258,6 @@ impl Streamable {
         }
         let (mut renewed, mut reauthorized, mut signins) = (false, false, 0);
         loop {
-            let generation = match &inner.auth {
-                HttpAuth::OAuth(o) => o.bearer().await.1,
-                _ => 0,
-            };
             let session = if is_init || route.modern.is_some() {
                 None
             } else {
@@ -293,8 +292,8 @@ impl Streamable {
                         .is_some_and(|e| e == "insufficient_scope");
                 if status == StatusCode::UNAUTHORIZED || step_up {
                     drop(resp);
-                    o.reauthorize(generation, challenge, step_up, signins)
-                        .await?;
+                    let used = route.sent.load(std::sync::atomic::Ordering::Relaxed);
+                    o.reauthorize(used, challenge, step_up, signins).await?;
                     signins += 1;
                     continue;
                 }
@@ -458,7 +457,12 @@ impl Inner {
                         b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
                     }
                     HttpAuth::OAuth(o) => {
-                        if let (Some(t), _) = o.bearer().await {
+                        let (token, generation) = o.bearer().await;
+                        if let Some(r) = route {
+                            r.sent
+                                .store(generation, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        if let Some(t) = token {
                             b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
                         }
                     }
@@ -693,6 +697,7 @@ impl Inner {
             modern: None,
             params: Vec::new(),
             idempotent: true,
+            sent: Default::default(),
         };
         let resp = self.post(init, &route, None).await?;
         let got = self.answer(resp, &id, false, Capture::Initialize).await?;

@@ -382,6 +382,7 @@ fn connect(args: ConnectArgs) -> ExitCode {
         port: args.oauth_port,
         browser: args.browser,
         cache_dir: args.oauth_cache,
+        timeout: args.timeout,
     });
     let opts = Options {
         target,

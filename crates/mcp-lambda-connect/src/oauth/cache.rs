@@ -1,9 +1,10 @@
 //! Tokens kept between runs, one file per endpoint.
 //!
 //! Contract: the file for an endpoint is `DIR/<first 32 hex digits of SHA-256(endpoint URL)>.json`
-//! (the URL itself is not in the name). It is written whole to a temporary file created with
-//! mode 0600 in a directory created with mode 0700, then renamed over the old one, so a reader
-//! never sees half a file and no other user can read a token. A file larger than
+//! (the URL itself is not in the name). It is written whole to a new temporary file (random
+//! name, created exclusively, mode 0600) in a directory of mode 0700 (an existing directory
+//! open to others is made private first, or the write refused), then renamed over the old one,
+//! so a reader never sees half a file and no other user can read or plant a token. A file larger than
 //! [`MAX_ENTRY`], unreadable or not an entry is ignored (and replaced at the next sign-in), and
 //! so is one written for another endpoint. Tokens are never logged.
 
@@ -90,13 +91,18 @@ impl Store {
 
     /// The entry for `endpoint`, when there is a usable one.
     pub(crate) fn load(&self, endpoint: &str) -> Option<Entry> {
+        use std::io::Read;
         let path = self.path(endpoint);
-        let meta = std::fs::metadata(&path).ok()?;
-        if meta.len() > MAX_ENTRY {
+        let mut raw = Vec::new();
+        std::fs::File::open(&path)
+            .ok()?
+            .take(MAX_ENTRY + 1)
+            .read_to_end(&mut raw)
+            .ok()?;
+        if raw.len() as u64 > MAX_ENTRY {
             tracing::warn!(path = %path.display(), "token cache file too large; ignored");
             return None;
         }
-        let raw = std::fs::read(&path).ok()?;
         match serde_json::from_slice::<Entry>(&raw) {
             Ok(e) if e.endpoint == endpoint => Some(e),
             Ok(_) => None,
@@ -111,10 +117,11 @@ impl Store {
     pub(crate) fn save(&self, entry: &Entry) -> std::io::Result<()> {
         create_private_dir(&self.dir)?;
         let path = self.path(&entry.endpoint);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let tmp = path.with_extension(format!("tmp-{:016x}", rand::random::<u64>()));
         let json = serde_json::to_vec_pretty(entry).map_err(std::io::Error::other)?;
         let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
+        // a new file only: never through a link or into a file someone else made
+        opts.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let written = (|| {
@@ -131,13 +138,34 @@ impl Store {
     }
 }
 
-/// Creates `dir` (and its parents), the last with mode 0700.
+/// Creates `dir` (and its parents), the last with mode 0700; an existing one that others can
+/// read or write is made private, or refused when it cannot be.
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(dir)
+    b.create(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::symlink_metadata(dir)?;
+        if !meta.is_dir() {
+            return Err(std::io::Error::other(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+                std::io::Error::other(format!(
+                    "{} is open to other users and cannot be made private: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -190,9 +218,23 @@ mod tests {
         assert_eq!(store.load("https://a.example/mcp"), None);
         std::fs::write(&path, vec![b' '; MAX_ENTRY as usize + 1]).unwrap();
         assert_eq!(store.load("https://a.example/mcp"), None);
-        // Saving again replaces it whole.
+        // Saving again replaces it whole; a directory opened to others is made private again.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let nested = dir.join("nested");
+            std::fs::set_permissions(&nested, std::fs::Permissions::from_mode(0o777)).unwrap();
+            store.save(&e).unwrap();
+            let mode = std::fs::metadata(&nested).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+        }
         store.save(&e).unwrap();
         assert_eq!(store.load("https://a.example/mcp"), Some(e));
+        assert_eq!(
+            std::fs::read_dir(dir.join("nested")).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,9 +5,11 @@
 //! Contract: every document is fetched with a deadline and at most [`MAX_DOCUMENT`] bytes; what
 //! is kept is checked first — the resource metadata must name a resource that the endpoint is
 //! part of (same origin, path prefix: a document naming another resource is refused, so a
-//! token is never obtained for one server and sent to another), the authorization server's
-//! `issuer` must be the one named, it must offer PKCE with `S256`, and its endpoints must be
-//! HTTPS (plain HTTP only on a loopback host).
+//! token is never obtained for one server and sent to another; a resource naming a path above
+//! the endpoint's, such as the origin, is accepted: servers commonly publish that), the
+//! authorization server's `issuer` must be exactly the one named, it must offer PKCE with
+//! `S256`, and its endpoints must be HTTPS (plain HTTP only on a loopback host, and only when
+//! the endpoint itself is on one).
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, header};
@@ -152,20 +154,25 @@ pub(crate) struct ServerMetadata {
     pub(crate) authorization_response_iss_parameter_supported: bool,
 }
 
-/// `url` parsed, and refused unless HTTPS or HTTP on a loopback host.
-pub(crate) fn secure_url(what: &str, url: &str) -> Result<Url, Failure> {
-    let u = Url::parse(url).map_err(|e| Failure::Credentials(format!("{what} {url:?}: {e}")))?;
-    let loopback = match u.host() {
+/// Whether `u`'s host is a loopback name or address.
+pub(crate) fn is_loopback(u: &Url) -> bool {
+    match u.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
-    };
+    }
+}
+
+/// `url` parsed, and refused unless HTTPS, or plain HTTP on a loopback host when `local` (the
+/// endpoint itself is on one: a remote endpoint's documents cannot send us to local ports).
+pub(crate) fn secure_url(what: &str, url: &str, local: bool) -> Result<Url, Failure> {
+    let u = Url::parse(url).map_err(|e| Failure::Credentials(format!("{what} {url:?}: {e}")))?;
     match u.scheme() {
         "https" => Ok(u),
-        "http" if loopback => Ok(u),
+        "http" if local && is_loopback(&u) => Ok(u),
         _ => Err(Failure::Credentials(format!(
-            "{what} {url}: must be https (http only on a loopback host)"
+            "{what} {url}: must be https (http only on a loopback host, for a loopback endpoint)"
         ))),
     }
 }
@@ -230,32 +237,44 @@ async fn document<T: serde::de::DeserializeOwned>(
     let uri: http::Uri = url
         .parse()
         .map_err(|e| Failure::Credentials(format!("{url}: {e}")))?;
-    let resp = http
-        .send(true, || {
-            let uri = uri.clone();
-            async move {
-                let host = uri
-                    .authority()
-                    .map(|a| a.as_str().to_owned())
-                    .unwrap_or_default();
-                Request::builder()
-                    .method(Method::GET)
-                    .uri(uri)
-                    .header(header::HOST, host)
-                    .header(header::ACCEPT, "application/json")
-                    .body(Full::new(Bytes::new()))
-                    .map_err(|e| Failure::Credentials(format!("request: {e}")))
-            }
-        })
-        .await?;
-    let status = resp.status();
-    if status.is_client_error() {
+    let fetch = http.send(true, || {
+        let uri = uri.clone();
+        async move {
+            let host = uri
+                .authority()
+                .map(|a| a.as_str().to_owned())
+                .unwrap_or_default();
+            Request::builder()
+                .method(Method::GET)
+                .uri(uri)
+                .header(header::HOST, host)
+                .header(header::ACCEPT, "application/json")
+                .body(Full::new(Bytes::new()))
+                .map_err(|e| Failure::Credentials(format!("request: {e}")))
+        }
+    });
+    let got = async {
+        let resp = fetch.await?;
+        let status = resp.status();
+        if status.is_client_error() {
+            return Ok(None);
+        }
+        if status != StatusCode::OK {
+            return Err(Failure::Credentials(format!("{url}: HTTP {status}")));
+        }
+        read_bounded(resp.into_body(), MAX_DOCUMENT).await.map(Some)
+    };
+    let Some(body) = tokio::time::timeout(super::EXCHANGE_WITHIN, got)
+        .await
+        .map_err(|_| {
+            Failure::Credentials(format!(
+                "{url}: no answer within {}s",
+                super::EXCHANGE_WITHIN.as_secs()
+            ))
+        })??
+    else {
         return Ok(None);
-    }
-    if status != StatusCode::OK {
-        return Err(Failure::Credentials(format!("{url}: HTTP {status}")));
-    }
-    let body = read_bounded(resp.into_body(), MAX_DOCUMENT).await?;
+    };
     serde_json::from_slice(&body)
         .map(Some)
         .map_err(|e| Failure::Credentials(format!("{url}: not the metadata expected: {e}")))
@@ -266,13 +285,14 @@ pub(crate) async fn resource_metadata(
     http: &Http,
     endpoint: &Url,
     challenge: Option<&Challenge>,
+    local: bool,
 ) -> Result<ResourceMetadata, Failure> {
     for url in resource_metadata_urls(endpoint, challenge) {
-        secure_url("resource metadata", &url)?;
+        secure_url("resource metadata", &url, local)?;
         let Some(m) = document::<ResourceMetadata>(http, &url).await? else {
             continue;
         };
-        let resource = secure_url("resource", &m.resource)?;
+        let resource = secure_url("resource", &m.resource, local)?;
         if !covers(&resource, endpoint) {
             return Err(Failure::Credentials(format!(
                 "{url} describes {}, not {endpoint}: refusing to sign in for another resource",
@@ -292,13 +312,17 @@ pub(crate) async fn resource_metadata(
 }
 
 /// The authorization server's metadata, checked (see the module docs).
-pub(crate) async fn server_metadata(http: &Http, issuer: &str) -> Result<ServerMetadata, Failure> {
-    let iss = secure_url("authorization server", issuer)?;
+pub(crate) async fn server_metadata(
+    http: &Http,
+    issuer: &str,
+    local: bool,
+) -> Result<ServerMetadata, Failure> {
+    let iss = secure_url("authorization server", issuer, local)?;
     for url in server_metadata_urls(&iss) {
         let Some(m) = document::<ServerMetadata>(http, &url).await? else {
             continue;
         };
-        if m.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
+        if m.issuer != issuer {
             return Err(Failure::Credentials(format!(
                 "{url} names issuer {}, not {issuer}",
                 m.issuer
@@ -313,10 +337,10 @@ pub(crate) async fn server_metadata(http: &Http, issuer: &str) -> Result<ServerM
                 "{issuer} does not offer PKCE with S256: refusing to sign in"
             )));
         }
-        secure_url("authorization endpoint", &m.authorization_endpoint)?;
-        secure_url("token endpoint", &m.token_endpoint)?;
+        secure_url("authorization endpoint", &m.authorization_endpoint, local)?;
+        secure_url("token endpoint", &m.token_endpoint, local)?;
         if let Some(r) = &m.registration_endpoint {
-            secure_url("registration endpoint", r)?;
+            secure_url("registration endpoint", r, local)?;
         }
         return Ok(m);
     }
@@ -421,13 +445,15 @@ mod tests {
 
     #[test]
     fn only_https_or_loopback_http() {
-        assert!(secure_url("x", "https://a.example/t").is_ok());
-        assert!(secure_url("x", "http://127.0.0.1:9/t").is_ok());
-        assert!(secure_url("x", "http://localhost/t").is_ok());
-        assert!(secure_url("x", "http://[::1]:80/t").is_ok());
-        assert!(secure_url("x", "http://a.example/t").is_err());
-        assert!(secure_url("x", "http://127.0.0.1.evil.example/t").is_err());
-        assert!(secure_url("x", "file:///etc/passwd").is_err());
-        assert!(secure_url("x", "not a url").is_err());
+        assert!(secure_url("x", "https://a.example/t", false).is_ok());
+        assert!(secure_url("x", "http://127.0.0.1:9/t", true).is_ok());
+        assert!(secure_url("x", "http://localhost/t", true).is_ok());
+        assert!(secure_url("x", "http://[::1]:80/t", true).is_ok());
+        // A remote endpoint's documents cannot send the client to local plain-HTTP ports.
+        assert!(secure_url("x", "http://127.0.0.1:9/t", false).is_err());
+        assert!(secure_url("x", "http://a.example/t", true).is_err());
+        assert!(secure_url("x", "http://127.0.0.1.evil.example/t", true).is_err());
+        assert!(secure_url("x", "file:///etc/passwd", true).is_err());
+        assert!(secure_url("x", "not a url", true).is_err());
     }
 }

@@ -2,8 +2,9 @@
 //! authorization URL, and the authorization server sends it back to a listener on
 //! `127.0.0.1` (RFC 8252 §7.3: loopback redirect).
 //!
-//! Contract: [`Loopback::wait`] answers each connection on its own (one request head of at most
-//! [`MAX_HEAD`] bytes, read within [`READ_WITHIN`]) and returns the first redirect to
+//! Contract: [`Loopback::wait`] answers each connection on its own, at most [`MAX_CONNECTIONS`]
+//! at once (one request head of at most [`MAX_HEAD`] bytes, read within [`READ_WITHIN`]; an
+//! idle connection does not hold up the others) and returns the first redirect to
 //! [`CALLBACK_PATH`] whose `state` is the one expected: its `code`, or the authorization error
 //! it carries. A redirect with another state is answered 400 and ignored (a page elsewhere on
 //! the machine cannot end or steer the flow); other paths are answered 404. The listener is
@@ -21,6 +22,8 @@ use crate::Failure;
 pub(crate) const CALLBACK_PATH: &str = "/callback";
 /// Largest request head read from the browser.
 pub(crate) const MAX_HEAD: usize = 16 * 1024;
+/// Connections served at once (a browser may open spares it never uses).
+pub(crate) const MAX_CONNECTIONS: usize = 16;
 /// Longest wait for one request head.
 pub(crate) const READ_WITHIN: Duration = Duration::from_secs(10);
 
@@ -55,12 +58,23 @@ impl Loopback {
     /// Waits (at most `within`) for the redirect carrying `state` (see the module docs).
     pub(crate) async fn wait(self, state: &str, within: Duration) -> Result<Callback, Failure> {
         let run = async {
+            let mut conns = tokio::task::JoinSet::new();
             loop {
-                let Ok((conn, _)) = self.listener.accept().await else {
-                    continue;
-                };
-                if let Some(done) = serve(conn, state).await {
-                    return done;
+                tokio::select! {
+                    accepted = self.listener.accept() => match accepted {
+                        Ok((conn, _)) if conns.len() < MAX_CONNECTIONS => {
+                            conns.spawn(serve(conn, state.to_owned()));
+                        }
+                        // over the bound: closed at once
+                        Ok(_) => {}
+                        // out of descriptors or the like: not a busy loop
+                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    },
+                    Some(served) = conns.join_next(), if !conns.is_empty() => {
+                        if let Ok(Some(done)) = served {
+                            return done;
+                        }
+                    }
                 }
             }
         };
@@ -74,12 +88,12 @@ impl Loopback {
 }
 
 /// Answers one connection; `Some` when it was the redirect expected.
-async fn serve(mut conn: TcpStream, state: &str) -> Option<Result<Callback, Failure>> {
+async fn serve(mut conn: TcpStream, state: String) -> Option<Result<Callback, Failure>> {
     let head = match tokio::time::timeout(READ_WITHIN, read_head(&mut conn)).await {
         Ok(Some(h)) => h,
         _ => return None,
     };
-    let (status, page, done) = judge(&head, state);
+    let (status, page, done) = judge(&head, &state);
     let body = format!(
         "<!doctype html><meta charset=utf-8><title>mcp-lambda connect</title><p>{page}</p>"
     );
@@ -277,11 +291,13 @@ mod tests {
                 .await
                 .starts_with("HTTP/1.1 400")
         );
-        // A head that never ends is dropped at its bound.
+        // A head that never ends is dropped at its bound, and an idle connection (a browser's
+        // spare) does not hold up the redirect.
         assert_eq!(
             send(format!("GET /{} HTTP/1.1\r\n", "a".repeat(MAX_HEAD))).await,
             ""
         );
+        let _idle = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         assert!(
             send(get("/callback?code=good&state=st"))
                 .await

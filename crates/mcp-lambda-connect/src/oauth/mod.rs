@@ -28,7 +28,8 @@ pub(crate) mod discovery;
 pub(crate) mod loopback;
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -51,13 +52,18 @@ use loopback::Loopback;
 pub const LOGIN_WITHIN: Duration = Duration::from_secs(5 * 60);
 /// An access token expiring within this is refreshed before use.
 pub const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+/// A sign-in that failed is reported to the requests that waited for it, and to those refused
+/// within this time after, without opening the browser again.
+pub const FAILED_FOR: Duration = Duration::from_secs(10);
+/// Longest wait for one exchange with the authorization server (metadata, registration, token).
+pub const EXCHANGE_WITHIN: Duration = Duration::from_secs(30);
 /// Largest answer read from the token or registration endpoint.
 const MAX_ANSWER: usize = 64 * 1024;
 /// The client name registered.
 const CLIENT_NAME: &str = "mcp-lambda connect";
 
 /// How to sign in (`--oauth` and the options next to it).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthOptions {
     /// A client registered beforehand (a public client, or a Client ID Metadata Document URL);
     /// default: dynamic registration.
@@ -68,18 +74,31 @@ pub struct OAuthOptions {
     pub browser: Option<String>,
     /// Where tokens are kept (default: [`cache::Store::default_dir`]).
     pub cache_dir: Option<PathBuf>,
+    /// The longest wait for one answer (`--timeout`), to warn when a sign-in cannot fit.
+    pub timeout: Duration,
 }
 
-/// The tokens held, and a count of how often they changed.
+/// The tokens held, how often they changed, and the last sign-in that failed.
 struct Current {
     entry: Option<Entry>,
     generation: u64,
+    /// (generation it was for, when, why): requests refused with that generation fail with it
+    /// for [`FAILED_FOR`] instead of opening the browser again, one after another.
+    failed: Option<(u64, Instant, Failure)>,
 }
 
 /// OAuth sign-in and tokens for one endpoint (see the module docs).
 pub(crate) struct OAuth {
+    shared: Arc<Shared>,
+}
+
+/// What the sign-in and refresh tasks share.
+struct Shared {
     http: Http,
     endpoint: Url,
+    /// Plain HTTP is accepted for the authorization server only when the endpoint itself is on
+    /// a loopback host (a remote endpoint cannot point the client at local ports).
+    local: bool,
     opts: OAuthOptions,
     store: Option<Store>,
     current: tokio::sync::Mutex<Current>,
@@ -136,7 +155,8 @@ fn choose_scope(
         .is_some_and(|v| v.iter().any(|s| s == "offline_access"))
         .then_some("offline_access");
     let held = held.filter(|_| step_up);
-    union_scopes(held.into_iter().chain(asked.as_deref()).chain(offline))
+    let wanted = union_scopes(held.into_iter().chain(asked.as_deref()))?;
+    union_scopes([wanted.as_str()].into_iter().chain(offline))
 }
 
 /// A token endpoint's answer.
@@ -179,25 +199,86 @@ impl OAuth {
         if store.is_none() {
             tracing::warn!("no cache directory (HOME unset): tokens are kept only while running");
         }
-        let entry = store.as_ref().and_then(|s| s.load(endpoint.as_str()));
+        let entry = store
+            .as_ref()
+            .and_then(|s| s.load(endpoint.as_str()))
+            .map(usable);
         if entry.is_some() {
             tracing::debug!("OAuth tokens from the cache");
         }
+        if opts.timeout < LOGIN_WITHIN {
+            tracing::warn!(
+                "--timeout is shorter than the {}s a sign-in may take: a request that needs one fails first (the sign-in completes, and the next request uses its token)",
+                LOGIN_WITHIN.as_secs()
+            );
+        }
+        let local = discovery::is_loopback(&endpoint);
         Ok(OAuth {
-            http: Http::new()?,
-            endpoint,
-            opts,
-            store,
-            current: tokio::sync::Mutex::new(Current {
-                entry,
-                generation: 0,
+            shared: Arc::new(Shared {
+                http: Http::new()?,
+                endpoint,
+                local,
+                opts,
+                store,
+                current: tokio::sync::Mutex::new(Current {
+                    entry,
+                    generation: 0,
+                    failed: None,
+                }),
             }),
         })
     }
 
     /// The access token to send now (None: none yet) and its generation, refreshed first when
-    /// it is about to expire.
+    /// it is about to expire. The refresh runs in a task of its own: a request that gives up
+    /// waiting does not cut it short (and lose a rotated refresh token).
     pub(crate) async fn bearer(&self) -> (Option<String>, u64) {
+        let shared = self.shared.clone();
+        tokio::spawn(shared.bearer())
+            .await
+            .unwrap_or((None, u64::MAX))
+    }
+
+    /// After the endpoint refused the token of generation `used` (`challenge`: what it said):
+    /// obtains a new one (see the module docs). `attempt` counts the tries for one request;
+    /// only the first may use the refresh token. The work runs in a task of its own, so a
+    /// sign-in is completed (and its tokens kept) even when the request waiting for it gives up.
+    pub(crate) async fn reauthorize(
+        &self,
+        used: u64,
+        challenge: Option<Challenge>,
+        step_up: bool,
+        attempt: u32,
+    ) -> Result<(), Failure> {
+        let shared = self.shared.clone();
+        tokio::spawn(shared.reauthorize(used, challenge, step_up, attempt))
+            .await
+            .map_err(|e| Failure::Credentials(format!("sign-in: {e}")))?
+    }
+}
+
+/// `e` without tokens that cannot be sent as they are (a damaged cache file).
+fn usable(mut e: Entry) -> Entry {
+    if e.access_token.as_deref().is_some_and(|t| !header_safe(t)) {
+        e.access_token = None;
+    }
+    if e.refresh_token.as_deref().is_some_and(|t| !header_safe(t)) {
+        e.refresh_token = None;
+    }
+    e
+}
+
+/// Whether `held` includes every scope of `asked`.
+fn holds(held: Option<&str>, asked: Option<&str>) -> bool {
+    let held: Vec<&str> = held.unwrap_or_default().split_whitespace().collect();
+    asked
+        .unwrap_or_default()
+        .split_whitespace()
+        .all(|s| held.contains(&s))
+}
+
+impl Shared {
+    async fn bearer(self: Arc<Self>) -> (Option<String>, u64) {
         let mut cur = self.current.lock().await;
         let expiring = cur.entry.as_ref().is_some_and(|e| {
             e.access_token.is_some()
@@ -223,11 +304,8 @@ impl OAuth {
         (token, cur.generation)
     }
 
-    /// After the endpoint refused the token of generation `used` (`challenge`: what it said):
-    /// obtains a new one (see the module docs). `attempt` counts the tries for one request;
-    /// only the first may use the refresh token.
-    pub(crate) async fn reauthorize(
-        &self,
+    async fn reauthorize(
+        self: Arc<Self>,
         used: u64,
         challenge: Option<Challenge>,
         step_up: bool,
@@ -235,8 +313,31 @@ impl OAuth {
     ) -> Result<(), Failure> {
         let mut cur = self.current.lock().await;
         let has_token = cur.entry.as_ref().is_some_and(|e| e.access_token.is_some());
-        if cur.generation != used && has_token && !step_up {
-            // another request signed in meanwhile
+        let asked = challenge.as_ref().and_then(|c| c.scope.as_deref());
+        let held = cur.entry.as_ref().and_then(|e| e.scope.as_deref());
+        if cur.generation != used && has_token && (!step_up || holds(held, asked)) {
+            // another request got a new token meanwhile
+            return Ok(());
+        }
+        if let Some((generation, at, why)) = &cur.failed
+            && *generation == cur.generation
+            && at.elapsed() < FAILED_FOR
+        {
+            return Err(why.clone());
+        }
+        // Another process using the same cache may have signed in or refreshed.
+        if !step_up
+            && let Some(stored) = self
+                .store
+                .as_ref()
+                .and_then(|s| s.load(self.endpoint.as_str()))
+                .map(usable)
+            && stored.access_token.is_some()
+            && stored.access_token != cur.entry.as_ref().and_then(|e| e.access_token.clone())
+        {
+            tracing::debug!("newer tokens in the cache");
+            cur.entry = Some(stored);
+            cur.generation += 1;
             return Ok(());
         }
         if attempt == 0
@@ -251,11 +352,20 @@ impl OAuth {
                 Err(err) => tracing::info!(error = %err, "refreshing failed; signing in"),
             }
         }
-        let entry = self
+        match self
             .sign_in(cur.entry.as_ref(), challenge.as_ref(), step_up)
-            .await?;
-        self.keep(&mut cur, entry);
-        Ok(())
+            .await
+        {
+            Ok(entry) => {
+                cur.failed = None;
+                self.keep(&mut cur, entry);
+                Ok(())
+            }
+            Err(e) => {
+                cur.failed = Some((cur.generation, Instant::now(), e.clone()));
+                Err(e)
+            }
+        }
     }
 
     /// Holds `entry` as the current tokens and writes it to the cache.
@@ -276,14 +386,15 @@ impl OAuth {
         challenge: Option<&Challenge>,
         step_up: bool,
     ) -> Result<Entry, Failure> {
-        let prm = discovery::resource_metadata(&self.http, &self.endpoint, challenge).await?;
+        let prm =
+            discovery::resource_metadata(&self.http, &self.endpoint, challenge, self.local).await?;
         // The server used before, when still named; else the first.
         let issuer = held
             .map(|e| &e.client.issuer)
             .filter(|i| prm.authorization_servers.contains(i))
             .unwrap_or(&prm.authorization_servers[0])
             .clone();
-        let asm = discovery::server_metadata(&self.http, &issuer).await?;
+        let asm = discovery::server_metadata(&self.http, &issuer, self.local).await?;
         let scope = choose_scope(
             challenge,
             &prm,
@@ -322,7 +433,7 @@ impl OAuth {
         loopback::open_browser(self.opts.browser.as_deref(), url.as_str());
         let cb = lb.wait(&state, LOGIN_WITHIN).await?;
         match &cb.iss {
-            Some(iss) if iss.trim_end_matches('/') != asm.issuer.trim_end_matches('/') => {
+            Some(iss) if *iss != asm.issuer => {
                 return Err(Failure::Credentials(format!(
                     "the sign-in answer came from issuer {iss}, not {}: refused (mix-up?)",
                     asm.issuer
@@ -466,7 +577,7 @@ impl OAuth {
         form: &[(&str, &str)],
         client: &Client,
     ) -> Result<TokenAnswer, Failure> {
-        discovery::secure_url("token endpoint", endpoint)?;
+        discovery::secure_url("token endpoint", endpoint, self.local)?;
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
@@ -516,31 +627,39 @@ impl OAuth {
         let uri: http::Uri = url
             .parse()
             .map_err(|e| Failure::Credentials(format!("{url}: {e}")))?;
-        let resp = self
-            .http
-            .send(false, || {
-                let (uri, body, authorization) = (uri.clone(), body.clone(), authorization.clone());
-                async move {
-                    let host = uri
-                        .authority()
-                        .map(|a| a.as_str().to_owned())
-                        .unwrap_or_default();
-                    let mut b = Request::builder()
-                        .method(Method::POST)
-                        .uri(uri)
-                        .header(header::HOST, host)
-                        .header(header::CONTENT_TYPE, content_type)
-                        .header(header::ACCEPT, "application/json");
-                    if let Some(a) = authorization {
-                        b = b.header(header::AUTHORIZATION, a);
-                    }
-                    b.body(Full::new(body))
-                        .map_err(|e| Failure::Credentials(format!("request: {e}")))
+        let send = self.http.send(false, || {
+            let (uri, body, authorization) = (uri.clone(), body.clone(), authorization.clone());
+            async move {
+                let host = uri
+                    .authority()
+                    .map(|a| a.as_str().to_owned())
+                    .unwrap_or_default();
+                let mut b = Request::builder()
+                    .method(Method::POST)
+                    .uri(uri)
+                    .header(header::HOST, host)
+                    .header(header::CONTENT_TYPE, content_type)
+                    .header(header::ACCEPT, "application/json");
+                if let Some(a) = authorization {
+                    b = b.header(header::AUTHORIZATION, a);
                 }
-            })
-            .await?;
-        let status = resp.status();
-        Ok((status, read_bounded(resp.into_body(), MAX_ANSWER).await?))
+                b.body(Full::new(body))
+                    .map_err(|e| Failure::Credentials(format!("request: {e}")))
+            }
+        });
+        let exchange = async {
+            let resp = send.await?;
+            let status = resp.status();
+            Ok((status, read_bounded(resp.into_body(), MAX_ANSWER).await?))
+        };
+        tokio::time::timeout(EXCHANGE_WITHIN, exchange)
+            .await
+            .map_err(|_| {
+                Failure::Credentials(format!(
+                    "{url}: no answer within {}s",
+                    EXCHANGE_WITHIN.as_secs()
+                ))
+            })?
     }
 }
 
