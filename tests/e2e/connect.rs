@@ -951,3 +951,37 @@ fn oauth_steps_up_when_a_tool_needs_another_scope() {
     );
     assert_eq!(t.entry().1["scope"], "mcp:tools offline_access files:read");
 }
+
+#[test]
+fn concurrent_refusals_share_one_sign_in() {
+    let Some((_auth, s, _)) = oauth_protected(&[]) else {
+        return;
+    };
+    let t = OAuthScratch::new("concurrent");
+    let cache = t.cache();
+    let env = [("BROWSER_LOG", path_str(&t.log()))];
+    let mut raw = Raw::start(&t.args(&s.url, &cache), &env);
+    // 2026-07-28 requests need no handshake and are forwarded at once: all four are refused
+    // (no token yet), and one sign-in serves them all.
+    for id in 1..=4 {
+        raw.send(
+            &json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{
+            "name":"echo","arguments":{"message": format!("m{id}")},
+            "_meta": mcp_lambda_tests::modern_meta(json!({}), "concurrent")}}),
+        );
+    }
+    // (answered in any order)
+    let mut texts: Vec<String> = (0..4)
+        .map(|_| {
+            let a = raw.next();
+            a["result"]["content"][0]["text"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{a}\n{}", raw.stderr()))
+                .to_owned()
+        })
+        .collect();
+    texts.sort();
+    assert_eq!(texts, ["m1", "m2", "m3", "m4"]);
+    assert!(raw.finish().success());
+    assert_eq!(t.visits(1).len(), 1, "one sign-in for all");
+}

@@ -456,4 +456,120 @@ mod tests {
         assert!(secure_url("x", "file:///etc/passwd", true).is_err());
         assert!(secure_url("x", "not a url", true).is_err());
     }
+
+    /// A local server answering GETs by path from what `docs` makes of its base URL (404
+    /// otherwise); its base URL.
+    async fn canned(docs: impl FnOnce(&str) -> Vec<(&'static str, String)>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://127.0.0.1:{}", l.local_addr().unwrap().port());
+        let docs = docs(&base);
+        tokio::spawn(async move {
+            loop {
+                let (mut c, _) = l.accept().await.unwrap();
+                let mut buf = vec![0u8; 8192];
+                let n = c.read(&mut buf).await.unwrap();
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
+                let (status, body) = docs
+                    .iter()
+                    .find(|(p, _)| *p == path)
+                    .map(|(_, b)| ("200 OK", b.clone()))
+                    .unwrap_or(("404 Not Found", String::new()));
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = c.write_all(resp.as_bytes()).await;
+            }
+        });
+        base
+    }
+
+    fn server_doc(issuer: &str, named: &str, pkce: &str) -> String {
+        serde_json::json!({
+            "issuer": named,
+            "authorization_endpoint": format!("{issuer}/auth"),
+            "token_endpoint": format!("{issuer}/token"),
+            "code_challenge_methods_supported": [pkce],
+        })
+        .to_string()
+    }
+
+    #[tokio::test]
+    async fn metadata_for_another_resource_or_a_server_without_pkce_is_refused() {
+        let http = Http::new().unwrap();
+        // The resource metadata names another server's resource.
+        let base = canned(|_| {
+            vec![(
+                "/.well-known/oauth-protected-resource/mcp",
+                r#"{"resource":"https://evil.example/mcp","authorization_servers":["https://as.example"]}"#.into(),
+            )]
+        })
+        .await;
+        let endpoint = Url::parse(&format!("{base}/mcp")).unwrap();
+        let e = resource_metadata(&http, &endpoint, None, true)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("another resource"), "{e}");
+        // Not at the endpoint's path, found at the root; naming the origin is accepted.
+        let base = canned(|b| {
+            vec![(
+                "/.well-known/oauth-protected-resource",
+                format!(r#"{{"resource":"{b}","authorization_servers":["{b}"]}}"#),
+            )]
+        })
+        .await;
+        let endpoint = Url::parse(&format!("{base}/mcp")).unwrap();
+        let m = resource_metadata(&http, &endpoint, None, true)
+            .await
+            .unwrap();
+        assert_eq!(m.authorization_servers, [base.clone()]);
+        // A remote endpoint cannot point the client at local plain HTTP.
+        let c = Challenge {
+            resource_metadata: Some(format!("{base}/.well-known/oauth-protected-resource")),
+            ..Default::default()
+        };
+        let remote = Url::parse("https://mcp.example/mcp").unwrap();
+        let e = resource_metadata(&http, &remote, Some(&c), false)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("must be https"), "{e}");
+
+        // Authorization server metadata naming another issuer; offering no S256; then good,
+        // found by OpenID Connect discovery after RFC 8414's URI is missing.
+        let base = canned(|b| {
+            vec![(
+                "/.well-known/oauth-authorization-server",
+                server_doc(b, "https://other.example", "S256"),
+            )]
+        })
+        .await;
+        let e = server_metadata(&http, &base, true).await.unwrap_err();
+        assert!(e.to_string().contains("names issuer"), "{e}");
+        let base = canned(|b| {
+            vec![(
+                "/.well-known/oauth-authorization-server",
+                server_doc(b, b, "plain"),
+            )]
+        })
+        .await;
+        let e = server_metadata(&http, &base, true).await.unwrap_err();
+        assert!(e.to_string().contains("PKCE"), "{e}");
+        let base = canned(|b| {
+            vec![(
+                "/.well-known/openid-configuration",
+                server_doc(b, b, "S256"),
+            )]
+        })
+        .await;
+        let m = server_metadata(&http, &base, true).await.unwrap();
+        assert_eq!(m.token_endpoint, format!("{base}/token"));
+        let nothing = canned(|_| vec![]).await;
+        let e = server_metadata(&http, &nothing, true).await.unwrap_err();
+        assert!(
+            e.to_string().contains("no authorization server metadata"),
+            "{e}"
+        );
+    }
 }
