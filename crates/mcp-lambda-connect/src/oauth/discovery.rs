@@ -524,7 +524,7 @@ mod tests {
         let m = resource_metadata(&http, &endpoint, None, true)
             .await
             .unwrap();
-        assert_eq!(m.authorization_servers, [base.clone()]);
+        assert_eq!(m.authorization_servers, std::slice::from_ref(&base));
         // A remote endpoint cannot point the client at local plain HTTP.
         let c = Challenge {
             resource_metadata: Some(format!("{base}/.well-known/oauth-protected-resource")),

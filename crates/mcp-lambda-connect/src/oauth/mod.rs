@@ -4,7 +4,7 @@
 //!
 //! Contract:
 //! - The first request goes without a token (or with the cached one). When the endpoint answers
-//!   401, [`OAuth::reauthorize`] first tries the refresh token (once), then signs in:
+//!   401, `OAuth::reauthorize` first tries the refresh token (once), then signs in:
 //!   Protected Resource Metadata from the challenge's `resource_metadata` (else the well-known
 //!   URIs), the first authorization server it names, that server's metadata (RFC 8414, then
 //!   OpenID Connect Discovery), a client (`--oauth-client-id`, else the one registered before
@@ -19,7 +19,7 @@
 //!   and then use its token. A sign-in that is not completed within [`LOGIN_WITHIN`] fails the
 //!   request with a JSON-RPC error naming the reason; the next request tries again.
 //! - An access token about to expire (within [`EXPIRY_MARGIN`]) is refreshed before use.
-//! - Tokens are kept in the cache ([`cache`]) and only ever sent to the endpoint, in the
+//! - Tokens are kept in the cache (`cache`: one private file per endpoint) and only ever sent to the endpoint, in the
 //!   `Authorization` header; they, the code and the verifier are never logged. The
 //!   authorization URL (no secret in it) is logged so that it can be opened by hand.
 
@@ -72,7 +72,8 @@ pub struct OAuthOptions {
     pub port: u16,
     /// The command that opens the authorization URL (default: the system's).
     pub browser: Option<String>,
-    /// Where tokens are kept (default: [`cache::Store::default_dir`]).
+    /// Where tokens are kept (default: `$XDG_CACHE_HOME/mcp-lambda/oauth`, else
+    /// `$HOME/.cache/mcp-lambda/oauth`).
     pub cache_dir: Option<PathBuf>,
     /// The longest wait for one answer (`--timeout`), to warn when a sign-in cannot fit.
     pub timeout: Duration,
