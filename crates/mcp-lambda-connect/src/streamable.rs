@@ -725,11 +725,17 @@ impl Inner {
             }
             let version = lock(&self.state).version.clone();
             let last = parser.last_id().map(str::to_owned);
+            let route = Route {
+                modern: None,
+                params: Vec::new(),
+                idempotent: true,
+                sent: Default::default(),
+            };
             let resp = self
                 .request_with(
                     Method::GET,
                     Bytes::new(),
-                    None,
+                    Some(&route),
                     Some(&session),
                     version.as_deref(),
                     last.as_deref(),
@@ -763,6 +769,17 @@ impl Inner {
                 Ok(r) => {
                     failures += 1;
                     tracing::debug!(status = %r.status(), "GET stream refused");
+                    if r.status() == StatusCode::UNAUTHORIZED
+                        && let HttpAuth::OAuth(o) = &self.auth
+                    {
+                        // a new token (or the sign-in under way) before the next try
+                        let challenge = Challenge::of(r.headers());
+                        drop(r);
+                        let used = route.sent.load(std::sync::atomic::Ordering::Relaxed);
+                        if let Err(e) = o.reauthorize(used, challenge, false, 0).await {
+                            tracing::debug!(error = %e, "GET stream not reauthorized");
+                        }
+                    }
                 }
                 Err(e) => {
                     failures += 1;

@@ -149,7 +149,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::symlink_metadata(dir)?;
+        let meta = std::fs::metadata(dir)?;
         if !meta.is_dir() {
             return Err(std::io::Error::other(format!(
                 "{} is not a directory",

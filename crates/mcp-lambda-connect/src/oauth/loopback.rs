@@ -3,7 +3,7 @@
 //! `127.0.0.1` (RFC 8252 §7.3: loopback redirect).
 //!
 //! Contract: [`Loopback::wait`] answers each connection on its own, at most [`MAX_CONNECTIONS`]
-//! at once (one request head of at most [`MAX_HEAD`] bytes, read within [`READ_WITHIN`]; an
+//! at once, more waiting in the listen backlog (one request head of at most [`MAX_HEAD`] bytes, read within [`READ_WITHIN`]; an
 //! idle connection does not hold up the others) and returns the first redirect to
 //! [`CALLBACK_PATH`] whose `state` is the one expected: its `code`, or the authorization error
 //! it carries. A redirect with another state is answered 400 and ignored (a page elsewhere on
@@ -61,15 +61,16 @@ impl Loopback {
             let mut conns = tokio::task::JoinSet::new();
             loop {
                 tokio::select! {
-                    accepted = self.listener.accept() => match accepted {
-                        Ok((conn, _)) if conns.len() < MAX_CONNECTIONS => {
-                            conns.spawn(serve(conn, state.to_owned()));
+                    // beyond the bound, connections wait in the listen backlog
+                    accepted = self.listener.accept(), if conns.len() < MAX_CONNECTIONS => {
+                        match accepted {
+                            Ok((conn, _)) => {
+                                conns.spawn(serve(conn, state.to_owned()));
+                            }
+                            // out of descriptors or the like: not a busy loop
+                            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
                         }
-                        // over the bound: closed at once
-                        Ok(_) => {}
-                        // out of descriptors or the like: not a busy loop
-                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                    },
+                    }
                     Some(served) = conns.join_next(), if !conns.is_empty() => {
                         if let Ok(Some(done)) = served {
                             return done;

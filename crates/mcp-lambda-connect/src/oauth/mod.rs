@@ -15,10 +15,17 @@
 //!   code from the redirect is exchanged at the token endpoint with the verifier and the same
 //!   `resource`. A 403 `insufficient_scope` signs in again with the scopes asked for added to
 //!   those held (step-up).
-//! - Sign-ins are one at a time: requests that were refused together wait for one sign-in
-//!   and then use its token. A sign-in that is not completed within [`LOGIN_WITHIN`] fails the
-//!   request with a JSON-RPC error naming the reason; the next request tries again.
-//! - An access token about to expire (within [`EXPIRY_MARGIN`]) is refreshed before use.
+//! - Refreshes and sign-ins take turns, each in a task of its own (a request that gives up
+//!   waiting does not cut one short): requests refused together wait for one sign-in and then
+//!   use its token; requests whose token is still good do not wait for it. A sign-in that is
+//!   not completed within [`LOGIN_WITHIN`] (the whole of it within [`SIGN_IN_WITHIN`]) fails
+//!   the requests waiting for it, and those refused within [`FAILED_FOR`] after, with a
+//!   JSON-RPC error naming the reason; a later request tries again. A step-up whose sign-in
+//!   still lacks the scope asked for fails the same way (no browser opened again and again).
+//! - An access token about to expire (within [`EXPIRY_MARGIN`]) is refreshed before use. Before
+//!   refreshing or signing in, the cache file is read again: tokens another process wrote
+//!   there (and that are not about to expire) are taken instead.
+//! - The scope kept is the one granted (the token answer's `scope`, else the one asked for).
 //! - Tokens are kept in the cache (`cache`: one private file per endpoint) and only ever sent to the endpoint, in the
 //!   `Authorization` header; they, the code and the verifier are never logged. The
 //!   authorization URL (no secret in it) is logged so that it can be opened by hand.
@@ -55,6 +62,8 @@ pub const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 /// A sign-in that failed is reported to the requests that waited for it, and to those refused
 /// within this time after, without opening the browser again.
 pub const FAILED_FOR: Duration = Duration::from_secs(10);
+/// Longest a whole sign-in may take (discovery, registration, the user, the code exchange).
+pub const SIGN_IN_WITHIN: Duration = Duration::from_secs(LOGIN_WITHIN.as_secs() + 120);
 /// Longest wait for one exchange with the authorization server (metadata, registration, token).
 pub const EXCHANGE_WITHIN: Duration = Duration::from_secs(30);
 /// Largest answer read from the token or registration endpoint.
@@ -79,13 +88,41 @@ pub struct OAuthOptions {
     pub timeout: Duration,
 }
 
-/// The tokens held, how often they changed, and the last sign-in that failed.
+/// The tokens held (behind the lock that makes refreshes and sign-ins take turns).
 struct Current {
     entry: Option<Entry>,
-    generation: u64,
-    /// (generation it was for, when, why): requests refused with that generation fail with it
+    /// The access token as last read from or written to the cache file (to tell a newer one
+    /// written there by another process).
+    disk_token: Option<String>,
+    /// The last sign-in that failed: requests refused with the same generation fail with it
     /// for [`FAILED_FOR`] instead of opening the browser again, one after another.
-    failed: Option<(u64, Instant, Failure)>,
+    failed: Option<Failed>,
+}
+
+/// A sign-in that failed.
+struct Failed {
+    generation: u64,
+    step_up: bool,
+    at: Instant,
+    why: Failure,
+}
+
+/// What a request needs, readable at once even while a sign-in is under way.
+#[derive(Clone, Default)]
+struct Snapshot {
+    token: Option<String>,
+    expires_at: Option<u64>,
+    /// Counts the changes of `token`.
+    generation: u64,
+}
+
+impl Snapshot {
+    fn expiring(&self) -> bool {
+        self.token.is_some()
+            && self
+                .expires_at
+                .is_some_and(|at| at <= now() + EXPIRY_MARGIN.as_secs())
+    }
 }
 
 /// OAuth sign-in and tokens for one endpoint (see the module docs).
@@ -103,6 +140,7 @@ struct Shared {
     opts: OAuthOptions,
     store: Option<Store>,
     current: tokio::sync::Mutex<Current>,
+    snapshot: std::sync::Mutex<Snapshot>,
 }
 
 fn now() -> u64 {
@@ -169,6 +207,9 @@ struct TokenAnswer {
     expires_in: Option<u64>,
     #[serde(default)]
     refresh_token: Option<String>,
+    /// The scopes granted, when they differ from those asked for (RFC 6749 §5.1).
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 /// An OAuth error answer.
@@ -221,23 +262,34 @@ impl OAuth {
                 local,
                 opts,
                 store,
-                current: tokio::sync::Mutex::new(Current {
-                    entry,
+                snapshot: std::sync::Mutex::new(Snapshot {
+                    token: entry.as_ref().and_then(|e| e.access_token.clone()),
+                    expires_at: entry.as_ref().and_then(|e| e.expires_at),
                     generation: 0,
+                }),
+                current: tokio::sync::Mutex::new(Current {
+                    disk_token: entry.as_ref().and_then(|e| e.access_token.clone()),
+                    entry,
                     failed: None,
                 }),
             }),
         })
     }
 
-    /// The access token to send now (None: none yet) and its generation, refreshed first when
-    /// it is about to expire. The refresh runs in a task of its own: a request that gives up
-    /// waiting does not cut it short (and lose a rotated refresh token).
+    /// The access token to send now (None: none yet) and its generation, without waiting for
+    /// a sign-in under way. A token about to expire is refreshed first, in a task of its own (a
+    /// request that gives up waiting does not cut it short and lose a rotated refresh token);
+    /// while another refresh or a sign-in is under way, the token is sent as it is.
     pub(crate) async fn bearer(&self) -> (Option<String>, u64) {
+        let snap = self.shared.snapshot();
+        if !snap.expiring() {
+            return (snap.token, snap.generation);
+        }
         let shared = self.shared.clone();
-        tokio::spawn(shared.bearer())
-            .await
-            .unwrap_or((None, u64::MAX))
+        match tokio::spawn(shared.refresh_expiring()).await {
+            Ok(s) => (s.token, s.generation),
+            Err(_) => (snap.token, snap.generation),
+        }
     }
 
     /// After the endpoint refused the token of generation `used` (`challenge`: what it said):
@@ -279,30 +331,71 @@ fn holds(held: Option<&str>, asked: Option<&str>) -> bool {
 }
 
 impl Shared {
-    async fn bearer(self: Arc<Self>) -> (Option<String>, u64) {
-        let mut cur = self.current.lock().await;
-        let expiring = cur.entry.as_ref().is_some_and(|e| {
-            e.access_token.is_some()
-                && e.expires_at
-                    .is_some_and(|at| at <= now() + EXPIRY_MARGIN.as_secs())
-        });
-        if expiring {
-            let refreshed = match cur.entry.as_ref() {
-                Some(e) if e.refresh_token.is_some() => self.refresh(e).await,
-                _ => Err(Failure::Credentials("no refresh token".into())),
-            };
-            match refreshed {
-                Ok(e) => self.keep(&mut cur, e),
-                Err(err) => {
-                    tracing::info!(error = %err, "the access token expires and was not refreshed");
-                    if let Some(e) = cur.entry.as_mut() {
-                        e.access_token = None;
-                    }
+    fn snapshot(&self) -> Snapshot {
+        self.snapshot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Makes `cur`'s token the one requests read, as a new generation.
+    fn publish(&self, cur: &Current) {
+        let mut snap = self
+            .snapshot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        snap.token = cur.entry.as_ref().and_then(|e| e.access_token.clone());
+        snap.expires_at = cur.entry.as_ref().and_then(|e| e.expires_at);
+        snap.generation += 1;
+    }
+
+    /// Refreshes a token about to expire, unless a refresh or sign-in is under way.
+    async fn refresh_expiring(self: Arc<Self>) -> Snapshot {
+        let Ok(mut cur) = self.current.try_lock() else {
+            return self.snapshot();
+        };
+        if !self.snapshot().expiring() || self.adopt_newer(&mut cur) {
+            return self.snapshot();
+        }
+        let refreshed = match cur.entry.as_ref() {
+            Some(e) if e.refresh_token.is_some() => self.refresh(e).await,
+            _ => Err(Failure::Credentials("no refresh token".into())),
+        };
+        match refreshed {
+            Ok(e) => self.keep(&mut cur, e),
+            Err(err) => {
+                tracing::info!(error = %err, "the access token expires and was not refreshed");
+                if let Some(e) = cur.entry.as_mut() {
+                    e.access_token = None;
                 }
+                self.publish(&cur);
             }
         }
-        let token = cur.entry.as_ref().and_then(|e| e.access_token.clone());
-        (token, cur.generation)
+        self.snapshot()
+    }
+
+    /// Takes the cache file's tokens when another process wrote newer ones that are not about
+    /// to expire.
+    fn adopt_newer(&self, cur: &mut Current) -> bool {
+        let Some(stored) = self
+            .store
+            .as_ref()
+            .and_then(|s| s.load(self.endpoint.as_str()))
+            .map(usable)
+        else {
+            return false;
+        };
+        let fresh = stored
+            .expires_at
+            .is_none_or(|at| at > now() + EXPIRY_MARGIN.as_secs());
+        if stored.access_token.is_none() || stored.access_token == cur.disk_token || !fresh {
+            return false;
+        }
+        tracing::debug!("newer tokens in the cache");
+        cur.disk_token = stored.access_token.clone();
+        cur.entry = Some(stored);
+        self.publish(cur);
+        true
     }
 
     async fn reauthorize(
@@ -313,33 +406,26 @@ impl Shared {
         attempt: u32,
     ) -> Result<(), Failure> {
         let mut cur = self.current.lock().await;
-        let has_token = cur.entry.as_ref().is_some_and(|e| e.access_token.is_some());
-        let asked = challenge.as_ref().and_then(|c| c.scope.as_deref());
-        let held = cur.entry.as_ref().and_then(|e| e.scope.as_deref());
-        if cur.generation != used && has_token && (!step_up || holds(held, asked)) {
+        let snap = self.snapshot();
+        let asked = challenge.as_ref().and_then(|c| c.scope.clone());
+        let held = cur.entry.as_ref().and_then(|e| e.scope.clone());
+        if snap.generation != used
+            && snap.token.is_some()
+            && (!step_up || holds(held.as_deref(), asked.as_deref()))
+        {
             // another request got a new token meanwhile
             return Ok(());
         }
-        if let Some((generation, at, why)) = &cur.failed
-            && *generation == cur.generation
-            && at.elapsed() < FAILED_FOR
-        {
-            return Err(why.clone());
-        }
         // Another process using the same cache may have signed in or refreshed.
-        if !step_up
-            && let Some(stored) = self
-                .store
-                .as_ref()
-                .and_then(|s| s.load(self.endpoint.as_str()))
-                .map(usable)
-            && stored.access_token.is_some()
-            && stored.access_token != cur.entry.as_ref().and_then(|e| e.access_token.clone())
-        {
-            tracing::debug!("newer tokens in the cache");
-            cur.entry = Some(stored);
-            cur.generation += 1;
+        if !step_up && self.adopt_newer(&mut cur) {
             return Ok(());
+        }
+        if let Some(f) = &cur.failed
+            && f.generation == snap.generation
+            && f.step_up == step_up
+            && f.at.elapsed() < FAILED_FOR
+        {
+            return Err(f.why.clone());
         }
         if attempt == 0
             && !step_up
@@ -353,31 +439,51 @@ impl Shared {
                 Err(err) => tracing::info!(error = %err, "refreshing failed; signing in"),
             }
         }
-        match self
-            .sign_in(cur.entry.as_ref(), challenge.as_ref(), step_up)
-            .await
-        {
+        let signed = tokio::time::timeout(
+            SIGN_IN_WITHIN,
+            self.sign_in(cur.entry.as_ref(), challenge.as_ref(), step_up),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(Failure::Credentials(format!(
+                "the sign-in did not complete within {}s",
+                SIGN_IN_WITHIN.as_secs()
+            )))
+        });
+        let result = match signed {
             Ok(entry) => {
-                cur.failed = None;
+                let granted = entry.scope.clone();
                 self.keep(&mut cur, entry);
-                Ok(())
+                if step_up && !holds(granted.as_deref(), asked.as_deref()) {
+                    Err(Failure::Credentials(format!(
+                        "the authorization server did not grant scope {}",
+                        crate::excerpt(asked.as_deref().unwrap_or_default(), 200)
+                    )))
+                } else {
+                    Ok(())
+                }
             }
-            Err(e) => {
-                cur.failed = Some((cur.generation, Instant::now(), e.clone()));
-                Err(e)
-            }
-        }
+            Err(e) => Err(e),
+        };
+        cur.failed = result.as_ref().err().map(|why| Failed {
+            generation: self.snapshot().generation,
+            step_up,
+            at: Instant::now(),
+            why: why.clone(),
+        });
+        result
     }
 
-    /// Holds `entry` as the current tokens and writes it to the cache.
+    /// Holds `entry` as the current tokens, writes it to the cache and publishes the token.
     fn keep(&self, cur: &mut Current, entry: Entry) {
-        if let Some(store) = &self.store
-            && let Err(e) = store.save(&entry)
-        {
-            tracing::warn!(error = %e, "the token cache could not be written");
+        if let Some(store) = &self.store {
+            match store.save(&entry) {
+                Ok(()) => cur.disk_token = entry.access_token.clone(),
+                Err(e) => tracing::warn!(error = %e, "the token cache could not be written"),
+            }
         }
         cur.entry = Some(entry);
-        cur.generation += 1;
+        self.publish(cur);
     }
 
     /// Discovery, client, browser, code exchange.
@@ -467,7 +573,7 @@ impl Shared {
             access_token: Some(t.access_token),
             expires_at: t.expires_in.map(|s| now().saturating_add(s)),
             refresh_token: t.refresh_token,
-            scope,
+            scope: t.scope.or(scope),
         })
     }
 
@@ -567,6 +673,9 @@ impl Shared {
         next.expires_at = t.expires_in.map(|s| now().saturating_add(s));
         if t.refresh_token.is_some() {
             next.refresh_token = t.refresh_token;
+        }
+        if t.scope.is_some() {
+            next.scope = t.scope;
         }
         Ok(next)
     }
