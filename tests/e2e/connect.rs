@@ -516,6 +516,30 @@ fn sigv4_signed_function_url_verified_by_botocore() {
     assert!(raw.finish().success());
 }
 
+/// A function whose Function URL streams (`RESPONSE_STREAM`): a streaming tool's progress
+/// reaches the desktop client through `connect` as it happens (a buffered Function URL answers
+/// JSON only, so there the client gets the result without progress).
+#[test]
+fn progress_from_a_streaming_function_reaches_the_stdio_client() {
+    let Some(cl) = cargo_lambda() else {
+        return;
+    };
+    let emu = Emulator::start(&cl);
+    let _f = LambdaRuntime::start(
+        &emu.runtime_api(),
+        &[
+            ("MCP_LAMBDA_COMMAND", &example()),
+            ("MCP_LAMBDA_INVOKE_MODE", "RESPONSE_STREAM"),
+        ],
+    );
+    let url = emu.function_url("/mcp");
+    real_clients(
+        &connect_cmd(&[&url, "--sigv4", "--region", REGION]),
+        &aws_env(),
+        true,
+    );
+}
+
 #[test]
 fn direct_invoke_through_the_lambda_api() {
     let Some((_emu, _f, v)) = emulated(0) else {
