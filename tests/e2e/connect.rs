@@ -17,8 +17,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use mcp_lambda_tests::{
-    AuthServer, Emulator, LambdaRuntime, Server, bin, cargo_lambda, fixture_modern_cmd, free_port,
-    node, path_str, python_client, require, root, run,
+    Emulator, LambdaRuntime, Server, bin, cargo_lambda, fixture_modern_cmd, free_port, node,
+    oauth_serve, path_str, python_client, require, root, run,
 };
 use serde_json::{Value, json};
 
@@ -416,25 +416,9 @@ fn real_stdio_clients_reach_serve_through_connect() {
 
 #[test]
 fn a_bearer_token_reaches_an_oauth_protected_server() {
-    let port = free_port();
-    let resource = format!("http://127.0.0.1:{port}/mcp");
-    let Some(auth) = AuthServer::start(&[&resource], "mcp:tools") else {
+    let Some((auth, s, resource)) = oauth_serve(&[], &[]) else {
         return;
     };
-    let s = Server::start_on(
-        &format!("127.0.0.1:{port}"),
-        &[
-            "--auth",
-            "oauth",
-            "--oauth-issuer",
-            &auth.issuer,
-            "--oauth-scopes",
-            "mcp:tools",
-            "--",
-            &example(),
-        ],
-        &[],
-    );
     let token = auth.client_credentials(&resource, "mcp:tools");
     let dir = std::env::temp_dir().join(format!("mcpl-connect-bearer-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -690,27 +674,6 @@ fn modern_tool_calls_carry_the_param_headers_their_tool_declares() {
     assert!(text.contains("eu-west-1"), "{v}");
 }
 
-/// `serve --auth oauth` (scope `mcp:tools`) on a fresh port, with a real authorization server
-/// for it: the server, its resource URI and the provider.
-fn oauth_protected(extra: &[&str]) -> Option<(AuthServer, Server, String)> {
-    let port = free_port();
-    let resource = format!("http://127.0.0.1:{port}/mcp");
-    let auth = AuthServer::start(&[&resource], "mcp:tools files:read")?;
-    let mut args = vec![
-        "--auth",
-        "oauth",
-        "--oauth-issuer",
-        &auth.issuer,
-        "--oauth-scopes",
-        "mcp:tools",
-    ];
-    args.extend_from_slice(extra);
-    let example = example();
-    args.extend(["--", &example]);
-    let s = Server::start_on(&format!("127.0.0.1:{port}"), &args, &[]);
-    Some((auth, s, resource))
-}
-
 /// A scratch directory for one OAuth test: `cache/` for tokens, `browser.jsonl` for what the
 /// stand-in browser (`tests/oauth/browser.mjs`) saw.
 struct OAuthScratch {
@@ -749,6 +712,17 @@ impl OAuthScratch {
             "--browser",
             &self.browser,
         ]
+    }
+
+    /// One `connect --oauth` run that initializes (asserting an answer) and ends; its log.
+    fn initialize(&self, url: &str, env: &[(&str, String)]) -> String {
+        let cache = self.cache();
+        let mut raw = Raw::start(&self.args(url, &cache), env);
+        let a = raw.initialize("2025-06-18");
+        assert!(a.get("result").is_some(), "{a}\n{}", raw.stderr());
+        let log = raw.stderr();
+        assert!(raw.finish().success());
+        log
     }
 
     /// What the browser was asked to open, one entry per sign-in, once there are `n` (the
@@ -790,7 +764,7 @@ impl Drop for OAuthScratch {
 
 #[test]
 fn oauth_signs_in_once_in_the_browser_then_reuses_and_refreshes_its_tokens() {
-    let Some((_auth, s, resource)) = oauth_protected(&[]) else {
+    let Some((_auth, s, resource)) = oauth_serve(&[], &[]) else {
         return;
     };
     let t = OAuthScratch::new("signin");
@@ -862,10 +836,7 @@ fn oauth_signs_in_once_in_the_browser_then_reuses_and_refreshes_its_tokens() {
     let mut expiring = entry.clone();
     expiring["expires_at"] = json!(1);
     std::fs::write(&file, expiring.to_string()).unwrap();
-    let mut raw = Raw::start(&t.args(&s.url, &cache), &env);
-    let a = raw.initialize("2025-06-18");
-    assert!(a.get("result").is_some(), "{a}");
-    assert!(raw.finish().success());
+    t.initialize(&s.url, &env);
     let (_, entry) = t.entry();
     assert_ne!(entry["access_token"], second.as_str(), "{entry}");
     assert!(entry["expires_at"].as_u64().unwrap() > 1);
@@ -876,10 +847,7 @@ fn oauth_signs_in_once_in_the_browser_then_reuses_and_refreshes_its_tokens() {
     stale["expires_at"] = json!(1);
     stale["refresh_token"] = json!("dead-refresh-token");
     std::fs::write(&file, stale.to_string()).unwrap();
-    let mut raw = Raw::start(&t.args(&s.url, &cache), &env);
-    let a = raw.initialize("2025-06-18");
-    assert!(a.get("result").is_some(), "{a}\n{}", raw.stderr());
-    assert!(raw.finish().success());
+    t.initialize(&s.url, &env);
     assert_eq!(t.visits(2).len(), 2, "signed in again");
     assert_ne!(t.entry().1["refresh_token"], "dead-refresh-token");
     assert!(!s.log().contains("eyJ"), "a token was logged by serve");
@@ -887,22 +855,17 @@ fn oauth_signs_in_once_in_the_browser_then_reuses_and_refreshes_its_tokens() {
 
 #[test]
 fn oauth_sign_in_ignores_a_forged_redirect_and_reports_a_refusal() {
-    let Some((_auth, s, _)) = oauth_protected(&[]) else {
+    let Some((_auth, s, _)) = oauth_serve(&[], &[]) else {
         return;
     };
     // Another page delivers a redirect with a state of its own first: answered 400 and
     // ignored; the real one completes the sign-in.
     let t = OAuthScratch::new("forged");
-    let cache = t.cache();
     let env = [
         ("BROWSER_LOG", path_str(&t.log())),
         ("BROWSER_MODE", "forged-state-first".to_string()),
     ];
-    let mut raw = Raw::start(&t.args(&s.url, &cache), &env);
-    let a = raw.initialize("2025-06-18");
-    assert!(a.get("result").is_some(), "{a}\n{}", raw.stderr());
-    let log = raw.stderr();
-    assert!(raw.finish().success());
+    let log = t.initialize(&s.url, &env);
     let visits = t.visits(1);
     assert_eq!(visits[0]["deliveries"], json!([400, 200]));
     // The sign-in's secrets never reach the log: the code, the tokens.
@@ -956,7 +919,7 @@ fn oauth_sign_in_ignores_a_forged_redirect_and_reports_a_refusal() {
 #[test]
 fn oauth_steps_up_when_a_tool_needs_another_scope() {
     // `echo` needs files:read besides mcp:tools: its call is answered 403 insufficient_scope.
-    let Some((_auth, s, _)) = oauth_protected(&["--tool-scope", "echo=files:read"]) else {
+    let Some((_auth, s, _)) = oauth_serve(&[], &["--tool-scope", "echo=files:read"]) else {
         return;
     };
     let t = OAuthScratch::new("stepup");
@@ -1000,7 +963,7 @@ fn oauth_steps_up_when_a_tool_needs_another_scope() {
 
 #[test]
 fn concurrent_refusals_share_one_sign_in() {
-    let Some((_auth, s, _)) = oauth_protected(&[]) else {
+    let Some((_auth, s, _)) = oauth_serve(&[], &[]) else {
         return;
     };
     let t = OAuthScratch::new("concurrent");

@@ -9,34 +9,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use mcp_lambda_tests::{
-    AuthServer, Emulator, LambdaRuntime, Mcp, Server, bin, cargo_lambda, free_port, http, node,
-    post, py_oauth, python_client, ts_oauth,
+    AuthServer, Emulator, LambdaRuntime, Mcp, Server, bin, cargo_lambda, http, node, post,
+    py_oauth, python_client, ts_oauth,
 };
 use serde_json::{Value, json};
 
 const SCOPE: &str = "mcp:tools";
 
-/// An authorization server for `resource` (and another resource, for tokens minted elsewhere)
-/// and `serve --auth oauth` on that resource's port, wrapping the example server.
+/// An authorization server for this endpoint's resource (and another resource, for tokens
+/// minted elsewhere) and `serve --auth oauth` on that resource's port, wrapping the example server.
 fn secured(extra: &[&str]) -> Option<(AuthServer, Server, String)> {
-    let port = free_port();
-    let resource = format!("http://127.0.0.1:{port}/mcp");
-    let auth = AuthServer::start(&[&resource, OTHER], &format!("{SCOPE} files:read"))?;
-    let example = bin("mcp-lambda-example-server")
-        .to_string_lossy()
-        .into_owned();
-    let mut args = vec![
-        "--auth",
-        "oauth",
-        "--oauth-issuer",
-        &auth.issuer,
-        "--oauth-scopes",
-        SCOPE,
-    ];
-    args.extend_from_slice(extra);
-    args.extend(["--", &example]);
-    let s = Server::start_on(&format!("127.0.0.1:{port}"), &args, &[]);
-    Some((auth, s, resource))
+    mcp_lambda_tests::oauth_serve(&[OTHER], extra)
 }
 
 const OTHER: &str = "http://127.0.0.1:9/other";

@@ -37,7 +37,7 @@ pub use http::{
 };
 pub use lambda::{Emulator, Function, LambdaRuntime, function_url_event, lambda_env};
 pub use moto::{Moto, aws_env};
-pub use oauth::AuthServer;
+pub use oauth::{AuthServer, oauth_serve};
 pub use paths::{
     bin, cargo_lambda, cdk_modules, checkov, conformance_dir, conformance_module,
     copy_without_bytecode, everything_cmd, example_cmd, fixture_cmd, fixture_modern_cmd,

@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::paths::{node, root};
-use crate::process::{Log, ProcessGuard, collect_lines};
+use crate::paths::{bin, node, root};
+use crate::process::{Log, ProcessGuard, collect_lines, free_port};
+use crate::serve::Server;
 
 /// A running authorization server.
 pub struct AuthServer {
@@ -120,4 +121,32 @@ impl AuthServer {
             .call()
             .unwrap();
     }
+}
+
+/// `serve --auth oauth` on a fresh port wrapping the example server, every request needing
+/// scope `mcp:tools` (`extra` arguments added before the command), with an authorization
+/// server for its resource and for `others` (scopes `mcp:tools files:read`). Returns the
+/// provider, the server and its resource URI; `None` (skip) without Node, except under
+/// `CI=true` (panic).
+pub fn oauth_serve(others: &[&str], extra: &[&str]) -> Option<(AuthServer, Server, String)> {
+    let port = free_port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let mut resources = vec![resource.as_str()];
+    resources.extend_from_slice(others);
+    let auth = AuthServer::start(&resources, "mcp:tools files:read")?;
+    let example = bin("mcp-lambda-example-server")
+        .to_string_lossy()
+        .into_owned();
+    let mut args = vec![
+        "--auth",
+        "oauth",
+        "--oauth-issuer",
+        &auth.issuer,
+        "--oauth-scopes",
+        "mcp:tools",
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["--", &example]);
+    let s = Server::start_on(&format!("127.0.0.1:{port}"), &args, &[]);
+    Some((auth, s, resource))
 }

@@ -229,52 +229,74 @@ pub(crate) fn server_metadata_urls(issuer: &Url) -> Vec<String> {
     }
 }
 
-/// GETs a JSON document: `Ok(None)` when the status says it is not there (4xx).
-async fn document<T: serde::de::DeserializeOwned>(
+/// A `POST` body: its content type, the bytes, and an `Authorization` header value.
+pub(crate) type PostBody = (&'static str, Bytes, Option<String>);
+
+/// One exchange with an authorization server or a metadata host: a `GET`, or a `POST` of
+/// `post`, built afresh for every attempt (retried as [`Http::send`] says, a `POST` only when
+/// it was not sent), answered within [`super::EXCHANGE_WITHIN`] and read up to `max` bytes.
+pub(crate) async fn exchange(
     http: &Http,
     url: &str,
-) -> Result<Option<T>, Failure> {
+    post: Option<PostBody>,
+    max: usize,
+) -> Result<(StatusCode, Bytes), Failure> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| Failure::Credentials(format!("{url}: {e}")))?;
-    let fetch = http.send(true, || {
-        let uri = uri.clone();
+    let send = http.send(post.is_none(), || {
+        let (uri, post) = (uri.clone(), post.clone());
         async move {
             let host = uri
                 .authority()
                 .map(|a| a.as_str().to_owned())
                 .unwrap_or_default();
-            Request::builder()
-                .method(Method::GET)
+            let b = Request::builder()
                 .uri(uri)
                 .header(header::HOST, host)
-                .header(header::ACCEPT, "application/json")
-                .body(Full::new(Bytes::new()))
-                .map_err(|e| Failure::Credentials(format!("request: {e}")))
+                .header(header::ACCEPT, "application/json");
+            let req = match post {
+                None => b.method(Method::GET).body(Full::new(Bytes::new())),
+                Some((content_type, body, authorization)) => {
+                    let mut b = b
+                        .method(Method::POST)
+                        .header(header::CONTENT_TYPE, content_type);
+                    if let Some(a) = authorization {
+                        b = b.header(header::AUTHORIZATION, a);
+                    }
+                    b.body(Full::new(body))
+                }
+            };
+            req.map_err(|e| Failure::Credentials(format!("request: {e}")))
         }
     });
-    let got = async {
-        let resp = fetch.await?;
+    let answered = async {
+        let resp = send.await?;
         let status = resp.status();
-        if status.is_client_error() {
-            return Ok(None);
-        }
-        if status != StatusCode::OK {
-            return Err(Failure::Credentials(format!("{url}: HTTP {status}")));
-        }
-        read_bounded(resp.into_body(), MAX_DOCUMENT).await.map(Some)
+        Ok((status, read_bounded(resp.into_body(), max).await?))
     };
-    let Some(body) = tokio::time::timeout(super::EXCHANGE_WITHIN, got)
+    tokio::time::timeout(super::EXCHANGE_WITHIN, answered)
         .await
         .map_err(|_| {
             Failure::Credentials(format!(
                 "{url}: no answer within {}s",
                 super::EXCHANGE_WITHIN.as_secs()
             ))
-        })??
-    else {
+        })?
+}
+
+/// GETs a JSON document: `Ok(None)` when the status says it is not there (4xx).
+async fn document<T: serde::de::DeserializeOwned>(
+    http: &Http,
+    url: &str,
+) -> Result<Option<T>, Failure> {
+    let (status, body) = exchange(http, url, None, MAX_DOCUMENT).await?;
+    if status.is_client_error() {
         return Ok(None);
-    };
+    }
+    if status != StatusCode::OK {
+        return Err(Failure::Credentials(format!("{url}: HTTP {status}")));
+    }
     serde_json::from_slice(&body)
         .map(Some)
         .map_err(|e| Failure::Credentials(format!("{url}: not the metadata expected: {e}")))

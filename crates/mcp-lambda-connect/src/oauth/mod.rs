@@ -41,14 +41,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
-use http::{Method, Request, header};
-use http_body_util::Full;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::auth::MAX_TOKEN;
-use crate::client::{Http, read_bounded};
+use crate::client::Http;
 use crate::{ConnectError, Failure};
 use cache::{Client, Entry, Store};
 pub(crate) use discovery::Challenge;
@@ -627,9 +625,9 @@ impl Shared {
             "token_endpoint_auth_method": "none",
         })
         .to_string();
-        let (status, answer) = self
-            .post(registration, "application/json", Bytes::from(body), None)
-            .await?;
+        let post = ("application/json", Bytes::from(body), None);
+        let (status, answer) =
+            discovery::exchange(&self.http, registration, Some(post), MAX_ANSWER).await?;
         if !status.is_success() {
             return Err(endpoint_error("client registration", status, &answer));
         }
@@ -697,14 +695,13 @@ impl Shared {
             let pair = format!("{}:{}", enc(&client.client_id), enc(secret));
             format!("Basic {}", STANDARD.encode(pair))
         });
-        let (status, answer) = self
-            .post(
-                endpoint,
-                "application/x-www-form-urlencoded",
-                Bytes::from(body),
-                basic,
-            )
-            .await?;
+        let post = (
+            "application/x-www-form-urlencoded",
+            Bytes::from(body),
+            basic,
+        );
+        let (status, answer) =
+            discovery::exchange(&self.http, endpoint, Some(post), MAX_ANSWER).await?;
         if !status.is_success() {
             return Err(endpoint_error("token endpoint", status, &answer));
         }
@@ -724,52 +721,6 @@ impl Shared {
             ));
         }
         Ok(t)
-    }
-
-    /// One `POST` to the authorization server: its status and body (bounded).
-    async fn post(
-        &self,
-        url: &str,
-        content_type: &'static str,
-        body: Bytes,
-        authorization: Option<String>,
-    ) -> Result<(http::StatusCode, Bytes), Failure> {
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|e| Failure::Credentials(format!("{url}: {e}")))?;
-        let send = self.http.send(false, || {
-            let (uri, body, authorization) = (uri.clone(), body.clone(), authorization.clone());
-            async move {
-                let host = uri
-                    .authority()
-                    .map(|a| a.as_str().to_owned())
-                    .unwrap_or_default();
-                let mut b = Request::builder()
-                    .method(Method::POST)
-                    .uri(uri)
-                    .header(header::HOST, host)
-                    .header(header::CONTENT_TYPE, content_type)
-                    .header(header::ACCEPT, "application/json");
-                if let Some(a) = authorization {
-                    b = b.header(header::AUTHORIZATION, a);
-                }
-                b.body(Full::new(body))
-                    .map_err(|e| Failure::Credentials(format!("request: {e}")))
-            }
-        });
-        let exchange = async {
-            let resp = send.await?;
-            let status = resp.status();
-            Ok((status, read_bounded(resp.into_body(), MAX_ANSWER).await?))
-        };
-        tokio::time::timeout(EXCHANGE_WITHIN, exchange)
-            .await
-            .map_err(|_| {
-                Failure::Credentials(format!(
-                    "{url}: no answer within {}s",
-                    EXCHANGE_WITHIN.as_secs()
-                ))
-            })?
     }
 }
 
